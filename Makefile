@@ -1,0 +1,63 @@
+# The commands a person types. Every target installs what it needs first:
+# a Python virtual environment with the pinned packages, and (npm ci) the pinned CDK CLI
+# with a supported Node.js, which then runs both the CLI and the jsii runtime.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+# Environments to synthesize: all by default; `make synth ENV=dev` (or ENV=dev,staging).
+ENV ?=
+SELECT := $(if $(ENV),-c mlops:select=$(ENV),)
+
+# The project-local Node.js (node_modules/.bin) comes first, for the CDK CLI and for jsii.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+# jsii unpacks aws-cdk-lib once into this cache and reuses it on every later run.
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
+# The CLI makes no calls home: no version check, no telemetry, no notices.
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup synth test lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), f"Python 3.11+ is required, found {sys.version.split()[0]}: set PYTHON=python3.11"'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing pinned Python packages into $(VENV) ..."
+	@$(PY) -m pip install --quiet -r requirements-dev.txt
+	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(PY) -c 'import aws_cdk, cdk_nag, pydantic, cfnlint, pytest, mlops_constructs'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@echo "Installing the pinned CDK CLI and Node.js with npm ci ..."
+	@npm ci --no-audit --no-fund --loglevel=error
+	@node --version | grep -q '^v22\.' || { echo "node_modules/.bin/node is not Node 22: $$(node --version)"; exit 1; }
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed ## Install everything (venv, pinned packages, CDK CLI, Node)
+
+synth: setup ## Synthesize every environment (or ENV=dev) into cdk.out/
+	@$(CDK) synth --quiet $(SELECT)
+	@echo "Synthesized to cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
+
+test: setup lint ## Run the whole test suite (and the linters)
+	@$(PY) -m pytest
+
+lint: setup ## ruff and mypy
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+	@$(PY) -m mypy
+
+bench: setup ## Time synth of all environments vs an empty app, and the test suite
+	@$(PY) benchmarks/bench.py
+
+clean: ## Remove build output (keeps the installed tools)
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""The CDK app: one stage per environment configured in cdk.json (``mlops:environments``).
+
+Synthesize all environments with ``make synth``; one with ``make synth ENV=dev`` (or
+``npx cdk synth -c mlops:select=dev``). Invalid configuration stops here with one message
+that lists every problem, and nothing is written.
+"""
+
+import sys
+
+from stacks.app_factory import create_app
+from stacks.config import ConfigError
+
+
+def main() -> int:
+    try:
+        app, _ = create_app()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Reusable, secure-by-default AWS CDK constructs for an ML platform.
+
+Import the constructs from here, e.g. ``from mlops_constructs import PlatformKeys, Network``.
+"""
+
+from mlops_constructs._validation import PropsError
+from mlops_constructs.keys import KeyPurpose, PlatformKeys
+from mlops_constructs.network import Network
+from mlops_constructs.secrets import ExternalCredentialSecret
+
+__all__ = [
+    "ExternalCredentialSecret",
+    "KeyPurpose",
+    "Network",
+    "PlatformKeys",
+    "PropsError",
+]

@@ -1,0 +1,33 @@
+"""The base class of the platform's stacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Fn, Stack
+from constructs import Construct
+
+from stacks.config import EnvironmentConfig
+
+
+class PlatformStack(Stack):
+    """A stack of one environment that never looks up its availability zones.
+
+    A stack with an explicit account and region normally asks AWS for its zone names (the
+    ``availability-zones`` context lookup). Platform stacks answer from config instead: the
+    zones the config pins, or ``Fn::GetAZs`` selections that CloudFormation resolves at
+    deploy time, so synthesis stays offline and no zone name is hard-coded.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs: Any
+    ) -> None:
+        self._zones = config.pinned_availability_zones or [
+            Fn.select(i, Fn.get_azs()) for i in range(config.network.max_azs)
+        ]
+        super().__init__(scope, id, **kwargs)
+        self.config = config
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return list(self._zones)

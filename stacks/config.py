@@ -1,0 +1,449 @@
+"""Per-environment configuration: a typed model of the ``mlops:environments`` context.
+
+The configuration lives in ``cdk.json`` under the context key ``mlops:environments``, one
+entry per environment (dev, staging, prod, or any name you choose). :func:`load_config`
+turns that raw context into :class:`PlatformConfig` and fails with a single
+:class:`ConfigError` that lists *every* problem found in *every* environment, each naming
+the environment, the field, the value received and what is expected.
+
+Only ``app.py`` and ``stacks/`` read configuration; constructs receive typed props.
+Later capabilities add their own sections to :class:`EnvironmentConfig`; unknown keys are
+rejected so that a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from enum import StrEnum
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+ENVIRONMENTS_CONTEXT_KEY = "mlops:environments"
+SELECT_CONTEXT_KEY = "mlops:select"
+
+#: The interface endpoints the platform's private subnets can use, by short name.
+INTERFACE_ENDPOINTS: tuple[str, ...] = (
+    "sagemaker.api",
+    "sagemaker.runtime",
+    "ecr.api",
+    "ecr.dkr",
+    "sts",
+    "logs",
+    "monitoring",
+    "kms",
+    "secretsmanager",
+    "glue",
+)
+
+#: Retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+    2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]{1,256}$")
+_AZ_SUFFIX_RE = re.compile(r"^[a-z]$")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration: ``problems`` holds one human-readable line per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"Invalid platform configuration ({count} {noun}); nothing was synthesized:\n{lines}"
+        )
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """The AWS regions aws-cdk-lib knows about (offline, from its bundled region facts)."""
+    from aws_cdk import region_info
+
+    return frozenset(r.name for r in region_info.RegionInfo.regions)
+
+
+class Tier(StrEnum):
+    """What an environment is for; it decides the safety rules applied to it."""
+
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class TagsConfig(_Strict):
+    """Tags applied to every resource of the environment (the ``environment`` tag is added)."""
+
+    project: str
+    cost_center: str
+    owner: str
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("project", "cost_center", "owner")
+    @classmethod
+    def _tag_value(cls, value: str) -> str:
+        if not _TAG_VALUE_RE.match(value):
+            raise ValueError(
+                "expected 1-256 characters of letters, digits, spaces and _ . : / = + - @"
+            )
+        return value
+
+
+class ExistingVpcConfig(_Strict):
+    """An existing VPC, described by attributes so that synthesis needs no lookup."""
+
+    vpc_id: str
+    vpc_cidr_block: ipaddress.IPv4Network
+    availability_zones: list[str] = Field(min_length=1)
+    isolated_subnet_ids: list[str] = Field(min_length=1)
+    isolated_subnet_route_table_ids: list[str] = Field(min_length=1)
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc_id(cls, value: str) -> str:
+        if not re.match(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$", value):
+            raise ValueError("expected a VPC id such as 'vpc-0a1b2c3d4e5f67890'")
+        return value
+
+    @field_validator("isolated_subnet_ids")
+    @classmethod
+    def _subnets(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.match(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$", v)]
+        if bad:
+            raise ValueError(f"expected subnet ids such as 'subnet-0a1b2c3d4e5f67890', not {bad}")
+        return value
+
+    @field_validator("isolated_subnet_route_table_ids")
+    @classmethod
+    def _route_tables(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.match(r"^rtb-[0-9a-f]{8}([0-9a-f]{9})?$", v)]
+        if bad:
+            raise ValueError(f"expected route table ids such as 'rtb-0a1b2c3d4e5f67890', not {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_subnet_per_az(self) -> ExistingVpcConfig:
+        azs = len(self.availability_zones)
+        if len(self.isolated_subnet_ids) != azs or len(self.isolated_subnet_route_table_ids) != azs:
+            raise ValueError(
+                "expected one isolated subnet and one route table per availability zone "
+                f"({azs} zones, {len(self.isolated_subnet_ids)} subnets, "
+                f"{len(self.isolated_subnet_route_table_ids)} route tables)"
+            )
+        return self
+
+
+class NetworkConfig(_Strict):
+    """The environment's network: a new VPC (default) or an existing one."""
+
+    max_azs: int = Field(default=2, ge=1, le=6)
+    availability_zones: list[str] | None = None
+    cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.0.0.0/16")
+    #: None: every endpoint in a new VPC, none in an existing one.
+    interface_endpoints: list[str] | None = None
+    flow_log_retention_days: int = 365
+    existing_vpc: ExistingVpcConfig | None = None
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if not 16 <= value.prefixlen <= 24:
+            raise ValueError("expected a CIDR block from /16 to /24, such as '10.20.0.0/16'")
+        if not value.is_private:
+            raise ValueError("expected a private (RFC 1918) CIDR block")
+        return value
+
+    @field_validator("interface_endpoints")
+    @classmethod
+    def _endpoints(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        unknown = [v for v in value if v not in INTERFACE_ENDPOINTS]
+        if unknown:
+            raise ValueError(
+                f"unknown endpoint(s) {unknown}; expected any of {list(INTERFACE_ENDPOINTS)}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("expected each endpoint once")
+        return value
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"expected one of CloudWatch Logs' retention periods {list(LOG_RETENTION_DAYS)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _azs(self) -> NetworkConfig:
+        if self.availability_zones is not None and len(self.availability_zones) != self.max_azs:
+            raise ValueError(
+                f"expected exactly max_azs ({self.max_azs}) availability_zones, "
+                f"got {len(self.availability_zones)}"
+            )
+        return self
+
+
+class KeysConfig(_Strict):
+    """Customer-managed KMS keys."""
+
+    pending_window_days: int = Field(default=30, ge=7, le=30)
+    rotation_period_days: int = Field(default=365, ge=90, le=2560)
+
+
+class ExternalCredentialConfig(_Strict):
+    """A credential for an external data source, generated by Secrets Manager."""
+
+    name: str
+    username: str = Field(min_length=1, max_length=128)
+    description: str = Field(default="External data source credential", max_length=2048)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z][A-Za-z0-9]{0,62}$", value):
+            raise ValueError("expected an alphanumeric construct id starting with a letter")
+        return value
+
+
+class SecretsConfig(_Strict):
+    external_credentials: list[ExternalCredentialConfig] = Field(default_factory=list)
+
+    @field_validator("external_credentials")
+    @classmethod
+    def _unique(cls, value: list[ExternalCredentialConfig]) -> list[ExternalCredentialConfig]:
+        names = [c.name for c in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"expected unique names, {dupes} repeat")
+        return value
+
+
+class EnvironmentConfig(_Strict):
+    """One deployable environment: where it goes, how it is tagged and what it may destroy."""
+
+    name: str
+    tier: Tier
+    account: str
+    region: str
+    removal: Literal["retain", "destroy"] = "retain"
+    tags: TagsConfig
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    keys: KeysConfig = Field(default_factory=KeysConfig)
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError(
+                "expected 1-20 lower-case letters, digits or '-', starting with a letter"
+            )
+        return value
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _account(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not _ACCOUNT_RE.match(value):
+            raise ValueError(
+                "expected a 12-digit AWS account id as a string, such as '111122223333'"
+            )
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        regions = known_regions()
+        if value not in regions:
+            close = difflib.get_close_matches(value, sorted(regions), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ValueError(f"expected a known AWS region such as 'eu-west-1'{hint}")
+        return value
+
+    @field_validator("removal")
+    @classmethod
+    def _removal(cls, value: str, info: ValidationInfo) -> str:
+        tier = info.data.get("tier")
+        if value == "destroy" and tier is not None and tier != Tier.DEV:
+            raise ValueError(
+                f"a {tier.value} environment must retain its data; "
+                "'destroy' is allowed only where tier is 'dev'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> EnvironmentConfig:
+        problems = []
+        net = self.network
+        azs = net.existing_vpc.availability_zones if net.existing_vpc else net.availability_zones
+        wrong = [az for az in azs or [] if not az.startswith(self.region)]
+        if wrong:
+            problems.append(f"network availability zones {wrong} are not in region {self.region}")
+        if self.tier == Tier.PROD and net.existing_vpc is None and net.max_azs < 2:
+            problems.append("network.max_azs must be at least 2 in prod so that one zone can fail")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def allows_destroy(self) -> bool:
+        """True only where the config explicitly lets data-bearing resources be deleted."""
+        return self.removal == "destroy"
+
+    @property
+    def pinned_availability_zones(self) -> list[str] | None:
+        """AZ names the config pins, or None to let CloudFormation pick (Fn::GetAZs)."""
+        net = self.network
+        if net.existing_vpc is not None:
+            return list(net.existing_vpc.availability_zones)
+        if net.availability_zones is not None:
+            return list(net.availability_zones)
+        return None
+
+
+class PlatformConfig(BaseModel):
+    """All environments, in the order the config lists them, and which are selected."""
+
+    model_config = ConfigDict(frozen=True)
+
+    environments: tuple[EnvironmentConfig, ...]
+    selected: tuple[str, ...]
+
+    def selected_environments(self) -> list[EnvironmentConfig]:
+        return [e for e in self.environments if e.name in self.selected]
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise KeyError(name)
+
+
+def _field_path(loc: Iterable[int | str]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The field names a model accepts at ``loc`` (the parent of an unknown key)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+        if current is None:
+            return []
+    return list(current.model_fields) if hasattr(current, "model_fields") else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe(env: str, error: Mapping[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    field = _field_path(loc) or "(environment)"
+    received = error.get("input")
+    if error["type"] == "extra_forbidden":
+        allowed = [f for f in _allowed_fields(EnvironmentConfig, loc[:-1]) if f != "name"]
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"environment '{env}', field '{field}': unknown key{hint} Expected one of {allowed}"
+    if error["type"] == "missing":
+        return f"environment '{env}', field '{field}': missing; this field is required"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if loc and isinstance(received, Mapping):
+        # A model-level check: the input is the whole section, which says nothing useful.
+        return f"environment '{env}', field '{field}': {message}"
+    if not loc:
+        return f"environment '{env}': {message}"
+    return f"environment '{env}', field '{field}': got {received!r}; {message}"
+
+
+def load_config(context: Mapping[str, Any]) -> PlatformConfig:
+    """Validate the app context and return the typed config, or raise one :class:`ConfigError`.
+
+    ``context`` is the CDK context (``cdk.json`` plus ``-c`` options). The selection
+    ``mlops:select`` is a comma-separated list of environment names; all environments are
+    selected when it is absent or empty.
+    """
+    problems: list[str] = []
+    raw_envs = context.get(ENVIRONMENTS_CONTEXT_KEY)
+    if not isinstance(raw_envs, Mapping) or not raw_envs:
+        raise ConfigError(
+            [
+                f"context key '{ENVIRONMENTS_CONTEXT_KEY}': got {raw_envs!r}; expected an object "
+                "mapping each environment name to its settings (see cdk.json)"
+            ]
+        )
+
+    environments: list[EnvironmentConfig] = []
+    for name, raw in raw_envs.items():
+        if not isinstance(raw, Mapping):
+            problems.append(f"environment '{name}': got {raw!r}; expected an object of settings")
+            continue
+        try:
+            env = EnvironmentConfig.model_validate({**raw, "name": name})
+        except ValidationError as exc:
+            problems.extend(_describe(name, err) for err in exc.errors())
+            continue
+        environments.append(env)
+
+    selected = _parse_selection(context.get(SELECT_CONTEXT_KEY), list(raw_envs), problems)
+    if problems:
+        raise ConfigError(problems)
+    return PlatformConfig(environments=tuple(environments), selected=tuple(selected))
+
+
+def _parse_selection(raw: Any, names: list[str], problems: list[str]) -> list[str]:
+    if raw is None or raw == "":
+        return names
+    if isinstance(raw, str):
+        wanted = [part.strip() for part in raw.split(",") if part.strip()]
+    elif isinstance(raw, list) and all(isinstance(p, str) for p in raw):
+        wanted = list(raw)
+    else:
+        problems.append(
+            f"context key '{SELECT_CONTEXT_KEY}': got {raw!r}; expected environment names "
+            "separated by commas, such as 'dev' or 'dev,staging'"
+        )
+        return []
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        problems.append(
+            f"context key '{SELECT_CONTEXT_KEY}': unknown environment(s) {unknown}; "
+            f"expected any of {names}"
+        )
+    return [n for n in names if n in wanted]

@@ -1,0 +1,54 @@
+"""One deployable environment as a ``cdk.Stage``: every stack of the platform, wired."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stage, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from stacks.config import EnvironmentConfig, Tier
+from stacks.network_stack import NetworkStack
+from stacks.security_stack import SecurityStack
+
+
+class PlatformStage(Stage):
+    """The stacks of one environment, in its account and region, tagged and nag-checked.
+
+    Stateful stacks (keys, later the lake and artifacts) get termination protection when
+    the environment's tier is prod. cdk-nag's AwsSolutions pack validates every stack of
+    the stage during synthesis; any unacknowledged finding fails the synth.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig) -> None:
+        super().__init__(
+            scope,
+            id,
+            env=Environment(account=config.account, region=config.region),
+        )
+        self.config = config
+        protect = config.tier == Tier.PROD
+
+        self.security = SecurityStack(
+            self,
+            "Security",
+            config=config,
+            description=f"ML platform {config.name}: KMS keys and secrets (stateful)",
+            termination_protection=protect,
+        )
+        self.network = NetworkStack(
+            self,
+            "Network",
+            config=config,
+            logs_key=self.security.keys.logs_key,
+            description=f"ML platform {config.name}: VPC, endpoints, flow logs, security groups",
+        )
+
+        tags = Tags.of(self)
+        tags.add("project", config.tags.project)
+        tags.add("environment", config.name)
+        tags.add("cost-center", config.tags.cost_center)
+        tags.add("owner", config.tags.owner)
+        for key, value in config.tags.extra.items():
+            tags.add(key, value)
+
+        Validations.of(self).add_plugins(AwsSolutionsChecks(self))
