@@ -45,7 +45,7 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed node_modules/.installed ## Install everything (venv, pinned packages, CDK CLI, Node)
 
 synth: setup ## Synthesize every environment (or ENV=dev) into cdk.out/
-	@$(CDK) synth --quiet $(SELECT)
+	@$(CDK) synth --quiet $(SELECT) '**'
 	@echo "Synthesized to cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
 
 test: setup lint ## Run the whole test suite (and the linters)

@@ -85,7 +85,7 @@ class ExternalCredentialSecret(Construct):
         else:
             Validations.of(self.secret).acknowledge(
                 Acknowledgment(
-                    id="AwsSolutions-SMG4",
+                    id="AwsSolutions::AwsSolutions-SMG4",
                     reason=(
                         "The credential is issued and rotated by the external data source that "
                         "owns it; a generic rotation function cannot change it there. Callers "

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from aws_cdk import App
 
-from stacks.config import (
-    ENVIRONMENTS_CONTEXT_KEY,
-    SELECT_CONTEXT_KEY,
-    PlatformConfig,
-    load_config,
-)
+from stacks.config import PlatformConfig, load_config
 from stacks.stage import PlatformStage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Where the CDK CLI puts the context for the app (aws-cdk-lib's cx-api names).
+CONTEXT_ENV = "CDK_CONTEXT_JSON"
+CONTEXT_OVERFLOW_ENV = "CONTEXT_OVERFLOW_LOCATION_ENV"
 
 
 def cdk_json_context(path: Path | None = None) -> dict[str, Any]:
@@ -26,31 +25,43 @@ def cdk_json_context(path: Path | None = None) -> dict[str, Any]:
         return dict(json.load(handle).get("context", {}))
 
 
+def cli_context() -> dict[str, Any]:
+    """The context the CDK CLI hands the app (cdk.json, cdk.context.json and ``-c`` options).
+
+    Read here, as App() would read it, so that the config is validated before an App exists:
+    App() creates the output folder, and a bad config must write nothing.
+    """
+    context: dict[str, Any] = {}
+    inline = os.environ.get(CONTEXT_ENV)
+    if inline:
+        context.update(json.loads(inline))
+    overflow = os.environ.get(CONTEXT_OVERFLOW_ENV)
+    if overflow:
+        context.update(json.loads(Path(overflow).read_text(encoding="utf-8")))
+    return context
+
+
 def create_app(
     context: Mapping[str, Any] | None = None, outdir: str | None = None
 ) -> tuple[App, PlatformConfig]:
     """Validate the config, then make the app and its stages; synthesize with ``app.synth()``.
 
-    ``context`` defaults to what the CDK CLI passed in (``cdk.json`` and ``-c`` options).
-    Invalid config raises :class:`stacks.config.ConfigError` before any stage is made, so a
-    bad config writes nothing (nothing is written before ``synth``).
+    ``context`` defaults to what the CDK CLI passed in (:func:`cli_context`). Invalid config
+    raises :class:`stacks.config.ConfigError` before the App is made, so a bad config writes
+    nothing.
 
     The CDK's built-in CloudFormation schema validation is off: cfn-lint runs on every
     synthesized template in the test suite and covers the same ground, and the built-in
     check costs about 2.4 s plus 20 ms per resource on every synth (docs/BENCHMARKS.md).
     """
-    # The CLI hands cdk.json and -c options to the app through the environment, where
-    # App() reads them; tests and benchmarks pass the context explicitly.
+    from_cli = context is None
+    context = cli_context() if context is None else dict(context)
+    config = load_config(context)
+    # From the CLI, App() reads the same context from the environment itself.
     app = App(
-        context=dict(context) if context is not None else None,
+        context=None if from_cli else dict(context),
         outdir=outdir,
         builtin_cloud_formation_validation=False,
-    )
-    config = load_config(
-        {
-            key: app.node.try_get_context(key)
-            for key in (ENVIRONMENTS_CONTEXT_KEY, SELECT_CONTEXT_KEY)
-        }
     )
     for env in config.selected_environments():
         PlatformStage(app, env.name, config=env)

@@ -1,0 +1,71 @@
+"""Shared fixtures: the whole app is synthesized once per test session."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
+
+# jsii runs the project's pinned Node.js (22 LTS) when the tests are started outside make.
+if NODE_BIN.is_dir() and str(NODE_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+@dataclass
+class SynthesizedApp:
+    """The synthesized platform: the App object, its stages and the templates on disk."""
+
+    app: Any
+    config: Any
+    outdir: Path
+
+    def stage(self, env: str) -> Any:
+        return self.app.node.find_child(env)
+
+    def stack(self, env: str, name: str) -> Any:
+        return self.stage(env).node.find_child(name)
+
+    def template(self, env: str, name: str) -> dict[str, Any]:
+        stack = self.stack(env, name)
+        path = self.outdir / f"assembly-{env}" / f"{stack.artifact_id}.template.json"
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def templates(self) -> list[Path]:
+        return sorted(self.outdir.glob("assembly-*/*.template.json"))
+
+
+@pytest.fixture(scope="session")
+def base_context() -> dict[str, Any]:
+    """A deep copy of cdk.json's context, for tests that change it."""
+    from stacks.app_factory import cdk_json_context
+
+    return copy.deepcopy(cdk_json_context())
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedApp]:
+    """Every environment of cdk.json, synthesized once (cdk-nag runs during this synth)."""
+    from stacks.app_factory import cdk_json_context, create_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app, config = create_app(cdk_json_context(), outdir=str(outdir))
+    app.synth()
+    yield SynthesizedApp(app=app, config=config, outdir=outdir)
+
+
+def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    """The resources of one CloudFormation type in a template dict, by logical id."""
+    return {
+        logical_id: resource
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource["Type"] == type_name
+    }
