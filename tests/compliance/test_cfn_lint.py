@@ -1,0 +1,44 @@
+"""cfn-lint: zero errors and zero warnings on every synthesized template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cfnlint.api import ManualArgs, lint_all, lint_file
+
+from tests.conftest import REPO_ROOT
+
+
+def _all_templates() -> list[str]:
+    # Collected at import for readable test ids; the platform fixture writes the files.
+    return ["dev", "staging", "prod"]
+
+
+@pytest.mark.parametrize("env", _all_templates())
+def test_templates_lint_clean(platform, env):
+    templates = sorted((platform.outdir / f"assembly-{env}").glob("*.template.json"))
+    assert len(templates) == 2
+    region = platform.config.environment(env).region
+    for template in templates:
+        matches = lint_file(Path(template), config=ManualArgs(regions=[region]))
+        assert [str(m) for m in matches] == [], template.name
+
+
+def test_the_linter_can_fail():
+    """A broken template is reported, so a green run means something."""
+    broken = {
+        "Resources": {
+            "Key": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": "sometimes"}},
+            "Alias": {"Type": "AWS::KMS::Alias", "Properties": {"TargetKeyId": {"Ref": "Nope"}}},
+        }
+    }
+    matches = lint_all(json.dumps(broken))
+    rules = {m.rule.id for m in matches}
+    assert "E3012" in rules  # wrong type
+    assert "E1020" in rules or "E3003" in rules  # bad Ref / missing AliasName
+
+
+def test_repo_root_is_a_project_checkout():
+    assert (REPO_ROOT / "cdk.json").is_file()

@@ -1,0 +1,35 @@
+"""Construct ids of stateful resources are a contract: a changed logical id replaces data.
+
+If one of these fails, a refactoring moved or renamed a stateful resource. Deploying that
+would create a new key, secret or log group and orphan (or delete, in dev) the old one.
+Keep the old construct path, or plan a migration, before changing an expected id here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import resources_of_type
+
+STATEFUL = {
+    "Security": {
+        "AWS::KMS::Key": {
+            "KeysDataLakeKey0C32AF12",
+            "KeysArtifactsKeyC28B19C2",
+            "KeysLogsKeyD24E82DB",
+            "KeysSecretsKey3899A925",
+        },
+        "AWS::SecretsManager::Secret": {"FeatureSourceDbSecret1297F44A"},
+    },
+    "Network": {
+        "AWS::Logs::LogGroup": {"NetworkFlowLogGroup4F8CEEEF"},
+    },
+}
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("stack", sorted(STATEFUL))
+def test_stateful_logical_ids_are_stable(platform, env, stack):
+    template = platform.template(env, stack)
+    for type_name, expected in STATEFUL[stack].items():
+        assert set(resources_of_type(template, type_name)) == expected, type_name

@@ -1,0 +1,155 @@
+"""The composed app: one stage per environment, and what differs between them."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from stacks.app_factory import create_app
+from stacks.config import SELECT_CONTEXT_KEY
+from tests.conftest import resources_of_type
+
+ENVS = ("dev", "staging", "prod")
+STACKS = ("Security", "Network")
+
+
+def test_one_stage_per_environment_with_its_account_and_region(platform):
+    manifest = json.loads((platform.outdir / "manifest.json").read_text())
+    stages = {
+        name: artifact
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "cdk:cloud-assembly"
+    }
+    assert sorted(stages) == ["assembly-dev", "assembly-prod", "assembly-staging"]
+    for env in ENVS:
+        config = platform.config.environment(env)
+        sub = json.loads((platform.outdir / f"assembly-{env}" / "manifest.json").read_text())
+        stacks = {
+            a["displayName"]: a
+            for a in sub["artifacts"].values()
+            if a["type"] == "aws:cloudformation:stack"
+        }
+        assert sorted(stacks) == sorted(f"{env}/{s}" for s in STACKS)
+        for artifact in stacks.values():
+            assert artifact["environment"] == f"aws://{config.account}/{config.region}"
+            assert artifact["properties"]["stackName"].startswith(f"{env}-")
+
+
+def test_no_context_lookups_are_left_for_the_cli(platform):
+    for manifest in platform.outdir.glob("**/manifest.json"):
+        assert "missing" not in json.loads(manifest.read_text()), manifest
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_taggable_resource_carries_the_environment_tags(platform, env):
+    config = platform.config.environment(env)
+    expected = {
+        "project": config.tags.project,
+        "environment": env,
+        "cost-center": config.tags.cost_center,
+        "owner": config.tags.owner,
+    }
+    checked = 0
+    for stack in STACKS:
+        for logical_id, resource in platform.template(env, stack)["Resources"].items():
+            tags = resource.get("Properties", {}).get("Tags")
+            if not isinstance(tags, list):
+                continue  # not a taggable resource
+            found = {t["Key"]: t["Value"] for t in tags}
+            assert expected.items() <= found.items(), logical_id
+            checked += 1
+    assert checked >= 10
+
+
+def test_termination_protection_only_on_prod_stateful_stack(platform):
+    assert platform.stack("prod", "Security").termination_protection is True
+    assert platform.stack("staging", "Security").termination_protection is False
+    assert platform.stack("dev", "Security").termination_protection is False
+
+
+@pytest.mark.parametrize(
+    ("env", "policy", "pending_window"),
+    [("dev", "Delete", 7), ("staging", "Retain", 30), ("prod", "Retain", 30)],
+)
+def test_keys_and_secrets_are_retained_outside_dev(platform, env, policy, pending_window):
+    template = platform.template(env, "Security")
+    keys = resources_of_type(template, "AWS::KMS::Key")
+    assert len(keys) == 4
+    for key in keys.values():
+        assert key["DeletionPolicy"] == policy
+        assert key["Properties"]["PendingWindowInDays"] == pending_window
+    for secret in resources_of_type(template, "AWS::SecretsManager::Secret").values():
+        assert secret["DeletionPolicy"] == policy
+
+
+@pytest.mark.parametrize(
+    ("env", "zones", "retention", "policy"),
+    [("dev", 2, 30, "Delete"), ("staging", 2, 365, "Retain"), ("prod", 3, 731, "Retain")],
+)
+def test_network_differs_per_environment(platform, env, zones, retention, policy):
+    template = platform.template(env, "Network")
+    assert len(resources_of_type(template, "AWS::EC2::Subnet")) == zones
+    (group,) = resources_of_type(template, "AWS::Logs::LogGroup").values()
+    assert group["Properties"]["RetentionInDays"] == retention
+    assert group["DeletionPolicy"] == policy
+    (vpc,) = resources_of_type(template, "AWS::EC2::VPC").values()
+    assert vpc["Properties"]["CidrBlock"] == str(platform.config.environment(env).network.cidr)
+
+
+def test_flow_logs_use_the_logs_key_of_the_same_environment(platform):
+    group = next(
+        iter(
+            resources_of_type(platform.template("prod", "Network"), "AWS::Logs::LogGroup").values()
+        )
+    )
+    # A cross-stack reference to the logs key of the same environment's Security stack.
+    reference = group["Properties"]["KmsKeyId"]["Fn::GetStackOutput"]
+    assert reference["StackName"] == "prod-Security"
+    assert "KeysLogsKey" in reference["OutputName"]
+
+
+def test_aliases_are_per_project_and_environment(platform):
+    aliases = sorted(
+        a["Properties"]["AliasName"]
+        for a in resources_of_type(
+            platform.template("staging", "Security"), "AWS::KMS::Alias"
+        ).values()
+    )
+    assert aliases == [
+        "alias/mlops-platform/staging/data-lake",
+        "alias/mlops-platform/staging/logs-monitoring",
+        "alias/mlops-platform/staging/ml-artifacts",
+        "alias/mlops-platform/staging/secrets",
+    ]
+
+
+def test_selecting_one_environment_builds_only_its_stage(base_context, tmp_path):
+    ctx = copy.deepcopy(base_context)
+    ctx[SELECT_CONTEXT_KEY] = "staging"
+    app, config = create_app(ctx, outdir=str(tmp_path))
+    assert [child.node.id for child in app.node.children] == ["staging"]
+    assert config.selected == ("staging",)
+
+
+def test_existing_vpc_environment_adopts_it(base_context, tmp_path):
+    ctx = copy.deepcopy(base_context)
+    ctx[SELECT_CONTEXT_KEY] = "staging"
+    ctx["mlops:environments"]["staging"]["network"] = {
+        "existing_vpc": {
+            "vpc_id": "vpc-0a1b2c3d4e5f67890",
+            "vpc_cidr_block": "10.50.0.0/16",
+            "availability_zones": ["eu-west-1a", "eu-west-1b"],
+            "isolated_subnet_ids": ["subnet-0a1b2c3d4e5f67890", "subnet-1a1b2c3d4e5f67890"],
+            "isolated_subnet_route_table_ids": ["rtb-0a1b2c3d4e5f67890", "rtb-1a1b2c3d4e5f67890"],
+        }
+    }
+    app, _ = create_app(ctx, outdir=str(tmp_path))
+    app.synth()
+    (template_path,) = tmp_path.glob("assembly-staging/stagingNetwork*.template.json")
+    template = json.loads(template_path.read_text())
+    assert resources_of_type(template, "AWS::EC2::VPC") == {}
+    assert resources_of_type(template, "AWS::EC2::VPCEndpoint") == {}
+    groups = resources_of_type(template, "AWS::EC2::SecurityGroup")
+    assert {g["Properties"]["VpcId"] for g in groups.values()} == {"vpc-0a1b2c3d4e5f67890"}

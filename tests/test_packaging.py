@@ -1,0 +1,40 @@
+"""The construct library is pip-installable and ships the Lambda sources as package data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+@pytest.mark.slow
+def test_wheel_contains_constructs_and_lambda_sources(tmp_path):
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+            "--no-build-isolation", "--wheel-dir", str(tmp_path), str(REPO_ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("mlops_platform_constructs-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "mlops_constructs/__init__.py" in names
+    assert "mlops_constructs/network.py" in names
+    assert "mlops_constructs/lambda_src/__init__.py" in names
+    # The app composition and tests are not part of the library.
+    assert not any(n.startswith(("stacks/", "tests/")) for n in names)
+    assert not any("__pycache__" in n for n in names)
+
+
+def test_handler_path_resolves_inside_the_package():
+    from mlops_constructs.lambda_assets import handler_path
+
+    with pytest.raises(FileNotFoundError, match="no Lambda handler folder named 'nope'"):
+        handler_path("nope")
