@@ -20,6 +20,16 @@ if NODE_BIN.is_dir() and str(NODE_BIN) not in os.environ.get("PATH", "").split(o
     os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+#: An existing VPC, described by attributes as the config's network.existing_vpc takes it.
+EXISTING_VPC: dict[str, Any] = {
+    "vpc_id": "vpc-0a1b2c3d4e5f67890",
+    "vpc_cidr_block": "10.50.0.0/16",
+    "availability_zones": ["eu-west-1a", "eu-west-1b"],
+    "isolated_subnet_ids": ["subnet-0a1b2c3d4e5f67890", "subnet-1a1b2c3d4e5f67890"],
+    "isolated_subnet_route_table_ids": ["rtb-0a1b2c3d4e5f67890", "rtb-1a1b2c3d4e5f67890"],
+}
+
+
 @dataclass
 class SynthesizedApp:
     """The synthesized platform: the App object, its stages and the templates on disk."""

@@ -9,7 +9,7 @@ import pytest
 
 from stacks.app_factory import create_app
 from stacks.config import SELECT_CONTEXT_KEY
-from tests.conftest import resources_of_type
+from tests.conftest import EXISTING_VPC, resources_of_type
 
 ENVS = ("dev", "staging", "prod")
 STACKS = ("Security", "Network")
@@ -136,15 +136,7 @@ def test_selecting_one_environment_builds_only_its_stage(base_context, tmp_path)
 def test_existing_vpc_environment_adopts_it(base_context, tmp_path):
     ctx = copy.deepcopy(base_context)
     ctx[SELECT_CONTEXT_KEY] = "staging"
-    ctx["mlops:environments"]["staging"]["network"] = {
-        "existing_vpc": {
-            "vpc_id": "vpc-0a1b2c3d4e5f67890",
-            "vpc_cidr_block": "10.50.0.0/16",
-            "availability_zones": ["eu-west-1a", "eu-west-1b"],
-            "isolated_subnet_ids": ["subnet-0a1b2c3d4e5f67890", "subnet-1a1b2c3d4e5f67890"],
-            "isolated_subnet_route_table_ids": ["rtb-0a1b2c3d4e5f67890", "rtb-1a1b2c3d4e5f67890"],
-        }
-    }
+    ctx["mlops:environments"]["staging"]["network"] = {"existing_vpc": copy.deepcopy(EXISTING_VPC)}
     app, _ = create_app(ctx, outdir=str(tmp_path))
     app.synth()
     (template_path,) = tmp_path.glob("assembly-staging/stagingNetwork*.template.json")

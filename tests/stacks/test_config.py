@@ -18,7 +18,7 @@ from stacks.config import (
     Tier,
     load_config,
 )
-from tests.conftest import REPO_ROOT
+from tests.conftest import EXISTING_VPC, REPO_ROOT
 
 
 def envs(context: dict[str, Any]) -> dict[str, Any]:
@@ -207,15 +207,7 @@ def test_pinned_zones_must_be_in_the_region(base_context):
 
 def test_existing_vpc_is_described_without_lookups(base_context):
     ctx = copy.deepcopy(base_context)
-    envs(ctx)["staging"]["network"] = {
-        "existing_vpc": {
-            "vpc_id": "vpc-0a1b2c3d4e5f67890",
-            "vpc_cidr_block": "10.50.0.0/16",
-            "availability_zones": ["eu-west-1a", "eu-west-1b"],
-            "isolated_subnet_ids": ["subnet-0a1b2c3d4e5f67890", "subnet-1a1b2c3d4e5f67890"],
-            "isolated_subnet_route_table_ids": ["rtb-0a1b2c3d4e5f67890", "rtb-1a1b2c3d4e5f67890"],
-        }
-    }
+    envs(ctx)["staging"]["network"] = {"existing_vpc": copy.deepcopy(EXISTING_VPC)}
     env = load_config(ctx).environment("staging")
     assert env.pinned_availability_zones == ["eu-west-1a", "eu-west-1b"]
 
