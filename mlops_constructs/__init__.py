@@ -4,11 +4,13 @@ Import the constructs from here, e.g. ``from mlops_constructs import PlatformKey
 """
 
 from mlops_constructs._validation import PropsError
+from mlops_constructs.data_lake import DataLake
 from mlops_constructs.keys import KeyPurpose, PlatformKeys
 from mlops_constructs.network import Network
 from mlops_constructs.secrets import ExternalCredentialSecret
 
 __all__ = [
+    "DataLake",
     "ExternalCredentialSecret",
     "KeyPurpose",
     "Network",

@@ -57,7 +57,9 @@ class PlatformKeys(Construct):
     * the logs key lets CloudWatch Logs of this account and region use it, only for log
       groups of this account (``kms:EncryptionContext:aws:logs:arn``);
     * the logs key lets CloudWatch alarms and EventBridge deliver to SNS topics encrypted
-      with it (``kms:Decrypt`` and ``kms:GenerateDataKey*`` only).
+      with it (``kms:Decrypt`` and ``kms:GenerateDataKey*`` only);
+    * the data-lake key lets CloudWatch Logs use it for DataBrew job log groups
+      (``/aws-glue-databrew/*``) only: DataBrew encrypts a job's logs with its output key.
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class PlatformKeys(Construct):
                 pending_window=pending_window,
             )
         self._allow_logs_and_notifications(self._keys[KeyPurpose.LOGS])
+        self._allow_databrew_logs(self._keys[KeyPurpose.DATA_LAKE])
 
     @property
     def data_lake_key(self) -> kms.IKey:
@@ -130,6 +133,33 @@ class PlatformKeys(Construct):
     def key(self, purpose: KeyPurpose) -> kms.IKey:
         """The key for ``purpose``."""
         return self._keys[purpose]
+
+    @staticmethod
+    def _allow_databrew_logs(key: kms.Key) -> None:
+        # DataBrew encrypts a job's CloudWatch logs with the key of its (lake) output.
+        stack = Stack.of(key)
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowDataBrewJobLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{Aws.PARTITION}:logs:{stack.region}:{stack.account}"
+                            ":log-group:/aws-glue-databrew/*"
+                        )
+                    }
+                },
+            )
+        )
 
     @staticmethod
     def _allow_logs_and_notifications(key: kms.Key) -> None:

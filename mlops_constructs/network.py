@@ -5,13 +5,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from aws_cdk import CfnResource, Fn, RemovalPolicy, Stack
+from aws_cdk import Fn, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mlops_constructs._validation import PropsCheck
+from mlops_constructs.cfn_fixes import drop_redundant_provider_dependency
 
 #: Interface endpoints made by default in a new VPC: what SageMaker jobs and endpoints,
 #: Glue jobs and Lambda functions in isolated subnets call.
@@ -172,7 +173,9 @@ class Network(Construct):
                 "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
             },
         )
-        _drop_redundant_provider_dependency(Stack.of(self))
+        drop_redundant_provider_dependency(
+            self, "Custom::VpcRestrictDefaultSGCustomResourceProvider"
+        )
         self.flow_log_group = logs.LogGroup(
             self,
             "FlowLogGroup",
@@ -233,21 +236,3 @@ class Network(Construct):
             "expected service short names such as 'sagemaker.api' or 'logs'",
         )
         check.raise_if_any()
-
-
-_RESTRICT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
-
-
-def _drop_redundant_provider_dependency(stack: Stack) -> None:
-    """Remove the DependsOn from the default-SG provider's handler to its role.
-
-    The handler already references the role with Fn::GetAtt, so the DependsOn the CDK adds
-    is redundant, and cfn-lint reports it (W3005). The provider is a stack-wide singleton.
-    """
-    provider = stack.node.try_find_child(_RESTRICT_SG_PROVIDER)
-    if provider is None:
-        return
-    handler = provider.node.try_find_child("Handler")
-    role = provider.node.try_find_child("Role")
-    if isinstance(handler, CfnResource) and isinstance(role, CfnResource):
-        handler.remove_resource_dependency(role)

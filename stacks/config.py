@@ -243,6 +243,290 @@ class SecretsConfig(_Strict):
         return value
 
 
+_CRON_FIELD = {
+    "minutes": re.compile(r"^(\*|[0-5]?\d([-/,][0-5]?\d)*(/\d+)?)$"),
+    "hours": re.compile(r"^(\*|[01]?\d|2[0-3])([-/,]([01]?\d|2[0-3]))*(/\d+)?$|^\*(/\d+)?$"),
+    "day_of_month": re.compile(r"^(\?|\*|L|W|([1-9]|[12]\d|3[01])W?([-,/]([1-9]|[12]\d|3[01]))*)$"),
+    "month": re.compile(
+        r"^(\*|((1[0-2]|0?[1-9]|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"
+        r"([-,/](1[0-2]|0?[1-9]|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC))*))(/\d+)?$"
+    ),
+    "day_of_week": re.compile(
+        r"^(\?|\*|L|([1-7]|SUN|MON|TUE|WED|THU|FRI|SAT)(#[1-5]|L)?"
+        r"([-,]([1-7]|SUN|MON|TUE|WED|THU|FRI|SAT))*)$"
+    ),
+    "year": re.compile(r"^(\*|(19[7-9]\d|2[01]\d\d)([-,/](19[7-9]\d|2[01]\d\d|\d+))*)$"),
+}
+
+
+def check_aws_cron(value: str) -> str:
+    """Validate an EventBridge/Glue/DataBrew schedule ``cron(m h dom mon dow year)``."""
+    match = re.match(r"^cron\((.*)\)$", value.strip())
+    if not match:
+        raise ValueError("expected a schedule such as 'cron(0 2 * * ? *)'")
+    fields = match.group(1).split()
+    if len(fields) != 6:
+        raise ValueError(
+            f"expected 6 cron fields (minutes hours day-of-month month day-of-week year), "
+            f"got {len(fields)}"
+        )
+    bad = [
+        name
+        for (name, pattern), field in zip(_CRON_FIELD.items(), fields, strict=True)
+        if not pattern.match(field.upper())
+    ]
+    if bad:
+        raise ValueError(f"invalid cron field(s) {bad}")
+    dom, dow = fields[2], fields[4]
+    if (dom == "?") == (dow == "?"):
+        raise ValueError("exactly one of day-of-month and day-of-week must be '?'")
+    return value.strip()
+
+
+_IDENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_GLUE_TYPE_RE = re.compile(
+    r"^(string|boolean|tinyint|smallint|int|bigint|float|double|date|timestamp|"
+    r"decimal\(\d{1,2},\d{1,2}\))$"
+)
+
+
+def _identifier(value: str) -> str:
+    if not _IDENT_RE.match(value):
+        raise ValueError(
+            "expected a lower-case identifier: letters, digits, '_', starting with a letter"
+        )
+    return value
+
+
+class LakeConfig(_Strict):
+    """The S3 data lake: zones and lifecycle."""
+
+    zones: list[str] = Field(default_factory=lambda: ["raw", "curated", "analytics"], min_length=1)
+    enforce_kms_uploads: bool = True
+    noncurrent_version_expiration_days: int = Field(default=90, ge=1, le=3650)
+    abort_incomplete_multipart_days: int = Field(default=7, ge=1, le=365)
+    intelligent_tiering_after_days: int | None = Field(default=30, ge=0)
+    access_log_retention_days: int = Field(default=365, ge=1)
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, value: list[str]) -> list[str]:
+        bad = [z for z in value if not re.match(r"^[a-z][a-z0-9-]{0,19}$", z)]
+        if bad:
+            raise ValueError(f"zone names {bad} are not 1-20 lower-case letters, digits or '-'")
+        if len(set(value)) != len(value):
+            raise ValueError("expected each zone once")
+        return value
+
+
+class GlueConfig(_Strict):
+    """Glue jobs and crawlers of the environment."""
+
+    glue_version: Literal["4.0", "5.0"] = "5.0"
+    worker_type: Literal["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
+    number_of_workers: int = Field(default=2, ge=2, le=299)
+    timeout_minutes: int = Field(default=60, ge=1, le=2880)
+    max_retries: int = Field(default=1, ge=0, le=10)
+    workflow_schedule: str = "cron(0 2 * * ? *)"
+    crawler_schedule: str = "cron(0 6 * * ? *)"
+    update_behavior: Literal["UPDATE_IN_DATABASE", "LOG"] = "UPDATE_IN_DATABASE"
+    delete_behavior: Literal["LOG", "DELETE_FROM_DATABASE", "DEPRECATE_IN_DATABASE"] = "LOG"
+
+    _cron = field_validator("workflow_schedule", "crawler_schedule")(check_aws_cron)
+
+
+class ColumnConfig(_Strict):
+    name: str
+    type: str = "string"
+
+    _name = field_validator("name")(_identifier)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if not _GLUE_TYPE_RE.match(value):
+            raise ValueError(
+                "expected a Glue column type such as string, bigint, double, timestamp"
+            )
+        return value
+
+
+class OneHotConfig(_Strict):
+    column: str
+    categories: list[str] = Field(min_length=1)
+
+
+class ColumnRef(_Strict):
+    column: str
+
+
+class SplitConfig(_Strict):
+    # A space is a valid delimiter, so strings here are taken as written.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    column: str
+    delimiter: str = Field(min_length=1)
+    into: list[str] = Field(min_length=2)
+
+    _into = field_validator("into")(lambda v: [_identifier(x) for x in v])
+
+
+class DedupConfig(_Strict):
+    keys: list[str] = Field(min_length=1)
+    latest_by: str
+
+
+class FeaturesConfig(_Strict):
+    """Feature engineering of the Glue ETL job (and the DataBrew recipe)."""
+
+    one_hot: OneHotConfig
+    log_transform: ColumnRef
+    split: SplitConfig
+    dedup: DedupConfig
+    partition_by: list[str] = Field(min_length=1)
+
+
+class FindMatchesConfig(_Strict):
+    primary_key: str
+    precision_recall_tradeoff: float = Field(default=0.9, ge=0, le=1)
+    accuracy_cost_tradeoff: float = Field(default=0.5, ge=0, le=1)
+    enforce_provided_labels: bool = False
+    worker_type: Literal["G.1X", "G.2X"] = "G.1X"
+    number_of_workers: int = Field(default=2, ge=2, le=100)
+    timeout_minutes: int = Field(default=120, ge=1, le=2880)
+
+
+class FillMissingConfig(_Strict):
+    column: str
+    strategy: Literal["mean", "median", "most_frequent", "custom"] = "mean"
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _value(self) -> FillMissingConfig:
+        if (self.strategy == "custom") != (self.value is not None):
+            raise ValueError("give 'value' exactly when strategy is 'custom'")
+        return self
+
+
+class RangeRuleConfig(_Strict):
+    column: str
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _order(self) -> RangeRuleConfig:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class QualityConfig(_Strict):
+    """DataBrew data-quality rules checked by the profile job."""
+
+    complete_columns: list[str] = Field(min_length=1)
+    max_missing_percent: float = Field(default=0.0, ge=0, le=100)
+    ranges: list[RangeRuleConfig] = Field(default_factory=list)
+
+
+class DataBrewConfig(_Strict):
+    schedule: str = "cron(0 4 * * ? *)"
+    fill_missing: list[FillMissingConfig] = Field(min_length=1)
+    quality: QualityConfig
+    max_capacity: int = Field(default=5, ge=1, le=149)
+    timeout_minutes: int = Field(default=120, ge=1, le=2880)
+
+    _cron = field_validator("schedule")(check_aws_cron)
+
+
+class DatasetConfig(_Strict):
+    """A dataset landing in the raw zone, and what the platform makes of it."""
+
+    name: str
+    source_zone: str = "raw"
+    target_zone: str = "curated"
+    prefix: str
+    csv_delimiter: Literal[",", ";", "|", "\t"] = ","
+    columns: list[ColumnConfig] = Field(min_length=1)
+    features: FeaturesConfig
+    find_matches: FindMatchesConfig | None = None
+    databrew: DataBrewConfig | None = None
+
+    _name = field_validator("name")(_identifier)
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.match(r"^([A-Za-z0-9_.=-]+/)+$", value):
+            raise ValueError("expected an S3 key prefix such as 'customers/' (ending with '/')")
+        return value
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+class DataConfig(_Strict):
+    """The data layer: lake, Glue settings and the datasets."""
+
+    lake: LakeConfig = Field(default_factory=LakeConfig)
+    glue: GlueConfig = Field(default_factory=GlueConfig)
+    datasets: list[DatasetConfig] = Field(default_factory=list)
+
+
+def data_problems(data: DataConfig) -> list[tuple[str, Any, str]]:
+    """Cross-field checks of the data section: (field, value received, what is expected)."""
+    problems: list[tuple[str, Any, str]] = []
+    zones = data.lake.zones
+    names = [d.name for d in data.datasets]
+    for dupe in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(("data.datasets", dupe, "expected unique dataset names"))
+    for i, ds in enumerate(data.datasets):
+        at = f"data.datasets.{i}"
+        for field in ("source_zone", "target_zone"):
+            zone = getattr(ds, field)
+            if zone not in zones:
+                problems.append((f"{at}.{field}", zone, f"expected one of the lake zones {zones}"))
+        if ds.source_zone == ds.target_zone:
+            problems.append(
+                (f"{at}.target_zone", ds.target_zone, "expected a zone other than source_zone")
+            )
+        columns = ds.column_names
+        if len(set(columns)) != len(columns):
+            problems.append((f"{at}.columns", columns, "expected unique column names"))
+        f = ds.features
+        refs = [
+            ("features.one_hot.column", f.one_hot.column),
+            ("features.log_transform.column", f.log_transform.column),
+            ("features.split.column", f.split.column),
+            ("features.dedup.latest_by", f.dedup.latest_by),
+            *[("features.dedup.keys", k) for k in f.dedup.keys],
+            *[("features.partition_by", p) for p in f.partition_by],
+        ]
+        if ds.find_matches:
+            refs.append(("find_matches.primary_key", ds.find_matches.primary_key))
+        if ds.databrew:
+            refs += [("databrew.fill_missing.column", m.column) for m in ds.databrew.fill_missing]
+            refs += [
+                ("databrew.quality.complete_columns", c)
+                for c in ds.databrew.quality.complete_columns
+            ]
+            refs += [
+                ("databrew.quality.ranges.column", r.column) for r in ds.databrew.quality.ranges
+            ]
+        for field, column in refs:
+            if column not in columns:
+                problems.append(
+                    (f"{at}.{field}", column, f"expected a column of the dataset {columns}")
+                )
+        consumed = {f.one_hot.column, f.split.column}
+        for column in f.partition_by:
+            if column in consumed:
+                problems.append(
+                    (f"{at}.features.partition_by", column, "expected a column the features keep")
+                )
+    return problems
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment: where it goes, how it is tagged and what it may destroy."""
 
@@ -255,6 +539,7 @@ class EnvironmentConfig(_Strict):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     keys: KeysConfig = Field(default_factory=KeysConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
 
     @field_validator("name")
     @classmethod
@@ -308,6 +593,11 @@ class EnvironmentConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def resource_prefix(self) -> str:
+        """The project tag as a name part: lower-case letters, digits and '-'."""
+        return re.sub(r"[^a-z0-9]+", "-", self.tags.project.lower()).strip("-") or "mlops"
 
     @property
     def allows_destroy(self) -> bool:
@@ -419,6 +709,10 @@ def load_config(context: Mapping[str, Any]) -> PlatformConfig:
         except ValidationError as exc:
             problems.extend(_describe(name, err) for err in exc.errors())
             continue
+        problems.extend(
+            f"environment '{name}', field '{field}': got {value!r}; {expected}"
+            for field, value, expected in data_problems(env.data)
+        )
         environments.append(env)
 
     selected = _parse_selection(context.get(SELECT_CONTEXT_KEY), list(raw_envs), problems)

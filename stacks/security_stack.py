@@ -24,7 +24,7 @@ class SecurityStack(PlatformStack):
         self.keys = PlatformKeys(
             self,
             "Keys",
-            alias_prefix=f"{config.tags.project}/{config.name}".lower().replace(" ", "-"),
+            alias_prefix=f"{config.resource_prefix}/{config.name}",
             removal_policy=removal,
             pending_window=Duration.days(config.keys.pending_window_days),
             rotation_period=Duration.days(config.keys.rotation_period_days),

@@ -7,6 +7,8 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig, Tier
+from stacks.data_stack import DataStack
+from stacks.lake_stack import LakeStack
 from stacks.network_stack import NetworkStack
 from stacks.security_stack import SecurityStack
 
@@ -14,7 +16,7 @@ from stacks.security_stack import SecurityStack
 class PlatformStage(Stage):
     """The stacks of one environment, in its account and region, tagged and nag-checked.
 
-    Stateful stacks (keys, later the lake and artifacts) get termination protection when
+    Stateful stacks (keys, the lake, later the artifacts) get termination protection when
     the environment's tier is prod. cdk-nag's AwsSolutions pack validates every stack of
     the stage during synthesis; any unacknowledged finding fails the synth.
     """
@@ -41,6 +43,23 @@ class PlatformStage(Stage):
             config=config,
             logs_key=self.security.keys.logs_key,
             description=f"ML platform {config.name}: VPC, endpoints, flow logs, security groups",
+        )
+        self.lake = LakeStack(
+            self,
+            "Lake",
+            config=config,
+            data_key=self.security.keys.data_lake_key,
+            description=f"ML platform {config.name}: S3 data lake zones (stateful)",
+            termination_protection=protect,
+        )
+        self.data = DataStack(
+            self,
+            "Data",
+            config=config,
+            keys=self.security.keys,
+            lake=self.lake.lake,
+            network=self.network.network,
+            description=f"ML platform {config.name}: Glue catalog, crawlers, ETL, DataBrew",
         )
 
         tags = Tags.of(self)

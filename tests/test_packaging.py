@@ -34,7 +34,7 @@ def test_wheel_contains_constructs_and_lambda_sources(tmp_path):
 
 
 def test_handler_path_resolves_inside_the_package():
-    from mlops_constructs.lambda_assets import handler_path
+    from mlops_constructs.sources import handler_path
 
     with pytest.raises(FileNotFoundError, match="no Lambda handler folder named 'nope'"):
         handler_path("nope")

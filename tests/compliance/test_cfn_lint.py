@@ -8,18 +8,13 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint_all, lint_file
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import ENVIRONMENTS, REPO_ROOT, STACKS
 
 
-def _all_templates() -> list[str]:
-    # Collected at import for readable test ids; the platform fixture writes the files.
-    return ["dev", "staging", "prod"]
-
-
-@pytest.mark.parametrize("env", _all_templates())
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_templates_lint_clean(platform, env):
     templates = sorted((platform.outdir / f"assembly-{env}").glob("*.template.json"))
-    assert len(templates) == 2
+    assert len(templates) == len(STACKS)
     region = platform.config.environment(env).region
     for template in templates:
         matches = lint_file(Path(template), config=ManualArgs(regions=[region]))

@@ -1,7 +1,7 @@
 """Construct ids of stateful resources are a contract: a changed logical id replaces data.
 
 If one of these fails, a refactoring moved or renamed a stateful resource. Deploying that
-would create a new key, secret or log group and orphan (or delete, in dev) the old one.
+would create a new key, secret, bucket or log group and orphan (or delete, in dev) the old one.
 Keep the old construct path, or plan a migration, before changing an expected id here.
 """
 
@@ -23,6 +23,14 @@ STATEFUL = {
     },
     "Network": {
         "AWS::Logs::LogGroup": {"NetworkFlowLogGroup4F8CEEEF"},
+    },
+    "Lake": {
+        "AWS::S3::Bucket": {
+            "DataLakeAccessLogs1DA51325",
+            "DataLakeRawBucket881B694B",
+            "DataLakeCuratedBucketFF1C9EA8",
+            "DataLakeAnalyticsBucket218960F6",
+        },
     },
 }
 

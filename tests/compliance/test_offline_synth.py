@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import NODE_BIN, REPO_ROOT
+from tests.conftest import ENVIRONMENTS, NODE_BIN, REPO_ROOT, STACKS
 
 # Loopback port 9 (discard): any AWS call or proxied request is refused at once, locally.
 UNREACHABLE = "http://127.0.0.1:9"
@@ -54,7 +54,7 @@ def test_cli_synth_without_credentials_or_network(tmp_path):
         assert "credentials" not in line.lower(), line
         assert "!!" not in line, "a warning banner was printed: " + line
     templates = sorted(p.name for p in outdir.glob("assembly-*/*.template.json"))
-    assert len(templates) == 6, templates
+    assert len(templates) == len(ENVIRONMENTS) * len(STACKS), templates
     for manifest in outdir.glob("**/manifest.json"):
         data = json.loads(manifest.read_text())
         assert "missing" not in data, f"{manifest} asks for a context lookup"

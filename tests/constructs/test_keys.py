@@ -106,15 +106,24 @@ def test_logs_key_allows_cloudwatch_logs_of_this_account_only(default_keys):
     assert delivery["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
-@pytest.mark.parametrize(
-    "purpose", [KeyPurpose.DATA_LAKE, KeyPurpose.ARTIFACTS, KeyPurpose.SECRETS]
-)
+@pytest.mark.parametrize("purpose", [KeyPurpose.ARTIFACTS, KeyPurpose.SECRETS])
 def test_other_keys_grant_no_service_principal(default_keys, purpose):
     # S3, Glue, SageMaker and Secrets Manager use the caller's credentials: roles are
     # granted through IAM, and the key policy names no service.
     template, keys = default_keys
     for statement in _policy_statements(template, keys, purpose):
         assert "Service" not in statement["Principal"], statement
+
+
+def test_data_lake_key_lets_logs_encrypt_only_databrew_job_logs(default_keys):
+    template, keys = default_keys
+    statements = _policy_statements(template, keys, KeyPurpose.DATA_LAKE)
+    services = [s for s in statements if "Service" in s["Principal"]]
+    assert len(services) == 1
+    (statement,) = services
+    assert statement["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    condition = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert condition["Fn::Join"][1][-1].endswith(":log-group:/aws-glue-databrew/*")
 
 
 def test_typed_accessors_match_purposes(default_keys):

@@ -9,10 +9,8 @@ import pytest
 
 from stacks.app_factory import create_app
 from stacks.config import SELECT_CONTEXT_KEY
-from tests.conftest import EXISTING_VPC, resources_of_type
-
-ENVS = ("dev", "staging", "prod")
-STACKS = ("Security", "Network")
+from tests.conftest import ENVIRONMENTS as ENVS
+from tests.conftest import EXISTING_VPC, STACKS, resources_of_type
 
 
 def test_one_stage_per_environment_with_its_account_and_region(platform):
@@ -63,10 +61,13 @@ def test_every_taggable_resource_carries_the_environment_tags(platform, env):
     assert checked >= 10
 
 
-def test_termination_protection_only_on_prod_stateful_stack(platform):
-    assert platform.stack("prod", "Security").termination_protection is True
-    assert platform.stack("staging", "Security").termination_protection is False
-    assert platform.stack("dev", "Security").termination_protection is False
+@pytest.mark.parametrize("stack", ["Security", "Lake"])
+def test_termination_protection_only_on_prod_stateful_stacks(platform, stack):
+    assert platform.stack("prod", stack).termination_protection is True
+    assert platform.stack("staging", stack).termination_protection is False
+    assert platform.stack("dev", stack).termination_protection is False
+    assert platform.stack("prod", "Network").termination_protection is False
+    assert platform.stack("prod", "Data").termination_protection is False
 
 
 @pytest.mark.parametrize(
@@ -145,3 +146,87 @@ def test_existing_vpc_environment_adopts_it(base_context, tmp_path):
     assert resources_of_type(template, "AWS::EC2::VPCEndpoint") == {}
     groups = resources_of_type(template, "AWS::EC2::SecurityGroup")
     assert {g["Properties"]["VpcId"] for g in groups.values()} == {"vpc-0a1b2c3d4e5f67890"}
+
+
+@pytest.mark.parametrize(
+    ("env", "policy", "auto_delete", "noncurrent_days", "tiering"),
+    [
+        ("dev", "Delete", 4, 7, False),
+        ("staging", "Retain", 0, 30, True),
+        ("prod", "Retain", 0, 90, True),
+    ],
+)
+def test_lake_buckets_per_environment(platform, env, policy, auto_delete, noncurrent_days, tiering):
+    template = platform.template(env, "Lake")
+    buckets = resources_of_type(template, "AWS::S3::Bucket")
+    assert len(buckets) == 4
+    for bucket in buckets.values():
+        assert bucket["DeletionPolicy"] == policy
+    assert len(resources_of_type(template, "Custom::S3AutoDeleteObjects")) == auto_delete
+    raw = next(b for k, b in buckets.items() if k.startswith("DataLakeRawBucket"))
+    (rule,) = raw["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": noncurrent_days}
+    assert ("Transitions" in rule) is tiering
+
+
+@pytest.mark.parametrize(
+    ("env", "workers", "worker_type"), [("dev", 2, "G.1X"), ("prod", 10, "G.2X")]
+)
+def test_glue_job_size_per_environment(platform, env, workers, worker_type):
+    (job,) = resources_of_type(platform.template(env, "Data"), "AWS::Glue::Job").values()
+    assert job["Properties"]["NumberOfWorkers"] == workers
+    assert job["Properties"]["WorkerType"] == worker_type
+
+
+def test_data_stack_makes_what_the_example_dataset_asks_for(platform):
+    template = platform.template("staging", "Data")
+    counts = {
+        t: len(resources_of_type(template, t))
+        for t in (
+            "AWS::Glue::Database",
+            "AWS::Glue::Table",
+            "AWS::Glue::Crawler",
+            "AWS::Glue::Job",
+            "AWS::Glue::Workflow",
+            "AWS::Glue::MLTransform",
+            "AWS::DataBrew::Dataset",
+            "AWS::DataBrew::Recipe",
+            "AWS::DataBrew::Job",
+            "AWS::DataBrew::Ruleset",
+            "AWS::DataBrew::Schedule",
+        )
+    }
+    assert counts == {
+        "AWS::Glue::Database": 3,
+        "AWS::Glue::Table": 1,
+        "AWS::Glue::Crawler": 3,  # raw table, curated output, analytics zone
+        "AWS::Glue::Job": 1,
+        "AWS::Glue::Workflow": 1,
+        "AWS::Glue::MLTransform": 1,
+        "AWS::DataBrew::Dataset": 1,
+        "AWS::DataBrew::Recipe": 1,
+        "AWS::DataBrew::Job": 2,
+        "AWS::DataBrew::Schedule": 1,
+        "AWS::DataBrew::Ruleset": 1,
+    }
+    names = sorted(
+        d["Properties"]["DatabaseInput"]["Name"]
+        for d in resources_of_type(template, "AWS::Glue::Database").values()
+    )
+    assert names == [
+        "mlops_platform_staging_analytics",
+        "mlops_platform_staging_curated",
+        "mlops_platform_staging_raw",
+    ]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_etl_job_spec_is_accepted_by_the_job_script(platform, env):
+    """The config model and the Glue script agree on the feature spec (no drift)."""
+    from glue_src.feature_etl import parse_spec
+
+    (job,) = resources_of_type(platform.template(env, "Data"), "AWS::Glue::Job").values()
+    spec = parse_spec(job["Properties"]["DefaultArguments"]["--feature_spec"])
+    features = platform.config.environment(env).data.datasets[0].features
+    assert spec.partition_by == tuple(features.partition_by)
+    assert spec.split.into == tuple(features.split.into)

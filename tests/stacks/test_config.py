@@ -278,3 +278,100 @@ def test_app_with_bad_config_exits_with_one_message_and_writes_nothing(base_cont
     assert "environment 'prod', field 'account': got '12345'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not outdir.exists()
+
+
+def dataset(ctx: dict[str, Any], env: str = "staging") -> dict[str, Any]:
+    return envs(ctx)[env]["data"]["datasets"][0]
+
+
+def test_example_data_config_is_complete(base_context):
+    env = load_config(base_context).environment("prod")
+    (ds,) = env.data.datasets
+    assert ds.name == "customers" and ds.source_zone == "raw" and ds.target_zone == "curated"
+    assert ds.find_matches is not None and ds.databrew is not None
+    assert env.data.glue.number_of_workers == 10
+    assert env.data.lake.zones == ["raw", "curated", "analytics"]
+
+
+def test_unknown_zone_referenced(base_context):
+    ctx = copy.deepcopy(base_context)
+    dataset(ctx)["target_zone"] = "gold"
+    (problem,) = problems_of(ctx)
+    assert "environment 'staging', field 'data.datasets.0.target_zone': got 'gold'" in problem
+    assert "lake zones ['raw', 'curated', 'analytics']" in problem
+
+
+def test_empty_column_list(base_context):
+    ctx = copy.deepcopy(base_context)
+    dataset(ctx)["columns"] = []
+    (problem,) = problems_of(ctx)
+    assert "field 'data.datasets.0.columns': got []" in problem
+    assert "at least 1 item" in problem
+
+
+def test_columns_referenced_by_features_must_exist(base_context):
+    ctx = copy.deepcopy(base_context)
+    dataset(ctx)["features"]["one_hot"]["column"] = "segmnt"
+    dataset(ctx)["databrew"]["quality"]["complete_columns"] = ["customer_id", "zip"]
+    found = problems_of(ctx)
+    assert len(found) == 2
+    assert any("features.one_hot.column': got 'segmnt'" in p for p in found)
+    assert any("databrew.quality.complete_columns': got 'zip'" in p for p in found)
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("0 2 * * ? *", "such as 'cron(0 2 * * ? *)'"),
+        ("cron(0 2 * * *)", "expected 6 cron fields"),
+        ("cron(0 25 * * ? *)", "invalid cron field(s) ['hours']"),
+        ("cron(0 2 * * * *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("rate(1 day)", "such as 'cron(0 2 * * ? *)'"),
+    ],
+)
+def test_bad_schedule_expressions(base_context, expression, expected):
+    ctx = copy.deepcopy(base_context)
+    envs(ctx)["staging"]["data"]["glue"]["workflow_schedule"] = expression
+    (problem,) = problems_of(ctx)
+    assert "field 'data.glue.workflow_schedule'" in problem
+    assert f"got {expression!r}" in problem
+    assert expected in problem
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 2 * * ? *)",
+        "cron(15 6 ? * MON-FRI *)",
+        "cron(0/30 8-18 ? * 2-6 *)",
+        "cron(0 3 1 * ? *)",
+    ],
+)
+def test_good_schedule_expressions(base_context, expression):
+    ctx = copy.deepcopy(base_context)
+    dataset(ctx)["databrew"]["schedule"] = expression
+    assert load_config(ctx).environment("staging").data.datasets[0].databrew.schedule == expression
+
+
+def test_databrew_and_find_matches_settings_are_checked(base_context):
+    ctx = copy.deepcopy(base_context)
+    dataset(ctx)["find_matches"]["precision_recall_tradeoff"] = 1.5
+    dataset(ctx)["databrew"]["fill_missing"] = [{"column": "segment", "strategy": "custom"}]
+    dataset(ctx)["databrew"]["quality"]["ranges"] = [{"column": "annual_spend", "min": 5, "max": 1}]
+    found = problems_of(ctx)
+    assert len(found) == 3
+    assert any("find_matches.precision_recall_tradeoff': got 1.5" in p for p in found)
+    assert any("give 'value' exactly when strategy is 'custom'" in p for p in found)
+    assert any("min (5.0) is greater than max (1.0)" in p for p in found)
+
+
+def test_lake_zones_and_partitioning_are_checked(base_context):
+    ctx = copy.deepcopy(base_context)
+    envs(ctx)["dev"]["data"]["lake"]["zones"] = ["raw", "Curated", "raw"]
+    dataset(ctx, "staging")["features"]["partition_by"] = ["segment"]
+    found = problems_of(ctx)
+    assert any("data.lake.zones" in p and "['Curated']" in p for p in found)
+    assert any(
+        "features.partition_by': got 'segment'; expected a column the features keep" in p
+        for p in found
+    )
