@@ -17,6 +17,8 @@ from mlops_constructs.cfn_fixes import drop_redundant_provider_dependency
 
 DEFAULT_ZONES: tuple[str, ...] = ("raw", "curated", "analytics")
 _THIRTY_DAYS = Duration.days(30)
+#: Objects carrying this tag (set by the Macie remediation in ``tag`` mode) cannot be read.
+SENSITIVE_TAG_KEY = "macie-finding-id"
 _ZONE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
@@ -42,6 +44,8 @@ class DataLake(Construct):
     What the construct always enforces (after defaults and props), in each bucket policy:
 
     * deny any request not sent over TLS, and TLS older than 1.2;
+    * deny reads of objects tagged ``macie-finding-id`` (flagged as sensitive by the Macie
+      remediation), for every principal;
     * with ``enforce_kms_uploads`` (on by default), deny uploads that ask for an encryption
       other than SSE-KMS with ``encryption_key`` (uploads that name no encryption get the
       bucket default, which is that key).
@@ -186,6 +190,7 @@ class DataLake(Construct):
             )
             self._log_to_access_log_bucket(bucket, zone)
             self._notify_event_bridge(bucket)
+            self._deny_reads_of_flagged_objects(bucket)
             if enforce_kms_uploads:
                 self._deny_other_encryption(bucket, encryption_key)
             self._buckets[zone] = bucket
@@ -284,6 +289,55 @@ class DataLake(Construct):
         self._policies[cache_key] = policy
         return policy
 
+    def grant_remediation(self, grantee: iam.IGrantable, *, delete: bool) -> iam.IManagedPolicy:
+        """Attach a policy (in the lake's stack) for remediating findings on any zone object:
+        read objects and versions, read and write their tags, and with ``delete`` delete
+        object versions; decrypt through S3 with the lake key."""
+        cache_key = ("*", "remediation", delete)
+        policy = self._policies.get(cache_key)
+        if policy is None:
+            objects = [self.bucket(z).arn_for_objects("*") for z in self.zones]
+            actions = [
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:GetObjectTagging",
+                "s3:GetObjectVersionTagging",
+                "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
+            ]
+            if delete:
+                actions += ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+            stack = Stack.of(self)
+            policy = iam.ManagedPolicy(
+                self,
+                "DeleteRemediationPolicy" if delete else "TagRemediationPolicy",
+                description="Remediate sensitive-data findings on objects of every lake zone",
+                statements=[
+                    iam.PolicyStatement(
+                        sid="ListZones",
+                        actions=["s3:ListBucket", "s3:ListBucketVersions"],
+                        resources=[self.bucket(z).bucket_arn for z in self.zones],
+                    ),
+                    iam.PolicyStatement(sid="RemediateObjects", actions=actions, resources=objects),
+                    iam.PolicyStatement(
+                        sid="UseLakeKeyThroughS3",
+                        actions=["kms:Decrypt"],
+                        resources=[self.encryption_key.key_arn],
+                        conditions={
+                            "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}
+                        },
+                    ),
+                ],
+            )
+            acknowledge_wildcards(
+                policy,
+                "Findings can name any object of any lake zone; the object keys are known only "
+                "when a finding arrives.",
+                resources=objects,
+            )
+            self._policies[cache_key] = policy
+        return self._attach(grantee, policy)
+
     def grant_read(
         self, grantee: iam.IGrantable, zone: str, prefix: str = ""
     ) -> iam.IManagedPolicy:
@@ -307,6 +361,19 @@ class DataLake(Construct):
             )
         principal.add_managed_policy(policy)
         return policy
+
+    @staticmethod
+    def _deny_reads_of_flagged_objects(bucket: s3.Bucket) -> None:
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyReadsOfObjectsFlaggedAsSensitive",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[bucket.arn_for_objects("*")],
+                conditions={"Null": {f"s3:ExistingObjectTag/{SENSITIVE_TAG_KEY}": "false"}},
+            )
+        )
 
     @staticmethod
     def _notify_event_bridge(bucket: s3.Bucket) -> None:

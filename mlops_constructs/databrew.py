@@ -8,15 +8,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Duration, Stack, Validations
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_databrew as databrew
 from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from mlops_constructs._nag import acknowledge_wildcards
+from mlops_constructs._sdk_calls import acknowledge_sdk_function
 from mlops_constructs._validation import PropsCheck
-from mlops_constructs.cfn_fixes import ignore_cfn_lint
 from mlops_constructs.data_lake import DataLake
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\- ]{0,199}$")
@@ -368,7 +368,7 @@ class DataBrewPipeline(Construct):
             policy=policy,
             install_latest_aws_sdk=False,
         )
-        _acknowledge_sdk_function(self)
+        acknowledge_sdk_function(self)
         version.node.add_dependency(publish)
         # A new digest makes the describe call new too, so the version is read again.
         version_resource = version.node.find_child("Resource").node.default_child
@@ -429,35 +429,6 @@ class DataBrewPipeline(Construct):
             1 <= max_capacity <= 149, "max_capacity", max_capacity, "expected 1 to 149 nodes"
         )
         check.raise_if_any()
-
-
-def _acknowledge_sdk_function(scope: Construct) -> None:
-    """Acknowledge what aws-cdk-lib's AwsCustomResource function (a stack-wide singleton)
-    does that the gates report, with the reasons."""
-    singleton_id = "AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", "")
-    function = Stack.of(scope).node.try_find_child(singleton_id)
-    role = function.node.try_find_child("ServiceRole") if function is not None else None
-    if function is None or role is None:
-        return
-    handler = function.node.default_child
-    assert isinstance(handler, CfnResource)
-    ignore_cfn_lint(
-        handler,
-        "W3005",
-        "aws-cdk-lib makes the function depend on its role and also reference it; the "
-        "DependsOn is redundant but harmless, and the construct offers no way to drop it.",
-    )
-    Validations.of(role).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-            "service-role/AWSLambdaBasicExecutionRole]",
-            reason=(
-                "aws-cdk-lib's AwsCustomResource function uses the AWS managed basic execution "
-                "policy for its own CloudWatch logs only; its API permissions are the scoped "
-                "statements of each call (here: one DataBrew recipe)."
-            ),
-        )
-    )
 
 
 def _rule(rule: QualityRule) -> databrew.CfnRuleset.RuleProperty:

@@ -473,6 +473,27 @@ class DataConfig(_Strict):
     datasets: list[DatasetConfig] = Field(default_factory=list)
 
 
+def macie_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
+    """Cross-field checks of the macie section."""
+    macie = env.macie
+    if macie is None:
+        return []
+    zones = env.data.lake.zones
+    problems: list[tuple[str, Any, str]] = [
+        ("macie.zones", zone, f"expected one of the lake zones {zones}")
+        for zone in macie.zones or []
+        if zone not in zones
+    ]
+    for field, items in (
+        ("macie.custom_data_identifiers", macie.custom_data_identifiers),
+        ("macie.allow_lists", macie.allow_lists),
+    ):
+        names = [i.name for i in items]
+        for dupe in sorted({n for n in names if names.count(n) > 1}):
+            problems.append((field, dupe, "expected unique names"))
+    return problems
+
+
 def data_problems(data: DataConfig) -> list[tuple[str, Any, str]]:
     """Cross-field checks of the data section: (field, value received, what is expected)."""
     problems: list[tuple[str, Any, str]] = []
@@ -527,6 +548,73 @@ def data_problems(data: DataConfig) -> list[tuple[str, Any, str]]:
     return problems
 
 
+class CustomDataIdentifierConfig(_Strict):
+    """A Macie custom data identifier: a regex, optionally near one of ``keywords``."""
+
+    name: str
+    regex: str = Field(min_length=1, max_length=512)
+    keywords: list[str] = Field(default_factory=list, max_length=50)
+    maximum_match_distance: int = Field(default=50, ge=1, le=300)
+    description: str = Field(default="", max_length=512)
+
+    _name = field_validator("name")(_identifier)
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"expected a valid regular expression ({error})") from None
+        return value
+
+
+class AllowListConfig(_Strict):
+    """Text Macie ignores: matches of ``regex`` are not reported as sensitive."""
+
+    name: str
+    regex: str = Field(min_length=1, max_length=512)
+    description: str = Field(default="", max_length=512)
+
+    _name = field_validator("name")(_identifier)
+
+
+_SEVERITY_SCORES = {"Low": 1, "Medium": 2, "High": 3}
+
+
+class MacieConfig(_Strict):
+    """Sensitive-data discovery with Amazon Macie, and what happens to what it finds."""
+
+    manage_macie_session: bool = True
+    finding_publishing_frequency: Literal["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"] = "ONE_HOUR"
+    schedule: Literal["daily", "weekly", "monthly"] = "weekly"
+    weekly_day: Literal[
+        "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"
+    ] = "SUNDAY"
+    zones: list[str] | None = None
+    sampling_percentage: int = Field(default=100, ge=1, le=100)
+    custom_data_identifiers: list[CustomDataIdentifierConfig] = Field(default_factory=list)
+    allow_lists: list[AllowListConfig] = Field(default_factory=list)
+    min_severity: Literal["Low", "Medium", "High"] = "Medium"
+    remediation: Literal["quarantine", "tag"] = "quarantine"
+    security_admin_role_arn: str | None = None
+
+    @field_validator("security_admin_role_arn")
+    @classmethod
+    def _admin(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(
+            r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", value
+        ):
+            raise ValueError(
+                "expected an IAM role ARN such as 'arn:aws:iam::111122223333:role/SecurityAdmin'"
+            )
+        return value
+
+    @property
+    def min_severity_score(self) -> int:
+        return _SEVERITY_SCORES[self.min_severity]
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment: where it goes, how it is tagged and what it may destroy."""
 
@@ -540,6 +628,7 @@ class EnvironmentConfig(_Strict):
     keys: KeysConfig = Field(default_factory=KeysConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+    macie: MacieConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -711,7 +800,7 @@ def load_config(context: Mapping[str, Any]) -> PlatformConfig:
             continue
         problems.extend(
             f"environment '{name}', field '{field}': got {value!r}; {expected}"
-            for field, value, expected in data_problems(env.data)
+            for field, value, expected in [*data_problems(env.data), *macie_problems(env)]
         )
         environments.append(env)
 

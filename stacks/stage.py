@@ -10,6 +10,7 @@ from stacks.config import EnvironmentConfig, Tier
 from stacks.data_stack import DataStack
 from stacks.lake_stack import LakeStack
 from stacks.network_stack import NetworkStack
+from stacks.protection_stack import ProtectionStack
 from stacks.security_stack import SecurityStack
 
 
@@ -61,6 +62,18 @@ class PlatformStage(Stage):
             network=self.network.network,
             description=f"ML platform {config.name}: Glue catalog, crawlers, ETL, DataBrew",
         )
+        self.protection = None
+        if config.macie is not None:
+            self.protection = ProtectionStack(
+                self,
+                "Protection",
+                config=config,
+                macie_config=config.macie,
+                keys=self.security.keys,
+                lake=self.lake.lake,
+                description=f"ML platform {config.name}: Macie discovery and remediation",
+                termination_protection=protect,
+            )
 
         tags = Tags.of(self)
         tags.add("project", config.tags.project)

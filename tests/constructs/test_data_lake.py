@@ -149,6 +149,22 @@ def test_uploads_with_other_encryption_are_denied(default_lake):
     assert condition["s3:x-amz-server-side-encryption-aws-kms-key-id"]["Fn::GetAtt"][1] == "Arn"
 
 
+def test_objects_flagged_as_sensitive_cannot_be_read(default_lake):
+    template, lake, _ = default_lake
+    for zone in lake.zones:
+        bucket = lake.bucket(zone)
+        statements = {
+            s.get("Sid"): s
+            for s in _policy_statements(
+                template, bucket.stack.get_logical_id(bucket.node.default_child)
+            )
+        }
+        deny = statements["DenyReadsOfObjectsFlaggedAsSensitive"]
+        assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
+        assert deny["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+        assert deny["Condition"] == {"Null": {"s3:ExistingObjectTag/macie-finding-id": "false"}}
+
+
 def test_access_log_bucket_accepts_only_s3_logging_per_zone_prefix(default_lake):
     template, lake, _ = default_lake
     log_bucket = lake.access_log_bucket

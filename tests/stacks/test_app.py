@@ -230,3 +230,34 @@ def test_etl_job_spec_is_accepted_by_the_job_script(platform, env):
     features = platform.config.environment(env).data.datasets[0].features
     assert spec.partition_by == tuple(features.partition_by)
     assert spec.split.into == tuple(features.split.into)
+
+
+@pytest.mark.parametrize(
+    ("env", "session", "mode"),
+    [("dev", 1, "tag"), ("staging", 1, "quarantine"), ("prod", 0, "quarantine")],
+)
+def test_protection_per_environment(platform, env, session, mode):
+    template = platform.template(env, "Protection")
+    assert len(resources_of_type(template, "AWS::Macie::Session")) == session
+    (function,) = [
+        f for f in resources_of_type(template, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "index.handler"
+        and "MODE" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]  # fmt: skip
+    assert function["Properties"]["Environment"]["Variables"]["MODE"] == mode
+    quarantine = [
+        k
+        for k in resources_of_type(template, "AWS::S3::Bucket")
+        if k.startswith("RemediationQuarantineBucket")
+    ]
+    assert len(quarantine) == (1 if mode == "quarantine" else 0)
+    (rule,) = resources_of_type(template, "AWS::Events::Rule").values()
+    score = platform.config.environment(env).macie.min_severity_score
+    assert rule["Properties"]["EventPattern"]["detail"]["severity"] == {
+        "score": [{"numeric": [">=", score]}]
+    }
+
+
+def test_prod_protection_is_termination_protected(platform):
+    assert platform.stack("prod", "Protection").termination_protection is True
+    assert platform.stack("dev", "Protection").termination_protection is False

@@ -375,3 +375,34 @@ def test_lake_zones_and_partitioning_are_checked(base_context):
         "features.partition_by': got 'segment'; expected a column the features keep" in p
         for p in found
     )
+
+
+def test_macie_config_is_checked(base_context):
+    ctx = copy.deepcopy(base_context)
+    macie = envs(ctx)["staging"]["macie"]
+    macie["zones"] = ["raw", "gold"]
+    macie["remediation"] = "delete"
+    macie["security_admin_role_arn"] = "SecurityAdmin"
+    macie["custom_data_identifiers"].append(dict(macie["custom_data_identifiers"][0]))
+    macie["allow_lists"][0]["regex"] = ""
+    found = problems_of(ctx)
+    assert any("macie.remediation': got 'delete'" in p for p in found)
+    assert any("macie.security_admin_role_arn': got 'SecurityAdmin'" in p for p in found)
+    assert any("macie.allow_lists.0.regex" in p for p in found)
+    # Cross-field checks run once the fields themselves are valid.
+    macie["remediation"] = "tag"
+    macie["security_admin_role_arn"] = None
+    macie["allow_lists"][0]["regex"] = "TEST-[0-9]{4}"
+    found = problems_of(ctx)
+    assert any("macie.zones': got 'gold'" in p for p in found)
+    assert any(
+        "macie.custom_data_identifiers': got 'employee_id'; expected unique names" in p
+        for p in found
+    )
+
+
+def test_macie_custom_identifier_regex_must_compile(base_context):
+    ctx = copy.deepcopy(base_context)
+    envs(ctx)["dev"]["macie"]["custom_data_identifiers"][0]["regex"] = "EMP-([0-9"
+    (problem,) = problems_of(ctx)
+    assert "custom_data_identifiers.0.regex" in problem and "valid regular expression" in problem

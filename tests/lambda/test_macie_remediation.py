@@ -1,0 +1,318 @@
+"""The Macie remediation handler, against moto's S3, KMS and SNS.
+
+Events are built from tests/lambda/events/macie_sensitive_data_finding.json, a sensitive-data
+finding in the shape the Macie User Guide publishes; the envelope and identifiers there are
+synthetic, and each test sets the bucket, key and version it needs.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mlops_constructs.sources import handler_path
+
+REGION = "eu-west-1"
+LAKE = "mlops-dev-raw"
+CURATED = "mlops-dev-curated"
+QUARANTINE = "mlops-dev-quarantine"
+OUTSIDE = "someone-elses-bucket"
+SECRET = "123-45-6789"
+EVENT = json.loads(
+    (Path(__file__).parent / "events" / "macie_sensitive_data_finding.json").read_text()
+)
+
+
+def _load_handler():
+    path = Path(handler_path("macie_remediation")) / "index.py"
+    spec = importlib.util.spec_from_file_location("macie_remediation_index", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+index = _load_handler()
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        kms = boto3.client("kms", region_name=REGION)
+        key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+        for bucket in (LAKE, CURATED, QUARANTINE, OUTSIDE):
+            s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic = sns.create_topic(Name="notifications")["TopicArn"]
+        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        monkeypatch.setenv("MODE", "quarantine")
+        monkeypatch.setenv("PLATFORM_BUCKETS", f"{LAKE},{CURATED}")
+        monkeypatch.setenv("QUARANTINE_BUCKET", QUARANTINE)
+        monkeypatch.setenv("QUARANTINE_KEY_ARN", key_arn)
+        monkeypatch.setenv("TOPIC_ARN", topic)
+        yield {"s3": s3, "sqs": sqs, "queue": queue, "key_arn": key_arn}
+
+
+def put(
+    aws, key: str, body: bytes = b"name,ssn\nAda," + SECRET.encode() + b"\n", bucket: str = LAKE
+) -> str:
+    return aws["s3"].put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=body,
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=aws["key_arn"],
+    )["VersionId"]
+
+
+def finding_event(
+    bucket: str, key: str, version_id: str | None, finding_id: str = "f-1"
+) -> dict[str, Any]:
+    event = copy.deepcopy(EVENT)
+    detail = event["detail"]
+    detail["id"] = finding_id
+    detail["resourcesAffected"]["s3Bucket"].update(
+        {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+    )
+    s3_object = detail["resourcesAffected"]["s3Object"]
+    s3_object.update({"key": key, "path": f"{bucket}/{key}", "versionId": version_id or ""})
+    return event
+
+
+def versions(aws, bucket: str, key: str) -> list[str]:
+    listing = aws["s3"].list_object_versions(Bucket=bucket, Prefix=key)
+    return [v["VersionId"] for v in listing.get("Versions", []) if v["Key"] == key]
+
+
+def tags(aws, bucket: str, key: str) -> dict[str, str]:
+    tag_set = aws["s3"].get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    return {t["Key"]: t["Value"] for t in tag_set}
+
+
+def notifications(aws) -> list[str]:
+    messages = (
+        aws["sqs"]
+        .receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)
+        .get("Messages", [])
+    )
+    return [json.loads(m["Body"])["Message"] for m in messages]
+
+
+def test_quarantine_moves_the_exact_version_tags_it_and_deletes_the_source(aws):
+    key = "customers/2026/11/export.csv"
+    older = put(aws, key, b"old,content\n")
+    version = put(aws, key)
+    result = index.handler(finding_event(LAKE, key, version), None)
+    assert result == {"status": "quarantined", "findingId": "f-1"}
+    target = f"{LAKE}/{key}"
+    body = aws["s3"].get_object(Bucket=QUARANTINE, Key=target)["Body"].read()
+    assert SECRET.encode() in body  # the flagged version, not the older one
+    assert tags(aws, QUARANTINE, target) == {
+        "macie-finding-id": "f-1",
+        "macie-finding-type": "SensitiveData:S3Object/Personal",
+        "macie-severity": "Medium",
+    }
+    head = aws["s3"].head_object(Bucket=QUARANTINE, Key=target)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    # Only the flagged version is gone; the older version is untouched.
+    assert versions(aws, LAKE, key) == [older]
+
+
+def test_key_with_spaces_and_unicode(aws):
+    key = "customers/Müller & Søn/export 2026 (final).csv"
+    version = put(aws, key)
+    assert index.handler(finding_event(LAKE, key, version), None)["status"] == "quarantined"
+    assert versions(aws, LAKE, key) == []
+    aws["s3"].head_object(Bucket=QUARANTINE, Key=f"{LAKE}/{key}")
+
+
+def test_second_delivery_is_a_no_op(aws):
+    key = "customers/a.csv"
+    version = put(aws, key)
+    event = finding_event(LAKE, key, version)
+    index.handler(event, None)
+    quarantined = versions(aws, QUARANTINE, f"{LAKE}/{key}")
+    assert index.handler(event, None) == {"status": "already-quarantined", "findingId": "f-1"}
+    assert versions(aws, QUARANTINE, f"{LAKE}/{key}") == quarantined
+
+
+def test_copy_failing_midway_leaves_the_source_and_raises(aws, monkeypatch):
+    key = "customers/b.csv"
+    version = put(aws, key)
+    original_init = index.Remediator.__init__
+
+    def failing_init(self, **kwargs):
+        original_init(self, **kwargs)
+        real_copy = self.s3.copy
+
+        def copy_then_fail(*args, **kw):
+            real_copy(*args, **kw)  # the bytes arrive, then the connection drops
+            raise ConnectionError("connection reset during copy")
+
+        monkeypatch.setattr(self.s3, "copy", copy_then_fail)
+
+    monkeypatch.setattr(index.Remediator, "__init__", failing_init)
+    with pytest.raises(ConnectionError):
+        index.handler(finding_event(LAKE, key, version), None)
+    assert versions(aws, LAKE, key) == [version]
+    assert aws["s3"].get_object(Bucket=LAKE, Key=key, VersionId=version)["Body"].read()
+
+
+def test_a_copy_that_does_not_verify_leaves_the_source_and_raises(aws, monkeypatch):
+    key = "customers/c.csv"
+    version = put(aws, key)
+    original_init = index.Remediator.__init__
+
+    def corrupting_init(self, **kwargs):
+        original_init(self, **kwargs)
+        s3 = self.s3
+
+        def copy_corrupted(source, bucket, target, **kw):
+            s3.put_object(Bucket=bucket, Key=target, Body=b"truncated")
+
+        monkeypatch.setattr(s3, "copy", copy_corrupted)
+
+    monkeypatch.setattr(index.Remediator, "__init__", corrupting_init)
+    with pytest.raises(RuntimeError, match="did not verify"):
+        index.handler(finding_event(LAKE, key, version), None)
+    assert versions(aws, LAKE, key) == [version]
+
+
+def test_retry_after_a_copy_without_delete_completes(aws, monkeypatch):
+    key = "customers/d.csv"
+    version = put(aws, key)
+    event = finding_event(LAKE, key, version)
+
+    def fail_delete(**kwargs):
+        raise ConnectionError("lost before delete")
+
+    interrupted = index.remediator_from_environment()
+    monkeypatch.setattr(interrupted.s3, "delete_object", fail_delete)
+    with pytest.raises(ConnectionError):
+        interrupted.remediate(index.parse_finding(event))
+    assert versions(aws, LAKE, key) == [version]  # copied, not yet deleted
+    # The retry (a new invocation, new clients) finishes the job.
+    assert index.handler(event, None)["status"] == "quarantined"
+    assert versions(aws, LAKE, key) == []
+    assert len(versions(aws, QUARANTINE, f"{LAKE}/{key}")) == 1  # not copied twice
+
+
+def test_large_objects_use_a_multipart_managed_copy(aws, monkeypatch):
+    monkeypatch.setattr(
+        index,
+        "_TRANSFER",
+        index.TransferConfig(
+            multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024
+        ),
+    )
+    key = "customers/big.bin"
+    body = bytes(range(256)) * (48 * 1024)  # 12 MiB: three parts
+    version = put(aws, key, body)
+    assert index.handler(finding_event(LAKE, key, version), None)["status"] == "quarantined"
+    copied = aws["s3"].get_object(Bucket=QUARANTINE, Key=f"{LAKE}/{key}")
+    assert copied["Body"].read() == body
+    assert copied["ETag"].strip('"').endswith("-3")
+
+
+def test_tag_mode_tags_and_quarantines_nothing(aws, monkeypatch):
+    monkeypatch.setenv("MODE", "tag")
+    key = "customers/e.csv"
+    version = put(aws, key)
+    aws["s3"].put_object_tagging(
+        Bucket=LAKE,
+        Key=key,
+        VersionId=version,
+        Tagging={"TagSet": [{"Key": "owner", "Value": "crm"}]},
+    )
+    assert index.handler(finding_event(LAKE, key, version), None)["status"] == "tagged"
+    assert tags(aws, LAKE, key) == {
+        "owner": "crm",
+        "macie-finding-id": "f-1",
+        "macie-finding-type": "SensitiveData:S3Object/Personal",
+        "macie-severity": "Medium",
+    }
+    assert versions(aws, LAKE, key) == [version]
+    assert aws["s3"].list_objects_v2(Bucket=QUARANTINE).get("KeyCount") == 0
+    assert index.handler(finding_event(LAKE, key, version), None)["status"] == "already-tagged"
+
+
+@pytest.mark.parametrize(
+    "make_event",
+    [
+        lambda: {"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {}},
+        lambda: {**copy.deepcopy(EVENT), "detail-type": "Macie Alert"},
+        lambda: {
+            **finding_event(LAKE, "customers/x.csv", None),
+            "detail": {"type": "Policy:IAMUser/S3BucketPublic"},
+        },
+        lambda: finding_event(OUTSIDE, "customers/x.csv", None),
+        lambda: {"source": "aws.macie", "detail-type": "Macie Finding", "detail": "oops"},
+        lambda: ["not", "an", "object"],
+    ],
+    ids=[
+        "other-service",
+        "legacy-macie-alert",
+        "policy-finding",
+        "outside-bucket",
+        "malformed",
+        "not-object",
+    ],
+)
+def test_unrelated_or_malformed_events_change_nothing(aws, make_event, caplog):
+    key = "customers/x.csv"
+    version = put(aws, key)
+    put(aws, key, bucket=OUTSIDE)
+    result = index.handler(make_event(), None)
+    assert result["status"] == "ignored" and result["reason"]
+    assert versions(aws, LAKE, key) == [version]
+    assert len(versions(aws, OUTSIDE, key)) == 1
+    assert aws["s3"].list_objects_v2(Bucket=QUARANTINE).get("KeyCount") == 0
+    assert notifications(aws) == []
+
+
+def test_notification_names_the_object_but_no_sensitive_value(aws):
+    key = "customers/f.csv"
+    version = put(aws, key)
+    event = finding_event(LAKE, key, version)
+    # Even if a value appeared in the finding, the summary must not carry it.
+    event["detail"]["classificationDetails"]["result"]["sensitiveData"][0]["detections"][0][
+        "sample"
+    ] = SECRET
+    index.handler(event, None)
+    (message,) = notifications(aws)
+    summary = json.loads(message)
+    assert summary["bucket"] == LAKE and summary["key"] == key
+    assert summary["findingType"] == "SensitiveData:S3Object/Personal"
+    assert summary["action"] == "quarantined"
+    assert SECRET not in message
+    assert "classificationDetails" not in message
+
+
+def test_missing_object_version_is_ignored_not_retried(aws):
+    key = "customers/gone.csv"
+    version = put(aws, key)
+    aws["s3"].delete_object(Bucket=LAKE, Key=key, VersionId=version)
+    result = index.handler(finding_event(LAKE, key, version), None)
+    assert result["status"] == "ignored"
+    assert "no longer exists" in result["reason"]
