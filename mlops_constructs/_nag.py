@@ -55,3 +55,18 @@ def acknowledge_wildcards(
         Validations.of(scope).acknowledge(
             Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason=reason)
         )
+
+
+#: cdk-nag's IAM4 finding for the AWS managed policy Lambda roles get for their own logs.
+BASIC_EXECUTION_POLICY = (
+    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+)
+
+
+def acknowledge_basic_execution_policy(role: IConstruct, reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM4 for ``AWSLambdaBasicExecutionRole`` on one role."""
+    Validations.of(role).acknowledge(
+        Acknowledgment(
+            id=f"AwsSolutions::AwsSolutions-IAM4[{BASIC_EXECUTION_POLICY}]", reason=reason
+        )
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import CfnResource, Stack
 from aws_cdk import custom_resources as cr
 from constructs import IConstruct
 
+from mlops_constructs._nag import acknowledge_basic_execution_policy
 from mlops_constructs.cfn_fixes import ignore_cfn_lint
 
 
@@ -26,14 +27,9 @@ def acknowledge_sdk_function(scope: IConstruct) -> None:
             "aws-cdk-lib makes the function depend on its role and also reference it; the "
             "DependsOn is redundant but harmless, and the construct offers no way to drop it.",
         )
-    Validations.of(role).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-            "service-role/AWSLambdaBasicExecutionRole]",
-            reason=(
-                "aws-cdk-lib's AwsCustomResource function uses the AWS managed basic execution "
-                "policy for its own CloudWatch logs only; its API permissions are the scoped "
-                "statements of each call."
-            ),
-        )
+    acknowledge_basic_execution_policy(
+        role,
+        "aws-cdk-lib's AwsCustomResource function uses the AWS managed basic execution policy "
+        "for its own CloudWatch logs only; its API permissions are the scoped statements of "
+        "each call.",
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs._nag import acknowledge_wildcards
+from mlops_constructs._s3 import access_log_bucket, log_to, secure_bucket
 from mlops_constructs._validation import PropsCheck
 from mlops_constructs.cfn_fixes import drop_redundant_provider_dependency
 
@@ -124,34 +125,14 @@ class DataLake(Construct):
 
         self.encryption_key = encryption_key
         self._policies: dict[tuple[str, str, bool], iam.ManagedPolicy] = {}
-        self.access_log_bucket = s3.Bucket(
+        self.access_log_bucket = access_log_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
+            purpose="the data lake's zone buckets",
             removal_policy=removal_policy,
             auto_delete_objects=auto_delete,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="ExpireAccessLogs",
-                    expiration=log_retention,
-                    noncurrent_version_expiration=Duration.days(1),
-                    abort_incomplete_multipart_upload_after=abort_after,
-                )
-            ],
-        )
-        Validations.of(self.access_log_bucket).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-S1",
-                reason=(
-                    "This is the server-access-log bucket of the data lake: it receives the "
-                    "zone buckets' access logs, and logging it into itself would loop."
-                ),
-            )
+            retention=log_retention,
+            abort_incomplete_multipart_upload_after=abort_after,
         )
 
         transitions = (
@@ -166,17 +147,10 @@ class DataLake(Construct):
         )
         self._buckets: dict[str, s3.Bucket] = {}
         for zone in zones:
-            bucket = s3.Bucket(
+            bucket = secure_bucket(
                 self,
                 _zone_id(zone),
-                encryption=s3.BucketEncryption.KMS,
                 encryption_key=encryption_key,
-                bucket_key_enabled=True,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-                enforce_ssl=True,
-                minimum_tls_version=1.2,
-                versioned=True,
                 removal_policy=removal_policy,
                 auto_delete_objects=auto_delete,
                 lifecycle_rules=[
@@ -188,7 +162,7 @@ class DataLake(Construct):
                     )
                 ],
             )
-            self._log_to_access_log_bucket(bucket, zone)
+            log_to(bucket, self.access_log_bucket, f"{zone}/")
             self._notify_event_bridge(bucket)
             self._deny_reads_of_flagged_objects(bucket)
             if enforce_kms_uploads:
@@ -384,29 +358,6 @@ class DataLake(Construct):
         cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
                 event_bridge_enabled=True
-            )
-        )
-
-    def _log_to_access_log_bucket(self, bucket: s3.Bucket, zone: str) -> None:
-        # Set on the L1 resource with our own log-bucket policy rather than through
-        # Bucket(server_access_logs_bucket=...), whose grant depends on a feature flag
-        # (serverAccessLogsUseBucketPolicy) and falls back to ACLs in apps without it.
-        cfn = bucket.node.default_child
-        assert isinstance(cfn, s3.CfnBucket)
-        cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
-            destination_bucket_name=self.access_log_bucket.bucket_name,
-            log_file_prefix=f"{zone}/",
-        )
-        self.access_log_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid=f"AccessLogsFrom{_zone_id(zone)}",
-                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
-                actions=["s3:PutObject"],
-                resources=[self.access_log_bucket.arn_for_objects(f"{zone}/*")],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
-                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
-                },
             )
         )
 

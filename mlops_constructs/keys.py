@@ -137,55 +137,11 @@ class PlatformKeys(Construct):
     @staticmethod
     def _allow_databrew_logs(key: kms.Key) -> None:
         # DataBrew encrypts a job's CloudWatch logs with the key of its (lake) output.
-        stack = Stack.of(key)
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowDataBrewJobLogsOfThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{Aws.PARTITION}:logs:{stack.region}:{stack.account}"
-                            ":log-group:/aws-glue-databrew/*"
-                        )
-                    }
-                },
-            )
-        )
+        _allow_cloudwatch_logs(key, "AllowDataBrewJobLogsOfThisAccount", "/aws-glue-databrew/*")
 
     @staticmethod
     def _allow_logs_and_notifications(key: kms.Key) -> None:
-        stack = Stack.of(key)
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsOfThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                # In a key policy, "*" means this key.
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{Aws.PARTITION}:logs:{stack.region}:{stack.account}:log-group:*"
-                        )
-                    }
-                },
-            )
-        )
+        _allow_cloudwatch_logs(key, "AllowCloudWatchLogsOfThisAccount", "*")
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowAlarmAndEventDeliveryToEncryptedTopics",
@@ -197,3 +153,31 @@ class PlatformKeys(Construct):
                 resources=["*"],
             )
         )
+
+
+def _allow_cloudwatch_logs(key: kms.Key, sid: str, log_groups: str) -> None:
+    """Let CloudWatch Logs of this account and region use ``key`` for ``log_groups`` only."""
+    stack = Stack.of(key)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            # In a key policy, "*" means this key.
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{Aws.PARTITION}:logs:{stack.region}:{stack.account}"
+                        f":log-group:{log_groups}"
+                    )
+                }
+            },
+        )
+    )

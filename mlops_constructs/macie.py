@@ -23,7 +23,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from mlops_constructs._nag import acknowledge_wildcards
+from mlops_constructs._nag import acknowledge_basic_execution_policy, acknowledge_wildcards
+from mlops_constructs._s3 import access_log_bucket, log_to, secure_bucket
 from mlops_constructs._sdk_calls import acknowledge_sdk_function
 from mlops_constructs._validation import PropsCheck
 from mlops_constructs.cfn_fixes import ignore_cfn_lint
@@ -471,61 +472,18 @@ class MacieRemediation(Construct):
         )
 
     def _quarantine_bucket(self, key: kms.IKey, removal_policy: RemovalPolicy) -> s3.Bucket:
-        access_logs = s3.Bucket(
+        access_logs = access_log_bucket(
             self,
             "QuarantineAccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
+            purpose="the quarantine bucket",
             removal_policy=removal_policy,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=Duration.days(731), noncurrent_version_expiration=Duration.days(1)
-                )
-            ],
+            retention=Duration.days(731),
+            abort_incomplete_multipart_upload_after=Duration.days(7),
         )
-        Validations.of(access_logs).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-S1",
-                reason=(
-                    "This bucket receives the quarantine bucket's access logs; logging it into "
-                    "itself would loop."
-                ),
-            )
+        bucket = secure_bucket(
+            self, "QuarantineBucket", encryption_key=key, removal_policy=removal_policy
         )
-        bucket = s3.Bucket(
-            self,
-            "QuarantineBucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            removal_policy=removal_policy,
-        )
-        cfn = bucket.node.default_child
-        assert isinstance(cfn, s3.CfnBucket)
-        cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
-            destination_bucket_name=access_logs.bucket_name, log_file_prefix="quarantine/"
-        )
-        access_logs.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AccessLogsFromQuarantine",
-                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
-                actions=["s3:PutObject"],
-                resources=[access_logs.arn_for_objects("quarantine/*")],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
-                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
-                },
-            )
-        )
+        log_to(bucket, access_logs, "quarantine/")
         return bucket
 
     def _grant_quarantine(
@@ -589,13 +547,8 @@ class MacieRemediation(Construct):
             "dead-letter queue's key only (the statement names that one key).",
             actions=["kms:GenerateDataKey*", "kms:ReEncrypt*"],
         )
-        Validations.of(role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-                "service-role/AWSLambdaBasicExecutionRole]",
-                reason=(
-                    "The AWS managed basic execution policy lets the function write its own "
-                    "CloudWatch logs; everything else it may do is in its scoped inline policy."
-                ),
-            )
+        acknowledge_basic_execution_policy(
+            role,
+            "The AWS managed basic execution policy lets the function write its own CloudWatch "
+            "logs; everything else it may do is in its scoped inline policy.",
         )
