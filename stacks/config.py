@@ -494,6 +494,39 @@ def macie_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
     return problems
 
 
+def training_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
+    """Cross-field checks of the training section against the data section and the tier."""
+    problems: list[tuple[str, Any, str]] = []
+    datasets = {d.name: d for d in env.data.datasets}
+    names = [t.model_name for t in env.training]
+    for dupe in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(("training", dupe, "expected unique model names"))
+    for i, t in enumerate(env.training):
+        at = f"training.{i}"
+        dataset = datasets.get(t.dataset)
+        if dataset is None:
+            problems.append(
+                (f"{at}.dataset", t.dataset, f"expected one of the datasets {list(datasets)}")
+            )
+        elif t.label_column not in dataset.column_names:
+            problems.append(
+                (
+                    f"{at}.label_column",
+                    t.label_column,
+                    f"expected a column of {t.dataset} {dataset.column_names}",
+                )
+            )
+        if env.tier != Tier.DEV and t.approval_status != "PendingManualApproval":
+            problems.append(
+                (
+                    f"{at}.approval_status",
+                    t.approval_status,
+                    "expected PendingManualApproval outside dev",
+                )
+            )
+    return problems
+
+
 def data_problems(data: DataConfig) -> list[tuple[str, Any, str]]:
     """Cross-field checks of the data section: (field, value received, what is expected)."""
     problems: list[tuple[str, Any, str]] = []
@@ -615,6 +648,133 @@ class MacieConfig(_Strict):
         return _SEVERITY_SCORES[self.min_severity]
 
 
+#: Built-in algorithms the training pipeline can tune, with their objective metrics.
+ALGORITHM_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
+    "xgboost": {
+        "binary_classification": (
+            "validation:auc",
+            "validation:logloss",
+            "validation:error",
+            "validation:f1",
+        ),
+        "regression": ("validation:rmse", "validation:mae", "validation:mse"),
+    },
+}
+_MINIMIZE = (
+    "validation:logloss",
+    "validation:error",
+    "validation:rmse",
+    "validation:mae",
+    "validation:mse",
+)
+
+
+class HyperparameterRangeConfig(_Strict):
+    """One tuned hyperparameter: an integer or continuous range, or categorical values."""
+
+    name: str = Field(min_length=1, max_length=256)
+    type: Literal["integer", "continuous", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = None
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _range(self) -> HyperparameterRangeConfig:
+        if self.type == "categorical":
+            if not self.values:
+                raise ValueError(f"range '{self.name}': expected at least one categorical value")
+        elif self.min is None or self.max is None or not self.min < self.max:
+            raise ValueError(
+                f"range '{self.name}': expected min < max, got min={self.min} max={self.max}"
+            )
+        return self
+
+
+class TrainingConfig(_Strict):
+    """The model-building pipeline of one model: data, algorithm, tuning, spot, gate."""
+
+    model_name: str
+    dataset: str
+    label_column: str
+    problem_type: Literal["binary_classification", "regression"]
+    algorithm: str = "xgboost"
+    algorithm_version: str = "1.7-1"
+    objective_metric: str | None = None
+    hyperparameter_ranges: list[HyperparameterRangeConfig] = Field(min_length=1)
+    static_hyperparameters: dict[str, str] = Field(default_factory=dict)
+    max_jobs: int = Field(default=10, ge=1, le=500)
+    max_parallel_jobs: int = Field(default=2, ge=1, le=100)
+    early_stopping: Literal["Auto", "Off"] = "Auto"
+    instance_type: str = "ml.m5.xlarge"
+    processing_instance_type: str = "ml.m5.large"
+    use_spot: bool = True
+    max_runtime_minutes: int = Field(default=60, ge=1, le=40320)
+    max_wait_minutes: int = Field(default=120, ge=1, le=40320)
+    evaluation_threshold: float = Field(default=0.7)
+    approval_status: Literal["PendingManualApproval", "Approved"] = "PendingManualApproval"
+    schedule: str = "cron(0 3 ? * SUN *)"
+    registry_reader_accounts: list[str] = Field(default_factory=list)
+
+    _model = field_validator("model_name")(_identifier)
+    _cron = field_validator("schedule")(check_aws_cron)
+
+    @field_validator("algorithm")
+    @classmethod
+    def _algorithm(cls, value: str) -> str:
+        if value not in ALGORITHM_METRICS:
+            raise ValueError(
+                f"expected a supported built-in algorithm: {sorted(ALGORITHM_METRICS)}"
+            )
+        return value
+
+    @field_validator("instance_type", "processing_instance_type")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", value):
+            raise ValueError("expected a SageMaker instance type such as 'ml.m5.xlarge'")
+        return value
+
+    @field_validator("registry_reader_accounts")
+    @classmethod
+    def _accounts(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if not _ACCOUNT_RE.match(a)]
+        if bad:
+            raise ValueError(f"expected 12-digit account ids, not {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingConfig:
+        problems = []
+        metrics = ALGORITHM_METRICS[self.algorithm][self.problem_type]
+        if self.objective_metric is not None and self.objective_metric not in metrics:
+            problems.append(
+                f"objective_metric '{self.objective_metric}' is not one of {list(metrics)} "
+                f"for {self.algorithm} {self.problem_type}"
+            )
+        if self.max_parallel_jobs > self.max_jobs:
+            problems.append(
+                f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})"
+            )
+        if self.use_spot and self.max_wait_minutes < self.max_runtime_minutes:
+            problems.append(
+                f"spot max_wait_minutes ({self.max_wait_minutes}) is shorter than "
+                f"max_runtime_minutes ({self.max_runtime_minutes})"
+            )
+        names = [r.name for r in self.hyperparameter_ranges]
+        if len(set(names)) != len(names):
+            problems.append(f"hyperparameter ranges repeat a name: {names}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def objective(self) -> tuple[str, str]:
+        """(metric, "Maximize" or "Minimize")."""
+        metric = self.objective_metric or ALGORITHM_METRICS[self.algorithm][self.problem_type][0]
+        return metric, "Minimize" if metric in _MINIMIZE else "Maximize"
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment: where it goes, how it is tagged and what it may destroy."""
 
@@ -629,6 +789,7 @@ class EnvironmentConfig(_Strict):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     macie: MacieConfig | None = None
+    training: list[TrainingConfig] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -800,7 +961,11 @@ def load_config(context: Mapping[str, Any]) -> PlatformConfig:
             continue
         problems.extend(
             f"environment '{name}', field '{field}': got {value!r}; {expected}"
-            for field, value, expected in [*data_problems(env.data), *macie_problems(env)]
+            for field, value, expected in [
+                *data_problems(env.data),
+                *macie_problems(env),
+                *training_problems(env),
+            ]
         )
         environments.append(env)
 

@@ -1,0 +1,85 @@
+"""ModelRegistry: a named, retained model package group, readable by other accounts if asked."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_iam as iam
+
+from mlops_constructs import PropsError
+from mlops_constructs.model_registry import ModelRegistry
+from tests.helpers import synth_construct
+
+
+def test_group_is_named_and_retained_without_policy_by_default():
+    template, _, _ = synth_construct(
+        lambda stack: ModelRegistry(stack, "Registry", group_name="mlops-dev-churn")
+    )
+    template.has_resource(
+        "AWS::SageMaker::ModelPackageGroup",
+        {
+            "Properties": {"ModelPackageGroupName": "mlops-dev-churn"},
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
+    (group,) = template.find_resources("AWS::SageMaker::ModelPackageGroup").values()
+    assert "ModelPackageGroupPolicy" not in group["Properties"]
+
+
+def test_other_accounts_may_read_but_not_write():
+    template, _, _ = synth_construct(
+        lambda stack: ModelRegistry(
+            stack,
+            "Registry",
+            group_name="mlops-dev-churn",
+            # The own account is dropped: it needs no resource policy.
+            reader_accounts=["593027461185", "730461925847", "284751930618"],
+        )
+    )
+    (group,) = template.find_resources("AWS::SageMaker::ModelPackageGroup").values()
+    (statement,) = group["Properties"]["ModelPackageGroupPolicy"]["Statement"]
+    assert [p["Fn::Join"][1][-1] for p in statement["Principal"]["AWS"]] == [
+        ":iam::593027461185:root",
+        ":iam::730461925847:root",
+    ]
+    assert statement["Action"] == [
+        "sagemaker:DescribeModelPackageGroup",
+        "sagemaker:ListModelPackages",
+        "sagemaker:DescribeModelPackage",
+    ]
+    assert [r["Fn::Join"][1][-1] for r in statement["Resource"]] == [
+        ":sagemaker:eu-west-1:284751930618:model-package-group/mlops-dev-churn",
+        ":sagemaker:eu-west-1:284751930618:model-package/mlops-dev-churn/*",
+    ]
+
+
+def test_grant_register_and_destroy_override():
+    def build(stack):
+        registry = ModelRegistry(
+            stack, "Registry", group_name="g1", removal_policy=RemovalPolicy.DESTROY
+        )
+        role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+        registry.grant_register(role)
+        return registry
+
+    template, _, _ = synth_construct(build, nag=False)
+    template.has_resource("AWS::SageMaker::ModelPackageGroup", {"DeletionPolicy": "Delete"})
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == [
+        "sagemaker:CreateModelPackage",
+        "sagemaker:DescribeModelPackageGroup",
+    ]
+
+
+def test_invalid_props_are_all_reported():
+    with pytest.raises(PropsError) as caught:
+        synth_construct(
+            lambda stack: ModelRegistry(
+                stack, "R", group_name="bad_name!", reader_accounts=["123"]
+            ),
+            nag=False,
+        )
+    assert "group_name: got 'bad_name!'" in str(caught.value)
+    assert "reader_accounts: got ['123']" in str(caught.value)

@@ -1,0 +1,109 @@
+"""The training section of the environment config: each bad setting gives the clear error."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from stacks.config import ENVIRONMENTS_CONTEXT_KEY, ConfigError, load_config
+
+TRAINING: dict[str, Any] = {
+    "model_name": "churn",
+    "dataset": "customers",
+    "label_column": "segment",
+    "problem_type": "binary_classification",
+    "hyperparameter_ranges": [
+        {"name": "max_depth", "type": "integer", "min": 3, "max": 10},
+        {"name": "eta", "type": "continuous", "min": 0.01, "max": 0.3, "scaling": "Logarithmic"},
+    ],
+    "max_jobs": 10,
+    "max_parallel_jobs": 2,
+    "max_runtime_minutes": 60,
+    "max_wait_minutes": 120,
+}
+
+
+def with_training(base_context, env: str = "staging", **changes: Any) -> dict[str, Any]:
+    ctx = copy.deepcopy(base_context)
+    ctx[ENVIRONMENTS_CONTEXT_KEY][env]["training"] = [{**copy.deepcopy(TRAINING), **changes}]
+    return ctx
+
+
+def problems(ctx) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(ctx)
+    return caught.value.problems
+
+
+def test_valid_training_config_and_derived_objective(base_context):
+    (training,) = load_config(with_training(base_context)).environment("staging").training
+    assert training.objective == ("validation:auc", "Maximize")
+    assert training.algorithm == "xgboost" and training.use_spot
+    regression = (
+        load_config(
+            with_training(base_context, problem_type="regression", label_column="annual_spend")
+        )
+        .environment("staging")
+        .training[0]
+    )
+    assert regression.objective == ("validation:rmse", "Minimize")
+
+
+def test_unknown_algorithm(base_context):
+    (problem,) = problems(with_training(base_context, algorithm="random_forest"))
+    assert "field 'training.0.algorithm': got 'random_forest'" in problem
+    assert "['xgboost']" in problem
+
+
+def test_empty_hyperparameter_range(base_context):
+    ranges = [{"name": "max_depth", "type": "integer", "min": 5, "max": 5}]
+    (problem,) = problems(with_training(base_context, hyperparameter_ranges=ranges))
+    assert "training.0.hyperparameter_ranges.0" in problem
+    assert "expected min < max, got min=5.0 max=5.0" in problem
+    (problem,) = problems(with_training(base_context, hyperparameter_ranges=[]))
+    assert "training.0.hyperparameter_ranges': got []" in problem
+
+
+def test_more_parallel_jobs_than_jobs(base_context):
+    (problem,) = problems(with_training(base_context, max_jobs=2, max_parallel_jobs=4))
+    assert "max_parallel_jobs (4) exceeds max_jobs (2)" in problem
+
+
+def test_spot_wait_shorter_than_runtime(base_context):
+    (problem,) = problems(with_training(base_context, max_runtime_minutes=90, max_wait_minutes=60))
+    assert "spot max_wait_minutes (60) is shorter than max_runtime_minutes (90)" in problem
+    # Without spot there is no wait to respect.
+    load_config(
+        with_training(base_context, use_spot=False, max_runtime_minutes=90, max_wait_minutes=60)
+    )
+
+
+def test_references_and_tier_rules(base_context):
+    found = problems(
+        with_training(
+            base_context,
+            dataset="orders",
+            approval_status="Approved",
+            objective_metric="validation:rmse",
+        )
+    )
+    assert any(
+        "training.0.objective_metric" in p or "objective_metric 'validation:rmse'" in p
+        for p in found
+    )
+    # Once fields are valid, cross-field checks name the dataset and the tier rule.
+    found = problems(with_training(base_context, dataset="orders", approval_status="Approved"))
+    assert any("training.0.dataset': got 'orders'" in p for p in found)
+    assert any(
+        "training.0.approval_status': got 'Approved'; expected PendingManualApproval outside dev"
+        in p
+        for p in found
+    )
+    load_config(with_training(base_context, env="dev", approval_status="Approved"))
+
+
+def test_label_column_must_exist(base_context):
+    (problem,) = problems(with_training(base_context, label_column="churned"))
+    assert "training.0.label_column': got 'churned'" in problem
