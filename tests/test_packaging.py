@@ -28,6 +28,9 @@ def test_wheel_contains_constructs_and_lambda_sources(tmp_path):
     assert "mlops_constructs/__init__.py" in names
     assert "mlops_constructs/network.py" in names
     assert "mlops_constructs/lambda_src/__init__.py" in names
+    assert "mlops_constructs/lambda_src/macie_remediation/index.py" in names
+    assert "mlops_constructs/glue_src/feature_etl.py" in names
+    assert "mlops_constructs/sagemaker_src/evaluate.py" in names
     # The app composition and tests are not part of the library.
     assert not any(n.startswith(("stacks/", "tests/")) for n in names)
     assert not any("__pycache__" in n for n in names)

@@ -1,0 +1,1 @@
+"""Scripts the training pipeline runs in SageMaker processing jobs (uploaded as assets)."""
