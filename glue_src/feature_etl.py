@@ -4,7 +4,9 @@ The job reads the rows of a Glue Data Catalog table that are new since its last 
 turns them into model features and appends them to S3 as Parquet, partitioned by configured
 columns. The steps, in order (see :func:`transform`):
 
-1. deduplicate: keep one row per key, the latest by a timestamp column;
+1. deduplicate: keep one row per key, the latest by a timestamp column (within this run's
+   batch: rows of earlier runs are already written, and a key updated in two runs appears in
+   both runs' output, each with the then-latest row);
 2. split a text column on a literal delimiter into several columns;
 3. one-hot encode a categorical column against a fixed list of categories;
 4. add ln(1 + x) of a numeric column.

@@ -208,14 +208,16 @@ class DataLake(Construct):
             return self._policies[cache_key]
         objects = bucket.arn_for_objects(f"{prefix}*")
         listing = iam.PolicyStatement(
-            sid="ListZone",
-            actions=["s3:ListBucket", "s3:GetBucketLocation"],
-            resources=[bucket.bucket_arn],
+            sid="ListZone", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]
         )
         if prefix:
             listing.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
         statements = [
             listing,
+            # Apart from the listing: GetBucketLocation requests carry no s3:prefix.
+            iam.PolicyStatement(
+                sid="LocateZone", actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]
+            ),
             iam.PolicyStatement(
                 sid="ReadObjects",
                 actions=["s3:GetObject", "s3:GetObjectVersion"],

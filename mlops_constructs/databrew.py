@@ -192,7 +192,13 @@ class DataBrewPipeline(Construct):
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="DataBrewJobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                # DataBrew encrypts job logs with the job's (lake) key: AssociateKmsKey.
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:AssociateKmsKey",
+                ],
                 resources=[log_groups],
             )
         )

@@ -7,6 +7,7 @@ VPC's isolated subnets through a Glue NETWORK connection.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from mlops_constructs.data_lake import DataLake
 from mlops_constructs.sources import glue_script_path
 
 _GLUE_VERSIONS = ("4.0", "5.0")
-_WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X")
+_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")  # G.025X: streaming jobs only
 
 
 def _unique_name(scope: Construct, max_length: int = 100) -> str:
@@ -51,7 +52,12 @@ class GlueSecurityConfiguration(Construct):
         super().__init__(scope, id)
         self.data_key = data_key
         self.logs_key = logs_key
-        self.name = _unique_name(self)
+        # Every property of a security configuration forces a replacement, and the name is
+        # fixed: name it after what it encrypts with, so a new configuration gets a new name.
+        settings = hashlib.sha256(
+            f"{data_key.node.path}|{logs_key.node.path}|SSE-KMS|SSE-KMS|CSE-KMS".encode()
+        ).hexdigest()[:8]
+        self.name = f"{_unique_name(self, max_length=90)}-{settings}"
         self.resource = glue.CfnSecurityConfiguration(
             self,
             "Resource",

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -27,11 +27,12 @@ from mlops_constructs._nag import acknowledge_basic_execution_policy, acknowledg
 from mlops_constructs._s3 import access_log_bucket, log_to, secure_bucket
 from mlops_constructs._sdk_calls import acknowledge_sdk_function
 from mlops_constructs._validation import PropsCheck
-from mlops_constructs.cfn_fixes import ignore_cfn_lint
+from mlops_constructs.cfn_fixes import drop_redundant_provider_dependency, ignore_cfn_lint
 from mlops_constructs.data_lake import DataLake
 from mlops_constructs.sources import handler_path
 
 _SCHEDULES = ("daily", "weekly", "monthly")
+_AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
 _DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 #: Where Macie's service-linked role lives; it reads (and decrypts) the objects it scans.
@@ -248,10 +249,15 @@ class MacieDiscovery(Construct):
             self,
             "ClassificationJob",
             on_create=create,
+            # A settings change creates the new job; its new id makes CloudFormation delete
+            # the old resource, which cancels the old job.
+            on_update=create,
             on_delete=cr.AwsSdkCall(
                 service="Macie2",
                 action="updateClassificationJob",
                 parameters={"jobId": cr.PhysicalResourceIdReference(), "jobStatus": "CANCELLED"},
+                # After a failed create there is no job to cancel; the rollback must not stick.
+                ignore_error_codes_matching="ValidationException|ResourceNotFoundException",
             ),
             policy=cr.AwsCustomResourcePolicy.from_statements(
                 [
@@ -336,9 +342,9 @@ class MacieRemediation(Construct):
       invocations go there after two retries, and so do events EventBridge could not
       deliver after its own retries.
     * In ``quarantine`` mode, the quarantine bucket: SSE-KMS with the lake key, versioned,
-      private, TLS only, retained, with access logs to its own log bucket, and a policy
-      that denies object access to everyone but the remediation role and
-      ``security_admin_role`` (when given).
+      private, TLS only, retained (with ``RemovalPolicy.DESTROY``: deleted, after emptying
+      itself), with access logs to its own log bucket, and a policy that denies object
+      access to everyone but the remediation role and ``security_admin_role`` (when given).
     """
 
     def __init__(
@@ -472,17 +478,25 @@ class MacieRemediation(Construct):
         )
 
     def _quarantine_bucket(self, key: kms.IKey, removal_policy: RemovalPolicy) -> s3.Bucket:
+        auto_delete = removal_policy == RemovalPolicy.DESTROY
         access_logs = access_log_bucket(
             self,
             "QuarantineAccessLogs",
             purpose="the quarantine bucket",
             removal_policy=removal_policy,
+            auto_delete_objects=auto_delete,
             retention=Duration.days(731),
             abort_incomplete_multipart_upload_after=Duration.days(7),
         )
         bucket = secure_bucket(
-            self, "QuarantineBucket", encryption_key=key, removal_policy=removal_policy
+            self,
+            "QuarantineBucket",
+            encryption_key=key,
+            removal_policy=removal_policy,
+            auto_delete_objects=auto_delete,
         )
+        if auto_delete:
+            drop_redundant_provider_dependency(self, _AUTO_DELETE_PROVIDER)
         log_to(bucket, access_logs, "quarantine/")
         return bucket
 
@@ -527,6 +541,11 @@ class MacieRemediation(Construct):
             resources=[objects],
         )
         allowed = [role.role_arn] + ([security_admin_role.role_arn] if security_admin_role else [])
+        # A disposable (DESTROY) quarantine empties itself on delete: let that function in.
+        provider = Stack.of(self).node.try_find_child(_AUTO_DELETE_PROVIDER)
+        provider_role = provider.node.try_find_child("Role") if provider is not None else None
+        if isinstance(provider_role, CfnResource):
+            allowed.append(provider_role.get_att("Arn").to_string())
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="OnlyRemediationAndSecurityAdmins",

@@ -323,7 +323,8 @@ class GlueConfig(_Strict):
     """Glue jobs and crawlers of the environment."""
 
     glue_version: Literal["4.0", "5.0"] = "5.0"
-    worker_type: Literal["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
+    # G.025X is for streaming jobs only; the feature job is a batch (glueetl) job.
+    worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
     number_of_workers: int = Field(default=2, ge=2, le=299)
     timeout_minutes: int = Field(default=60, ge=1, le=2880)
     max_retries: int = Field(default=1, ge=0, le=10)
@@ -484,6 +485,19 @@ def macie_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
         for zone in macie.zones or []
         if zone not in zones
     ]
+    if (
+        env.tier != Tier.DEV
+        and macie.remediation == "quarantine"
+        and not macie.security_admin_role_arn
+    ):
+        problems.append(
+            (
+                "macie.security_admin_role_arn",
+                None,
+                "expected the role of the security admins who review the quarantine "
+                "(required with quarantine outside dev: nobody else can read it)",
+            )
+        )
     for field, items in (
         ("macie.custom_data_identifiers", macie.custom_data_identifiers),
         ("macie.allow_lists", macie.allow_lists),
@@ -588,6 +602,15 @@ class CustomDataIdentifierConfig(_Strict):
     regex: str = Field(min_length=1, max_length=512)
     keywords: list[str] = Field(default_factory=list, max_length=50)
     maximum_match_distance: int = Field(default=50, ge=1, le=300)
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        bad = [k for k in value if not 3 <= len(k) <= 90]
+        if bad:
+            raise ValueError(f"expected keywords of 3 to 90 characters (Macie's limits), not {bad}")
+        return value
+
     description: str = Field(default="", max_length=512)
 
     _name = field_validator("name")(_identifier)
@@ -840,6 +863,16 @@ class EnvironmentConfig(_Strict):
             problems.append(f"network availability zones {wrong} are not in region {self.region}")
         if self.tier == Tier.PROD and net.existing_vpc is None and net.max_azs < 2:
             problems.append("network.max_azs must be at least 2 in prod so that one zone can fail")
+        if net.existing_vpc is None and net.availability_zones is None and net.max_azs > 3:
+            problems.append(
+                f"network.max_azs is {net.max_azs}: some regions and accounts have only 3 zones, "
+                "so list the zone names in network.availability_zones to use more"
+            )
+        if len(self.resource_prefix) > 24:
+            problems.append(
+                f"tags.project '{self.tags.project}' makes names of {len(self.resource_prefix)} "
+                "characters; expected at most 24 (Glue, DataBrew and Macie names derive from it)"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -969,10 +1002,28 @@ def load_config(context: Mapping[str, Any]) -> PlatformConfig:
         )
         environments.append(env)
 
+    problems.extend(_shared_account_problems(environments))
     selected = _parse_selection(context.get(SELECT_CONTEXT_KEY), list(raw_envs), problems)
     if problems:
         raise ConfigError(problems)
     return PlatformConfig(environments=tuple(environments), selected=tuple(selected))
+
+
+def _shared_account_problems(environments: list[EnvironmentConfig]) -> list[str]:
+    """Environments sharing an account and region must not both own its Macie session."""
+    owners: dict[tuple[str, str], str] = {}
+    problems = []
+    for env in environments:
+        if env.macie is None or not env.macie.manage_macie_session:
+            continue
+        other = owners.setdefault((env.account, env.region), env.name)
+        if other != env.name:
+            problems.append(
+                f"environment '{env.name}', field 'macie.manage_macie_session': got True; "
+                f"'{other}' already manages the Macie session of account {env.account} in "
+                f"{env.region} (one session per account and region): set it to false here"
+            )
+    return problems
 
 
 def _parse_selection(raw: Any, names: list[str], problems: list[str]) -> list[str]:

@@ -158,9 +158,14 @@ class Remediator:
 
     # -- quarantine -------------------------------------------------------------------
     def quarantine_key(self, finding: Finding) -> str:
-        return f"{finding.bucket}/{finding.key}"
+        """``<bucket>/<version id>/<key>``: one quarantine object per flagged version."""
+        return f"{finding.bucket}/{finding.version_id}/{finding.key}"
 
     def _quarantine(self, finding: Finding) -> str:
+        if not finding.version_id:
+            # The lake is versioned: without the version, a retry could move a version the
+            # finding never named.
+            raise Ignored("finding names no object version; nothing is moved without one")
         target = self.quarantine_key(finding)
         source = self._head(finding.bucket, finding.key, finding.version_id)
         existing = self._head(self.quarantine_bucket, target)
@@ -174,10 +179,12 @@ class Remediator:
                 )
                 return "already-quarantined"
             raise Ignored("the object version named by the finding no longer exists")
-        version_id = finding.version_id or source.get("VersionId")
-        copy_source: dict[str, str] = {"Bucket": finding.bucket, "Key": finding.key}
-        if version_id and version_id != "null":
-            copy_source["VersionId"] = version_id
+        # Always the exact version, "null" included (objects written before versioning).
+        copy_source = {
+            "Bucket": finding.bucket,
+            "Key": finding.key,
+            "VersionId": finding.version_id,
+        }
         already_copied = (
             existing is not None
             and self._tags(self.quarantine_bucket, target).get(FINDING_ID_TAG) == finding.id
@@ -206,10 +213,7 @@ class Remediator:
                 Key=target,
                 Tagging={"TagSet": _finding_tags(finding)},
             )
-        delete = {"Bucket": finding.bucket, "Key": finding.key}
-        if "VersionId" in copy_source:
-            delete["VersionId"] = copy_source["VersionId"]
-        self.s3.delete_object(**delete)
+        self.s3.delete_object(Bucket=finding.bucket, Key=finding.key, VersionId=finding.version_id)
         logger.info(
             "quarantined",
             extra={"findingId": finding.id, "bucket": finding.bucket, "quarantineKey": target},

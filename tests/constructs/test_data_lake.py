@@ -216,8 +216,11 @@ def test_read_policy_is_exact_and_in_the_lake_stack(default_lake):
     )
     ((_, resource),) = policy.items()
     statements = {s["Sid"]: s for s in resource["Properties"]["PolicyDocument"]["Statement"]}
-    assert statements["ListZone"]["Action"] == ["s3:ListBucket", "s3:GetBucketLocation"]
+    assert statements["ListZone"]["Action"] == "s3:ListBucket"
     assert statements["ListZone"]["Condition"] == {"StringLike": {"s3:prefix": ["customers/*"]}}
+    # GetBucketLocation carries no s3:prefix, so it must not sit behind that condition.
+    assert statements["LocateZone"]["Action"] == "s3:GetBucketLocation"
+    assert "Condition" not in statements["LocateZone"]
     assert statements["ReadObjects"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert statements["ReadObjects"]["Resource"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": [raw, "Arn"]}, "/customers/*"]]

@@ -367,3 +367,21 @@ def test_crawler_needs_exactly_one_kind_of_target():
 
     with pytest.raises(PropsError, match="either S3 prefixes or one catalog table"):
         synth_construct(build, nag=False)
+
+
+def test_security_configuration_name_follows_its_keys():
+    def name_with(logs_key_id):
+        def build(stack):
+            data_key = kms.Key(stack, "DataKey", enable_key_rotation=True)
+            logs_key = kms.Key(stack, logs_key_id, enable_key_rotation=True)
+            return GlueSecurityConfiguration(
+                stack, "Security", data_key=data_key, logs_key=logs_key
+            )
+
+        _, security, _ = synth_construct(build, nag=False)
+        return security.name
+
+    # A replacement (another key) gets another name: the old configuration can be deleted
+    # after the new one exists, instead of colliding with it.
+    assert name_with("LogsKey") == name_with("LogsKey")
+    assert name_with("LogsKey") != name_with("OtherLogsKey")

@@ -126,11 +126,22 @@ def test_the_validation_can_fail():
         )
 
 
+def test_a_settings_change_creates_a_new_job(quarantine_mode):
+    # The update call creates a job too; its new physical id (the job id) makes CloudFormation
+    # delete the old resource, whose delete call cancels the old job.
+    template, *_ = quarantine_mode
+    update = _job_call(template, "Update")
+    assert update["action"] == "createClassificationJob"
+    assert update["physicalResourceId"] == {"responsePath": "jobId"}
+    assert update == _job_call(template, "Create")
+
+
 def test_deleting_the_job_cancels_it(quarantine_mode):
     template, *_ = quarantine_mode
     call = _job_call(template, "Delete")
     assert call["action"] == "updateClassificationJob"
     assert call["parameters"]["jobStatus"] == "CANCELLED"
+    assert "ResourceNotFoundException" in call["ignoreErrorCodesMatching"]
     model = botocore.session.get_session().get_service_model("macie2")
     params = {**call["parameters"], "jobId": "0123456789abcdef0123456789abcdef"}
     validate_parameters(params, model.operation_model("UpdateClassificationJob").input_shape)
@@ -349,3 +360,39 @@ def test_invalid_props_are_all_reported():
         "sampling_percentage: got 0",
     ):
         assert fragment in message
+
+
+def test_disposable_quarantine_empties_itself_and_lets_that_function_in():
+    from aws_cdk import RemovalPolicy
+
+    def build(stack):
+        key = kms.Key(stack, "LakeKey", enable_key_rotation=True)
+        logs_key = kms.Key(stack, "LogsKey", enable_key_rotation=True)
+        lake = DataLake(stack, "Lake", encryption_key=key)
+        topic = sns.Topic(stack, "Topic", master_key=logs_key, enforce_ssl=True)
+        return MacieRemediation(
+            stack,
+            "Remediation",
+            lake=lake,
+            logs_key=logs_key,
+            topic=topic,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    template, remediation, _ = synth_construct(build)
+    bucket = _logical(remediation.quarantine_bucket.node.default_child)
+    resources = template.to_json()["Resources"]
+    assert resources[bucket]["DeletionPolicy"] == "Delete"
+    assert len(template.find_resources("Custom::S3AutoDeleteObjects")) == 2  # bucket and its logs
+    (policy,) = [
+        r
+        for r in template.find_resources("AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
+    deny = next(
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "OnlyRemediationAndSecurityAdmins"
+    )
+    allowed = json.dumps(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    assert "CustomS3AutoDeleteObjectsCustomResourceProviderRole" in allowed

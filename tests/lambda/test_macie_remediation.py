@@ -125,7 +125,7 @@ def test_quarantine_moves_the_exact_version_tags_it_and_deletes_the_source(aws):
     version = put(aws, key)
     result = index.handler(finding_event(LAKE, key, version), None)
     assert result == {"status": "quarantined", "findingId": "f-1"}
-    target = f"{LAKE}/{key}"
+    target = f"{LAKE}/{version}/{key}"
     body = aws["s3"].get_object(Bucket=QUARANTINE, Key=target)["Body"].read()
     assert SECRET.encode() in body  # the flagged version, not the older one
     assert tags(aws, QUARANTINE, target) == {
@@ -144,7 +144,7 @@ def test_key_with_spaces_and_unicode(aws):
     version = put(aws, key)
     assert index.handler(finding_event(LAKE, key, version), None)["status"] == "quarantined"
     assert versions(aws, LAKE, key) == []
-    aws["s3"].head_object(Bucket=QUARANTINE, Key=f"{LAKE}/{key}")
+    aws["s3"].head_object(Bucket=QUARANTINE, Key=f"{LAKE}/{version}/{key}")
 
 
 def test_second_delivery_is_a_no_op(aws):
@@ -152,9 +152,9 @@ def test_second_delivery_is_a_no_op(aws):
     version = put(aws, key)
     event = finding_event(LAKE, key, version)
     index.handler(event, None)
-    quarantined = versions(aws, QUARANTINE, f"{LAKE}/{key}")
+    quarantined = versions(aws, QUARANTINE, f"{LAKE}/{version}/{key}")
     assert index.handler(event, None) == {"status": "already-quarantined", "findingId": "f-1"}
-    assert versions(aws, QUARANTINE, f"{LAKE}/{key}") == quarantined
+    assert versions(aws, QUARANTINE, f"{LAKE}/{version}/{key}") == quarantined
 
 
 def test_copy_failing_midway_leaves_the_source_and_raises(aws, monkeypatch):
@@ -215,7 +215,7 @@ def test_retry_after_a_copy_without_delete_completes(aws, monkeypatch):
     # The retry (a new invocation, new clients) finishes the job.
     assert index.handler(event, None)["status"] == "quarantined"
     assert versions(aws, LAKE, key) == []
-    assert len(versions(aws, QUARANTINE, f"{LAKE}/{key}")) == 1  # not copied twice
+    assert len(versions(aws, QUARANTINE, f"{LAKE}/{version}/{key}")) == 1  # not copied twice
 
 
 def test_large_objects_use_a_multipart_managed_copy(aws, monkeypatch):
@@ -230,7 +230,7 @@ def test_large_objects_use_a_multipart_managed_copy(aws, monkeypatch):
     body = bytes(range(256)) * (48 * 1024)  # 12 MiB: three parts
     version = put(aws, key, body)
     assert index.handler(finding_event(LAKE, key, version), None)["status"] == "quarantined"
-    copied = aws["s3"].get_object(Bucket=QUARANTINE, Key=f"{LAKE}/{key}")
+    copied = aws["s3"].get_object(Bucket=QUARANTINE, Key=f"{LAKE}/{version}/{key}")
     assert copied["Body"].read() == body
     assert copied["ETag"].strip('"').endswith("-3")
 
@@ -316,3 +316,36 @@ def test_missing_object_version_is_ignored_not_retried(aws):
     result = index.handler(finding_event(LAKE, key, version), None)
     assert result["status"] == "ignored"
     assert "no longer exists" in result["reason"]
+
+
+def test_the_null_version_of_an_object_from_before_versioning(aws):
+    key = "customers/legacy.csv"
+    aws["s3"].put_bucket_versioning(Bucket=LAKE, VersioningConfiguration={"Status": "Suspended"})
+    aws["s3"].put_object(  # stored as the "null" version
+        Bucket=LAKE, Key=key, Body=b"name,ssn\nAda," + SECRET.encode() + b"\n"
+    )
+    aws["s3"].put_bucket_versioning(Bucket=LAKE, VersioningConfiguration={"Status": "Enabled"})
+    newer = put(aws, key, b"innocent,update\n")
+    assert index.handler(finding_event(LAKE, key, "null"), None)["status"] == "quarantined"
+    body = aws["s3"].get_object(Bucket=QUARANTINE, Key=f"{LAKE}/null/{key}")["Body"].read()
+    assert SECRET.encode() in body  # the flagged null version, not the current one
+    assert versions(aws, LAKE, key) == [newer]  # the newer version stays
+
+
+def test_quarantine_needs_the_version_the_finding_names(aws):
+    key = "customers/unversioned-finding.csv"
+    version = put(aws, key)
+    result = index.handler(finding_event(LAKE, key, None), None)
+    assert result["status"] == "ignored" and "no object version" in result["reason"]
+    assert versions(aws, LAKE, key) == [version]
+
+
+def test_two_versions_of_one_key_are_quarantined_apart(aws):
+    key = "customers/twice.csv"
+    first = put(aws, key, b"first," + SECRET.encode())
+    second = put(aws, key, b"second," + SECRET.encode())
+    index.handler(finding_event(LAKE, key, second, finding_id="f-2"), None)
+    index.handler(finding_event(LAKE, key, first, finding_id="f-1"), None)
+    assert tags(aws, QUARANTINE, f"{LAKE}/{first}/{key}")["macie-finding-id"] == "f-1"
+    assert tags(aws, QUARANTINE, f"{LAKE}/{second}/{key}")["macie-finding-id"] == "f-2"
+    assert versions(aws, LAKE, key) == []

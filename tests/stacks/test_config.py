@@ -406,3 +406,37 @@ def test_macie_custom_identifier_regex_must_compile(base_context):
     envs(ctx)["dev"]["macie"]["custom_data_identifiers"][0]["regex"] = "EMP-([0-9"
     (problem,) = problems_of(ctx)
     assert "custom_data_identifiers.0.regex" in problem and "valid regular expression" in problem
+
+
+def test_review_gaps_are_caught(base_context):
+    ctx = copy.deepcopy(base_context)
+    envs(ctx)["dev"]["data"]["glue"]["worker_type"] = "G.025X"
+    envs(ctx)["staging"]["macie"]["custom_data_identifiers"][0]["keywords"] = ["id"]
+    envs(ctx)["prod"]["network"]["max_azs"] = 4
+    found = problems_of(ctx)
+    assert len(found) == 3
+    assert any("data.glue.worker_type': got 'G.025X'" in p for p in found)
+    assert any("keywords" in p and "3 to 90 characters" in p for p in found)
+    assert any("network.max_azs is 4" in p for p in found)
+
+
+def test_project_tag_bounds_derived_names(base_context):
+    ctx = copy.deepcopy(base_context)
+    envs(ctx)["dev"]["tags"]["project"] = "machine learning platform of the analytics team"
+    (problem,) = problems_of(ctx)
+    assert "expected at most 24" in problem
+
+
+def test_one_macie_session_per_account_and_region(base_context):
+    ctx = copy.deepcopy(base_context)
+    envs(ctx)["staging"]["account"] = envs(ctx)["dev"]["account"]
+    (problem,) = problems_of(ctx)
+    assert "environment 'staging', field 'macie.manage_macie_session'" in problem
+    assert "'dev' already manages the Macie session" in problem
+
+
+def test_quarantine_outside_dev_needs_a_security_admin(base_context):
+    ctx = copy.deepcopy(base_context)
+    envs(ctx)["staging"]["macie"]["security_admin_role_arn"] = None
+    (problem,) = problems_of(ctx)
+    assert "field 'macie.security_admin_role_arn': got None" in problem
