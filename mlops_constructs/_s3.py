@@ -10,6 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs._nag import acknowledge_wildcards
+
 
 def secure_bucket(
     scope: Construct,
@@ -112,3 +114,95 @@ def log_to(bucket: s3.Bucket, log_bucket: s3.Bucket, prefix: str) -> None:
             },
         )
     )
+
+
+def prefix_access_policy(
+    scope: Construct,
+    id: str,
+    *,
+    bucket: s3.IBucket,
+    key: kms.IKey,
+    prefix: str,
+    write: bool,
+    description: str,
+    statement_label: str,
+    key_statement: str,
+) -> iam.ManagedPolicy:
+    """A customer-managed policy in ``scope``'s stack for the objects under ``prefix``.
+
+    Read: list the prefix (``s3:ListBucket`` limited by ``s3:prefix``), locate the bucket,
+    get objects and their versions, decrypt with ``key`` through S3. Write adds put, delete
+    and multipart-upload actions, and encrypting with the key.
+
+    In the bucket's own stack the object ARN ``<bucket>/<prefix>*`` resolves there, so it
+    stays exact and cdk-nag's finding on its wildcard is acknowledged once, with its reason,
+    instead of in every stack that uses the bucket.
+    """
+    if prefix and not prefix.endswith("/"):
+        raise ValueError(f"prefix {prefix!r}: expected a key prefix ending with '/', or ''")
+    objects = bucket.arn_for_objects(f"{prefix}*")
+    listing = iam.PolicyStatement(
+        sid=f"List{statement_label}", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]
+    )
+    if prefix:
+        listing.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
+    statements = [
+        listing,
+        # Apart from the listing: GetBucketLocation requests carry no s3:prefix.
+        iam.PolicyStatement(
+            sid=f"Locate{statement_label}",
+            actions=["s3:GetBucketLocation"],
+            resources=[bucket.bucket_arn],
+        ),
+        iam.PolicyStatement(
+            sid="ReadObjects", actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[objects]
+        ),
+    ]
+    key_actions = ["kms:Decrypt"]
+    if write:
+        statements.append(
+            iam.PolicyStatement(
+                sid="WriteObjects",
+                actions=[
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                resources=[objects],
+            )
+        )
+        key_actions += ["kms:Encrypt", "kms:GenerateDataKey"]
+    region = Stack.of(scope).region
+    statements.append(
+        iam.PolicyStatement(
+            sid=key_statement,
+            actions=key_actions,
+            resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        )
+    )
+    policy = iam.ManagedPolicy(scope, id, description=description, statements=statements)
+    acknowledge_wildcards(
+        policy,
+        "Grants the objects under one key prefix of one bucket; S3 names objects under a "
+        "prefix only with a wildcard ARN.",
+        resources=[objects],
+    )
+    return policy
+
+
+def attach_managed_policy(
+    grantee: iam.IGrantable, policy: iam.ManagedPolicy, alternative: str
+) -> iam.IManagedPolicy:
+    """Attach ``policy`` to ``grantee``'s role, user or group; ``alternative`` says what to
+    attach by hand for other principals."""
+    principal = grantee.grant_principal
+    if not hasattr(principal, "add_managed_policy"):
+        raise TypeError(
+            f"this grant attaches a managed policy, so the grantee must be an IAM role, user "
+            f"or group made in this app; got {type(principal).__name__}. For other "
+            f"principals, attach {alternative} yourself."
+        )
+    principal.add_managed_policy(policy)
+    return policy

@@ -12,7 +12,13 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs._nag import acknowledge_wildcards
-from mlops_constructs._s3 import access_log_bucket, log_to, secure_bucket
+from mlops_constructs._s3 import (
+    access_log_bucket,
+    attach_managed_policy,
+    log_to,
+    prefix_access_policy,
+    secure_bucket,
+)
 from mlops_constructs._validation import PropsCheck
 from mlops_constructs.cfn_fixes import drop_redundant_provider_dependency
 
@@ -206,61 +212,18 @@ class DataLake(Construct):
         cache_key = (zone, prefix, write)
         if cache_key in self._policies:
             return self._policies[cache_key]
-        objects = bucket.arn_for_objects(f"{prefix}*")
-        listing = iam.PolicyStatement(
-            sid="ListZone", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]
-        )
-        if prefix:
-            listing.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
-        statements = [
-            listing,
-            # Apart from the listing: GetBucketLocation requests carry no s3:prefix.
-            iam.PolicyStatement(
-                sid="LocateZone", actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]
-            ),
-            iam.PolicyStatement(
-                sid="ReadObjects",
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[objects],
-            ),
-        ]
-        key_actions = ["kms:Decrypt"]
-        if write:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="WriteObjects",
-                    actions=[
-                        "s3:PutObject",
-                        "s3:DeleteObject",
-                        "s3:AbortMultipartUpload",
-                        "s3:ListMultipartUploadParts",
-                    ],
-                    resources=[objects],
-                )
-            )
-            key_actions += ["kms:Encrypt", "kms:GenerateDataKey"]
-        stack = Stack.of(self)
-        statements.append(
-            iam.PolicyStatement(
-                sid="UseLakeKeyThroughS3",
-                actions=key_actions,
-                resources=[self.encryption_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
-            )
-        )
         mode = "ReadWrite" if write else "Read"
         path = "".join(p.capitalize() for p in prefix.strip("/").replace("-", "/").split("/") if p)
-        policy = iam.ManagedPolicy(
+        policy = prefix_access_policy(
             self,
             f"{_zone_id(zone)}{path or 'All'}{mode}Policy",
+            bucket=bucket,
+            key=self.encryption_key,
+            prefix=prefix,
+            write=write,
             description=f"{mode} objects under '{prefix}' of the {zone} zone of the data lake",
-            statements=statements,
-        )
-        acknowledge_wildcards(
-            policy,
-            "Grants the objects under one key prefix of one lake zone; S3 names objects under "
-            "a prefix only with a wildcard ARN.",
-            resources=[objects],
+            statement_label="Zone",
+            key_statement="UseLakeKeyThroughS3",
         )
         self._policies[cache_key] = policy
         return policy
@@ -328,15 +291,7 @@ class DataLake(Construct):
 
     @staticmethod
     def _attach(grantee: iam.IGrantable, policy: iam.ManagedPolicy) -> iam.IManagedPolicy:
-        principal = grantee.grant_principal
-        if not hasattr(principal, "add_managed_policy"):
-            raise TypeError(
-                f"DataLake grants attach a managed policy, so the grantee must be an IAM role, "
-                f"user or group made in this app; got {type(principal).__name__}. For other "
-                f"principals, attach lake.access_policy(...) yourself."
-            )
-        principal.add_managed_policy(policy)
-        return policy
+        return attach_managed_policy(grantee, policy, "lake.access_policy(...)")
 
     @staticmethod
     def _deny_reads_of_flagged_objects(bucket: s3.Bucket) -> None:

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_constructs._nag import acknowledge_wildcards
 from mlops_constructs._validation import PropsCheck
 
 _GROUP_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -90,8 +91,16 @@ class ModelRegistry(Construct):
 
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` register model packages in the group."""
-        return iam.Grant.add_to_principal(
+        grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackageGroup"],
             resource_arns=[self.group_arn, self.packages_arn],
         )
+        if isinstance(grantee, Construct):
+            acknowledge_wildcards(
+                grantee,
+                "Model package versions are numbered by SageMaker when registered; this is "
+                "the one group's packages.",
+                resources=[self.packages_arn],
+            )
+        return grant

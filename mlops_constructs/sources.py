@@ -27,3 +27,12 @@ def glue_script_path(name: str) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"no Glue script named {name!r} in {root}")
     return str(path)
+
+
+def sagemaker_script_path(name: str) -> str:
+    """The file of SageMaker processing script ``name`` (e.g. ``evaluate.py``)."""
+    root = resources.files("mlops_constructs.sagemaker_src")
+    path = Path(str(root.joinpath(name)))
+    if not path.is_file():
+        raise FileNotFoundError(f"no SageMaker script named {name!r} in {root}")
+    return str(path)

@@ -2,7 +2,7 @@
 
 Runs in a SageMaker processing job with the scikit-learn container (pandas and pyarrow
 available). Reads the curated dataset (Parquet written by the Glue feature job) under
-/opt/ml/processing/input, keeps the label and the numeric feature columns, and writes CSV
+/opt/ml/processing/input, keeps the label and the configured feature columns, and writes CSV
 files without a header, label first (what the built-in XGBoost algorithm reads), to
 /opt/ml/processing/{train,validation,test}.
 
@@ -56,6 +56,7 @@ def main() -> None:  # pragma: no cover - runs inside the SageMaker container
     parser = argparse.ArgumentParser()
     parser.add_argument("--label", required=True)
     parser.add_argument("--key", required=True)
+    parser.add_argument("--features", required=True, help="comma-separated, in CSV order")
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
     args = parser.parse_args()

@@ -290,6 +290,11 @@ _GLUE_TYPE_RE = re.compile(
 )
 
 
+def sanitize_category(category: str) -> str:
+    """A one-hot category as a column-name part, as the feature ETL job names it."""
+    return re.sub(r"[^a-z0-9]+", "_", category.strip().lower()).strip("_")
+
+
 def _identifier(value: str) -> str:
     if not _IDENT_RE.match(value):
         raise ValueError(
@@ -465,6 +470,15 @@ class DatasetConfig(_Strict):
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def curated_columns(self) -> list[str]:
+        """The columns the feature ETL job writes (glue_src/feature_etl.py): split and one-hot
+        sources replaced by their outputs, and the log column added."""
+        f = self.features
+        kept = [c for c in self.column_names if c not in (f.one_hot.column, f.split.column)]
+        one_hot = [f"{f.one_hot.column}_{sanitize_category(c)}" for c in f.one_hot.categories]
+        return [*kept, *f.split.into, *one_hot, f"{f.log_transform.column}_log"]
+
 
 class DataConfig(_Strict):
     """The data layer: lake, Glue settings and the datasets."""
@@ -522,14 +536,29 @@ def training_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
             problems.append(
                 (f"{at}.dataset", t.dataset, f"expected one of the datasets {list(datasets)}")
             )
-        elif t.label_column not in dataset.column_names:
-            problems.append(
-                (
-                    f"{at}.label_column",
-                    t.label_column,
-                    f"expected a column of {t.dataset} {dataset.column_names}",
+        else:
+            curated = dataset.curated_columns
+            for name, column in (
+                ("label_column", t.label_column),
+                ("key_column", t.key_column),
+                *(("feature_columns", c) for c in t.feature_columns),
+            ):
+                if column not in curated:
+                    problems.append(
+                        (
+                            f"{at}.{name}",
+                            column,
+                            f"expected a curated column of {t.dataset} {curated}",
+                        )
+                    )
+            if t.bias_facet not in t.feature_columns:
+                problems.append(
+                    (f"{at}.bias_facet", t.bias_facet, "expected one of the feature_columns")
                 )
-            )
+            if t.label_column in t.feature_columns:
+                problems.append(
+                    (f"{at}.feature_columns", t.label_column, "expected features without the label")
+                )
         if env.tier != Tier.DEV and t.approval_status != "PendingManualApproval":
             problems.append(
                 (
@@ -720,6 +749,9 @@ class TrainingConfig(_Strict):
     model_name: str
     dataset: str
     label_column: str
+    feature_columns: list[str] = Field(min_length=1)
+    key_column: str
+    bias_facet: str
     problem_type: Literal["binary_classification", "regression"]
     algorithm: str = "xgboost"
     algorithm_version: str = "1.7-1"

@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from mlops_constructs import DataLake
+from mlops_constructs.artifacts import ArtifactStore
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig
 from stacks.removal import data_removal_policy
@@ -24,6 +25,7 @@ class LakeStack(PlatformStack):
         *,
         config: EnvironmentConfig,
         data_key: kms.IKey,
+        artifacts_key: kms.IKey,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, config=config, **kwargs)
@@ -42,4 +44,13 @@ class LakeStack(PlatformStack):
             ),
             intelligent_tiering_after=Duration.days(tiering) if tiering is not None else None,
             access_log_retention=Duration.days(lake.access_log_retention_days),
+        )
+        # Models, training checkpoints, evaluation reports and monitoring baselines.
+        self.artifacts = ArtifactStore(
+            self,
+            "Artifacts",
+            encryption_key=artifacts_key,
+            access_log_bucket=self.lake.access_log_bucket,
+            removal_policy=data_removal_policy(config),
+            noncurrent_version_expiration=Duration.days(lake.noncurrent_version_expiration_days),
         )

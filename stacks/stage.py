@@ -12,6 +12,7 @@ from stacks.lake_stack import LakeStack
 from stacks.network_stack import NetworkStack
 from stacks.protection_stack import ProtectionStack
 from stacks.security_stack import SecurityStack
+from stacks.training_stack import TrainingStack
 
 
 class PlatformStage(Stage):
@@ -50,6 +51,7 @@ class PlatformStage(Stage):
             "Lake",
             config=config,
             data_key=self.security.keys.data_lake_key,
+            artifacts_key=self.security.keys.artifacts_key,
             description=f"ML platform {config.name}: S3 data lake zones (stateful)",
             termination_protection=protect,
         )
@@ -62,6 +64,17 @@ class PlatformStage(Stage):
             network=self.network.network,
             description=f"ML platform {config.name}: Glue catalog, crawlers, ETL, DataBrew",
         )
+        self.training = None
+        if config.training:
+            self.training = TrainingStack(
+                self,
+                "Training",
+                config=config,
+                lake=self.lake.lake,
+                artifacts=self.lake.artifacts,
+                network=self.network.network,
+                description=f"ML platform {config.name}: model registry and training pipelines",
+            )
         self.protection = None
         if config.macie is not None:
             self.protection = ProtectionStack(

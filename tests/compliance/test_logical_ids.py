@@ -1,7 +1,7 @@
 """Construct ids of stateful resources are a contract: a changed logical id replaces data.
 
 If one of these fails, a refactoring moved or renamed a stateful resource. Deploying that
-would create a new key, secret, bucket or log group and orphan (or delete, in dev) the old one.
+would create a new key, secret, bucket, log group or model package group and orphan (or delete, in dev) the old one.
 Keep the old construct path, or plan a migration, before changing an expected id here.
 """
 
@@ -30,7 +30,11 @@ STATEFUL = {
             "DataLakeRawBucket881B694B",
             "DataLakeCuratedBucketFF1C9EA8",
             "DataLakeAnalyticsBucket218960F6",
+            "ArtifactsBucket88671897",
         },
+    },
+    "Training": {
+        "AWS::SageMaker::ModelPackageGroup": {"spendregistry19EC89BE"},
     },
     "Protection": {
         "AWS::S3::Bucket": {

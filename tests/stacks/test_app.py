@@ -151,7 +151,7 @@ def test_existing_vpc_environment_adopts_it(base_context, tmp_path):
 @pytest.mark.parametrize(
     ("env", "policy", "auto_delete", "noncurrent_days", "tiering"),
     [
-        ("dev", "Delete", 4, 7, False),
+        ("dev", "Delete", 5, 7, False),
         ("staging", "Retain", 0, 30, True),
         ("prod", "Retain", 0, 90, True),
     ],
@@ -159,7 +159,7 @@ def test_existing_vpc_environment_adopts_it(base_context, tmp_path):
 def test_lake_buckets_per_environment(platform, env, policy, auto_delete, noncurrent_days, tiering):
     template = platform.template(env, "Lake")
     buckets = resources_of_type(template, "AWS::S3::Bucket")
-    assert len(buckets) == 4
+    assert len(buckets) == 5  # three zones, access logs, artifacts
     for bucket in buckets.values():
         assert bucket["DeletionPolicy"] == policy
     assert len(resources_of_type(template, "Custom::S3AutoDeleteObjects")) == auto_delete

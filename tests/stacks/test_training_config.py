@@ -12,7 +12,10 @@ from stacks.config import ENVIRONMENTS_CONTEXT_KEY, ConfigError, load_config
 TRAINING: dict[str, Any] = {
     "model_name": "churn",
     "dataset": "customers",
-    "label_column": "segment",
+    "label_column": "segment_corporate",
+    "feature_columns": ["annual_spend_log", "segment_consumer"],
+    "key_column": "customer_id",
+    "bias_facet": "segment_consumer",
     "problem_type": "binary_classification",
     "hyperparameter_ranges": [
         {"name": "max_depth", "type": "integer", "min": 3, "max": 10},
@@ -104,6 +107,35 @@ def test_references_and_tier_rules(base_context):
     load_config(with_training(base_context, env="dev", approval_status="Approved"))
 
 
-def test_label_column_must_exist(base_context):
-    (problem,) = problems(with_training(base_context, label_column="churned"))
-    assert "training.0.label_column': got 'churned'" in problem
+def test_columns_must_be_curated_columns(base_context):
+    # "segment" is a raw column the feature job one-hot encodes away.
+    found = problems(
+        with_training(base_context, label_column="churned", feature_columns=["segment"])
+    )
+    assert any(
+        "training.0.label_column': got 'churned'; expected a curated column" in p for p in found
+    )
+    assert any("training.0.feature_columns': got 'segment'" in p for p in found)
+    assert any("training.0.bias_facet': got 'segment_consumer'" in p for p in found)
+
+
+def test_curated_columns_follow_the_feature_job(base_context):
+    from glue_src.feature_etl import sanitize_category
+
+    dataset = load_config(base_context).environment("dev").data.datasets[0]
+    assert dataset.curated_columns == [
+        "customer_id",
+        "annual_spend",
+        "country",
+        "updated_at",
+        "first_name",
+        "last_name",
+        "segment_consumer",
+        "segment_corporate",
+        "segment_home_office",
+        "annual_spend_log",
+    ]
+    for category in ("home office", "Home-Office!", " consumer "):
+        from stacks.config import sanitize_category as config_sanitize
+
+        assert config_sanitize(category) == sanitize_category(category)

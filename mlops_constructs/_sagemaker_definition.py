@@ -1,0 +1,611 @@
+"""Authors the training pipeline's definition with the SageMaker Python SDK v3, offline.
+
+Imported only by :class:`mlops_constructs.training_pipeline.TrainingPipeline` when it builds a
+definition: the SDK is large (about 3 s to import). Nothing here calls AWS; see
+docs/design/training-pipeline.md for why each measure below is needed (SDK 3.27.0).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+_TOKEN_RE = re.compile(r"\$\{Token\[[^\]]*\]\}")
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """Everything the definition needs; strings may be CDK tokens."""
+
+    name: str
+    region: str
+    role_arn: str
+    bucket: str
+    prefix: str
+    kms_key_id: str
+    subnets: list[str]
+    security_group_ids: list[str]
+    model_package_group_name: str
+    prepare_script_uri: str
+    evaluate_script_uri: str
+    input_uri: str
+    label: str
+    key_column: str
+    headers: list[str]
+    problem_type: str
+    objective_metric: str
+    objective_type: str
+    xgboost_version: str
+    sklearn_version: str
+    hyperparameter_ranges: list[dict[str, Any]]
+    static_hyperparameters: dict[str, str]
+    max_jobs: int
+    max_parallel_jobs: int
+    use_spot: bool
+    max_runtime_seconds: int
+    max_wait_seconds: int
+    training_instance_type: str
+    processing_instance_type: str
+    evaluation_threshold: float
+    approval_status: str
+    bias_facet: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Definition:
+    """The pipeline definition JSON and the files the SDK wanted to upload (uri -> bytes)."""
+
+    body: str
+    uploads: dict[str, bytes]
+
+
+class _TokenMasker:
+    """Swaps CDK tokens for inert placeholders while the SDK runs, and back afterwards.
+
+    A token as an S3 bucket breaks ``urllib.parse`` (``[...]`` reads as an IPv6 literal), and
+    a role ARN that is a single token makes the SDK call IAM.
+    """
+
+    def __init__(self) -> None:
+        self.placeholders: dict[str, str] = {}
+
+    def _placeholder(self, original: str, template: str) -> str:
+        for placeholder, value in self.placeholders.items():
+            if value == original:
+                return placeholder
+        placeholder = template.format(n=len(self.placeholders))
+        self.placeholders[placeholder] = original
+        return placeholder
+
+    def mask(self, value: Any, *, role: bool = False) -> Any:
+        if isinstance(value, list):
+            return [self.mask(v) for v in value]
+        if not isinstance(value, str) or "${Token[" not in value:
+            return value
+        if role and not value.startswith("arn:"):
+            return self._placeholder(value, "arn:aws:iam::000000000000:role/cdktoken{n}role")
+        return _TOKEN_RE.sub(lambda m: self._placeholder(m.group(0), "cdktoken{n}x"), value)
+
+    def unmask(self, text: str) -> str:
+        for placeholder in sorted(self.placeholders, key=len, reverse=True):
+            text = text.replace(placeholder, self.placeholders[placeholder])
+        return text
+
+
+def _prepare_process() -> None:
+    # Settings the SDK reads at import or while building; none of them sends anything.
+    os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"  # else IAM policy simulation
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # else metadata probes
+    os.environ.pop("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", None)
+    os.environ.pop("SAGEMAKER_USER_CONFIG_OVERRIDE", None)
+    # The SDK calls logging.basicConfig(level=INFO) on import; a handler first makes it a no-op.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING)
+    for name, level in (
+        ("sagemaker.config", logging.WARNING),
+        ("sagemaker.core.workflow.utilities", logging.ERROR),
+        ("sagemaker.mlops.workflow.model_step", logging.ERROR),
+    ):
+        logging.getLogger(name).setLevel(level)
+    warnings.filterwarnings("ignore", message="Running within a PipelineSession")
+    # Raised by the SDK about its own internal imports.
+    warnings.filterwarnings("ignore", message="sagemaker.train.configs has been moved")
+
+
+def build_definition(spec: PipelineSpec) -> Definition:
+    """Author the pipeline and return its definition; imports the SDK on first use."""
+    _prepare_process()
+    region_was_set = "AWS_DEFAULT_REGION" in os.environ
+    # Importing sagemaker.serve creates a client, which needs a region (it sends nothing).
+    os.environ.setdefault("AWS_DEFAULT_REGION", spec.region)
+    try:
+        return _build(spec)
+    finally:
+        if not region_was_set:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+
+
+def _build(spec: PipelineSpec) -> Definition:
+    import boto3
+    from sagemaker.core import image_uris
+    from sagemaker.core.clarify import BiasConfig, DataConfig
+    from sagemaker.core.config.config_manager import SageMakerConfig
+    from sagemaker.core.drift_check_baselines import DriftCheckBaselines
+    from sagemaker.core.model_metrics import FileSource, MetricsSource, ModelMetrics
+    from sagemaker.core.model_monitor import DatasetFormat
+    from sagemaker.core.network import NetworkConfig
+    from sagemaker.core.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter
+    from sagemaker.core.processing import ScriptProcessor
+    from sagemaker.core.shapes import (
+        Channel,
+        DataSource,
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingS3Input,
+        ProcessingS3Output,
+        S3DataSource,
+    )
+    from sagemaker.core.training.configs import (
+        CheckpointConfig,
+        Compute,
+        Networking,
+        OutputDataConfig,
+        StoppingCondition,
+    )
+    from sagemaker.core.workflow.conditions import (
+        ConditionGreaterThanOrEqualTo,
+        ConditionLessThanOrEqualTo,
+    )
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join, JsonGet
+    from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
+    from sagemaker.mlops.workflow.clarify_check_step import ClarifyCheckStep, DataBiasCheckConfig
+    from sagemaker.mlops.workflow.condition_step import ConditionStep
+    from sagemaker.mlops.workflow.fail_step import FailStep
+    from sagemaker.mlops.workflow.model_step import ModelStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
+    from sagemaker.mlops.workflow.steps import ProcessingStep, TuningStep
+    from sagemaker.serve.model_builder import ModelBuilder
+    from sagemaker.train.model_trainer import ModelTrainer
+    from sagemaker.train.tuner import HyperparameterTuner
+
+    _memoize_config_validation(SageMakerConfig)
+
+    class OfflineSession(PipelineSession):
+        """Never talks to AWS: fixed bucket and role, uploads captured instead of sent."""
+
+        def __init__(self, region: str, bucket: str) -> None:
+            super().__init__(
+                boto_session=boto3.Session(region_name=region),
+                default_bucket=bucket,
+                sagemaker_config={
+                    "SchemaVersion": "1.0",
+                    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+                },
+            )
+            self.uploads: dict[str, bytes] = {}
+
+        def default_bucket(self) -> str:
+            return self._default_bucket_name_override
+
+        def expand_role(self, role: str) -> str:
+            return role
+
+        def upload_string_as_file_body(self, body, bucket, key, kms_key=None):
+            uri = f"s3://{bucket}/{key}"
+            self.uploads[uri] = body.encode()
+            return uri
+
+        def upload_data(self, path, bucket=None, key_prefix="data", callback=None, extra_args=None):
+            # Only ClarifyCheckStep does this (its analysis config, a single file).
+            if os.path.isdir(path):
+                raise RuntimeError(f"the pipeline definition must not upload folders ({path})")
+            name = os.path.basename(path)
+            uri = f"s3://{bucket or self.default_bucket()}/{key_prefix.strip('/')}/{name}"
+            with open(path, "rb") as handle:
+                self.uploads[uri] = handle.read()
+            return uri
+
+    class HardenedTuner(HyperparameterTuner):
+        """Puts back what the SDK's tuner drops from the training job definition."""
+
+        def _build_training_job_definition(self, inputs):
+            definition = super()._build_training_job_definition(inputs)
+            networking = self.model_trainer.networking
+            definition.enable_network_isolation = networking.enable_network_isolation
+            definition.enable_inter_container_traffic_encryption = (
+                networking.enable_inter_container_traffic_encryption
+            )
+            definition.resource_config.volume_kms_key_id = (
+                self.model_trainer.compute.volume_kms_key_id
+            )
+            return definition
+
+    class SerializableNetwork:
+        """The check steps put a NetworkConfig object into their request; make it a dict."""
+
+        @property
+        def arguments(self):
+            request = super().arguments  # type: ignore[misc]
+            if isinstance(request.get("NetworkConfig"), NetworkConfig):
+                request["NetworkConfig"] = request["NetworkConfig"]._to_request_dict()
+            return request
+
+    class DataQualityStep(SerializableNetwork, QualityCheckStep):
+        pass
+
+    class DataBiasStep(SerializableNetwork, ClarifyCheckStep):
+        pass
+
+    masker = _TokenMasker()
+    bucket = masker.mask(spec.bucket)
+    role = masker.mask(spec.role_arn, role=True)
+    kms = masker.mask(spec.kms_key_id)
+    subnets = masker.mask(list(spec.subnets))
+    groups = masker.mask(list(spec.security_group_ids))
+    group_name = masker.mask(spec.model_package_group_name)
+    base = f"s3://{bucket}/{spec.prefix}"
+    session = OfflineSession(spec.region, bucket)
+
+    p_input = ParameterString(name="InputDataUri", default_value=masker.mask(spec.input_uri))
+    p_threshold = ParameterFloat(name="MetricThreshold", default_value=spec.evaluation_threshold)
+    p_approval = ParameterString(name="ModelApprovalStatus", default_value=spec.approval_status)
+    p_reason = ParameterString(name="TriggerReason", default_value="schedule")
+
+    sklearn_image = image_uris.retrieve(
+        framework="sklearn",
+        region=spec.region,
+        version=spec.sklearn_version,
+        instance_type=spec.processing_instance_type,
+    )
+    xgb_image = image_uris.retrieve(
+        framework="xgboost", region=spec.region, version=spec.xgboost_version
+    )
+    network = NetworkConfig(
+        enable_network_isolation=True,
+        security_group_ids=groups,
+        subnets=subnets,
+        encrypt_inter_container_traffic=True,
+    )
+
+    def processor(image: str, job: str) -> Any:
+        return ScriptProcessor(
+            role=role,
+            image_uri=image,
+            command=["python3"],
+            instance_type=spec.processing_instance_type,
+            instance_count=1,
+            volume_kms_key=kms,
+            output_kms_key=kms,
+            max_runtime_in_seconds=spec.max_runtime_seconds,
+            base_job_name=job,
+            sagemaker_session=session,
+            network_config=network,
+        )
+
+    def execution_uri(*parts: str) -> Any:
+        return Join(
+            on="/", values=[base, "executions", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts]
+        )
+
+    splits = ("train", "validation", "test")
+    prepare = ProcessingStep(
+        name="PrepareFeatures",
+        step_args=processor(sklearn_image, "prepare-features").run(
+            code=masker.mask(spec.prepare_script_uri),
+            inputs=[
+                ProcessingInput(
+                    input_name="features",
+                    s3_input=ProcessingS3Input(
+                        s3_uri=p_input,
+                        local_path="/opt/ml/processing/input",
+                        s3_data_type="S3Prefix",
+                        s3_input_mode="File",
+                    ),
+                )
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name=split,
+                    s3_output=ProcessingS3Output(
+                        s3_uri=execution_uri("prepare", split),
+                        local_path=f"/opt/ml/processing/{split}",
+                        s3_upload_mode="EndOfJob",
+                    ),
+                )
+                for split in splits
+            ],
+            arguments=[
+                "--label",
+                spec.label,
+                "--key",
+                spec.key_column,
+                "--features",
+                ",".join(spec.headers[1:]),
+            ],
+        ),
+    )
+
+    def split_uri(split: str) -> Any:
+        return prepare.properties.ProcessingOutputConfig.Outputs[split].S3Output.S3Uri
+
+    trainer = ModelTrainer(
+        training_image=xgb_image,
+        role=role,
+        sagemaker_session=session,
+        base_job_name=f"{spec.name}-train"[:30],
+        compute=Compute(
+            instance_type=spec.training_instance_type,
+            instance_count=1,
+            volume_size_in_gb=30,
+            volume_kms_key_id=kms,
+            enable_managed_spot_training=spec.use_spot,
+        ),
+        networking=Networking(
+            subnets=subnets,
+            security_group_ids=groups,
+            enable_network_isolation=True,
+            enable_inter_container_traffic_encryption=True,
+        ),
+        stopping_condition=StoppingCondition(
+            max_runtime_in_seconds=spec.max_runtime_seconds,
+            max_wait_time_in_seconds=spec.max_wait_seconds if spec.use_spot else None,
+        ),
+        checkpoint_config=CheckpointConfig(
+            s3_uri=f"{base}/checkpoints", local_path="/opt/ml/checkpoints"
+        ),
+        output_data_config=OutputDataConfig(
+            s3_output_path=f"{base}/tuning", kms_key_id=kms, compression_type="GZIP"
+        ),
+        training_input_mode="FastFile",
+        hyperparameters=dict(spec.static_hyperparameters),
+    )
+    ranges: dict[str, Any] = {}
+    for r in spec.hyperparameter_ranges:
+        scaling = r.get("scaling", "Auto")
+        if r["type"] == "integer":
+            ranges[r["name"]] = IntegerParameter(int(r["min"]), int(r["max"]), scaling_type=scaling)
+        elif r["type"] == "continuous":
+            ranges[r["name"]] = ContinuousParameter(r["min"], r["max"], scaling_type=scaling)
+        else:
+            ranges[r["name"]] = CategoricalParameter(r["values"])
+    tuner = HardenedTuner(
+        model_trainer=trainer,
+        objective_metric_name=spec.objective_metric,
+        objective_type=spec.objective_type,
+        hyperparameter_ranges=ranges,
+        strategy="Bayesian",
+        early_stopping_type="Auto",
+        max_jobs=spec.max_jobs,
+        max_parallel_jobs=spec.max_parallel_jobs,
+        base_tuning_job_name=f"{spec.name}-hpo"[:30],
+    )
+    tune = TuningStep(
+        name="TuneModel",
+        step_args=tuner.tune(
+            inputs=[
+                Channel(
+                    channel_name=channel,
+                    content_type="text/csv",
+                    input_mode="FastFile",
+                    data_source=DataSource(
+                        s3_data_source=S3DataSource(
+                            s3_data_type="S3Prefix",
+                            s3_uri=split_uri(channel),
+                            s3_data_distribution_type="FullyReplicated",
+                        )
+                    ),
+                )
+                for channel in ("train", "validation")
+            ]
+        ),
+    )
+
+    check_job = CheckJobConfig(
+        role=role,
+        instance_count=1,
+        instance_type=spec.processing_instance_type,
+        volume_kms_key=kms,
+        output_kms_key=kms,
+        max_runtime_in_seconds=spec.max_runtime_seconds,
+        sagemaker_session=session,
+        network_config=network,
+    )
+    data_quality = DataQualityStep(
+        name="DataQualityBaseline",
+        quality_check_config=DataQualityCheckConfig(
+            baseline_dataset=split_uri("train"),
+            dataset_format=DatasetFormat.csv(header=False, output_columns_position="START"),
+            output_s3_uri=f"{base}/baselines/data-quality",
+        ),
+        check_job_config=check_job,
+        skip_check=True,
+        register_new_baseline=True,
+        model_package_group_name=group_name,
+    )
+    bias_config = DataBiasCheckConfig(
+        data_config=DataConfig(
+            s3_data_input_path=split_uri("train"),
+            s3_output_path=f"{base}/baselines/data-bias",
+            s3_analysis_config_output_path=f"{base}/baselines/data-bias-config",
+            label=spec.label,
+            headers=list(spec.headers),
+            dataset_type="text/csv",
+        ),
+        data_bias_config=BiasConfig(
+            label_values_or_threshold=[1], facet_name=spec.bias_facet, facet_values_or_threshold=[1]
+        ),
+        methods="all",
+        kms_key=kms,
+    )
+    data_bias = DataBiasStep(
+        name="DataBiasBaseline",
+        clarify_check_config=bias_config,
+        check_job_config=check_job,
+        skip_check=True,
+        register_new_baseline=True,
+        model_package_group_name=group_name,
+    )
+    # The monitoring config key holds a timestamp and a UUID: give it a stable key so the
+    # definition only changes when its content does.
+    stable = f"{base}/baselines/data-bias-config/bias-monitoring-configuration.json"
+    session.uploads[stable] = session.uploads.pop(bias_config.monitoring_analysis_config_uri)
+    bias_config.monitoring_analysis_config_uri = stable
+
+    best_model = tune.get_top_model_s3_uri(
+        top_k=0, s3_bucket=bucket, prefix=f"{spec.prefix}/tuning"
+    )
+    report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+    evaluation_uri = execution_uri("evaluation")
+    evaluate = ProcessingStep(
+        name="EvaluateModel",
+        property_files=[report],
+        step_args=processor(xgb_image, "evaluate-model").run(
+            code=masker.mask(spec.evaluate_script_uri),
+            inputs=[
+                ProcessingInput(
+                    input_name="model",
+                    s3_input=ProcessingS3Input(
+                        s3_uri=best_model,
+                        local_path="/opt/ml/processing/model",
+                        s3_data_type="S3Prefix",
+                        s3_input_mode="File",
+                    ),
+                ),
+                ProcessingInput(
+                    input_name="test",
+                    s3_input=ProcessingS3Input(
+                        s3_uri=split_uri("test"),
+                        local_path="/opt/ml/processing/test",
+                        s3_data_type="S3Prefix",
+                        s3_input_mode="File",
+                    ),
+                ),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name="evaluation",
+                    s3_output=ProcessingS3Output(
+                        s3_uri=evaluation_uri,
+                        local_path="/opt/ml/processing/evaluation",
+                        s3_upload_mode="EndOfJob",
+                    ),
+                )
+            ],
+            arguments=["--problem-type", spec.problem_type],
+        ),
+    )
+
+    def metrics(uri: Any) -> Any:
+        return MetricsSource(s3_uri=uri, content_type="application/json")
+
+    builder = ModelBuilder(
+        image_uri=xgb_image,
+        s3_model_data_url=best_model,
+        role_arn=role,
+        sagemaker_session=session,
+        instance_type="ml.m5.large",
+        network=Networking(
+            subnets=subnets, security_group_ids=groups, enable_network_isolation=True
+        ),
+    )
+    register_args = builder.register(
+        model_package_group_name=group_name,
+        content_types=["text/csv"],
+        response_types=["text/csv"],
+        inference_instances=["ml.m5.large", "ml.m5.xlarge"],
+        transform_instances=["ml.m5.xlarge"],
+        model_metrics=ModelMetrics(
+            model_statistics=metrics(Join(on="/", values=[evaluation_uri, "evaluation.json"])),
+            model_data_statistics=metrics(data_quality.properties.CalculatedBaselineStatistics),
+            model_data_constraints=metrics(data_quality.properties.CalculatedBaselineConstraints),
+            bias_pre_training=metrics(data_bias.properties.CalculatedBaselineConstraints),
+        ),
+        drift_check_baselines=DriftCheckBaselines(
+            model_data_statistics=metrics(
+                data_quality.properties.BaselineUsedForDriftCheckStatistics
+            ),
+            model_data_constraints=metrics(
+                data_quality.properties.BaselineUsedForDriftCheckConstraints
+            ),
+            bias_pre_training_constraints=metrics(
+                data_bias.properties.BaselineUsedForDriftCheckConstraints
+            ),
+            bias_config_file=FileSource(s3_uri=stable, content_type="application/json"),
+        ),
+        approval_status=p_approval,
+    )
+    for container in register_args.create_model_package_request["InferenceSpecification"][
+        "Containers"
+    ]:
+        environment = container.get("Environment") or {}
+        for key in ("SAGEMAKER_PROGRAM", "SAGEMAKER_SUBMIT_DIRECTORY"):
+            if environment.get(key) == "":
+                environment.pop(key)
+    register = ModelStep(name="RegisterModel", step_args=register_args)
+
+    metric_path = (
+        "binary_classification_metrics.auc.value"
+        if spec.problem_type == "binary_classification"
+        else "regression_metrics.rmse.value"
+    )
+    comparison = (
+        ConditionGreaterThanOrEqualTo
+        if spec.objective_type == "Maximize"
+        else ConditionLessThanOrEqualTo
+    )
+    check = ConditionStep(
+        name="CheckMetric",
+        conditions=[
+            comparison(
+                left=JsonGet(step_name=evaluate.name, property_file=report, json_path=metric_path),
+                right=p_threshold,
+            )
+        ],
+        if_steps=[register],
+        else_steps=[
+            FailStep(
+                name="MetricBelowThreshold",
+                error_message=Join(
+                    on=" ", values=["Test metric misses the threshold", p_threshold]
+                ),
+            )
+        ],
+    )
+    pipeline = Pipeline(
+        name=spec.name,
+        parameters=[p_input, p_threshold, p_approval, p_reason],
+        steps=[prepare, tune, data_quality, data_bias, evaluate, check],
+        sagemaker_session=session,
+        pipeline_experiment_config=None,
+    )
+    body = masker.unmask(pipeline.definition())
+    json.loads(body)  # fail here, not at deploy, if the SDK produced something else
+    return Definition(body=body, uploads={masker.unmask(u): b for u, b in session.uploads.items()})
+
+
+def _memoize_config_validation(config_class: Any) -> None:
+    """Validate each distinct SDK config once (the SDK re-validates on every lookup, ~0.3 s)."""
+    original = config_class.validate_sagemaker_config
+    if getattr(original, "_memoized", False):
+        return
+    seen: set[str] = set()
+
+    def validate_once(sagemaker_config: Any = None) -> None:
+        key = json.dumps(sagemaker_config, sort_keys=True, default=str)
+        if key not in seen:
+            original(sagemaker_config)
+            seen.add(key)
+
+    validate_once._memoized = True  # type: ignore[attr-defined]
+    config_class.validate_sagemaker_config = staticmethod(validate_once)
