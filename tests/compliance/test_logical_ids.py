@@ -1,7 +1,8 @@
 """Construct ids of stateful resources are a contract: a changed logical id replaces data.
 
 If one of these fails, a refactoring moved or renamed a stateful resource. Deploying that
-would create a new key, secret, bucket, log group or model package group and orphan (or delete, in dev) the old one.
+would create a new key, secret, bucket, log group or model package group and orphan (or
+delete, in dev) the old one.
 Keep the old construct path, or plan a migration, before changing an expected id here.
 """
 
