@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 _TOKEN_RE = re.compile(r"\$\{Token\[[^\]]*\]\}")
@@ -54,7 +54,6 @@ class PipelineSpec:
     evaluation_threshold: float
     approval_status: str
     bias_facet: str
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
