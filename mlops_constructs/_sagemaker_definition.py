@@ -179,6 +179,7 @@ def _build(spec: PipelineSpec) -> Definition:
     from sagemaker.train.tuner import HyperparameterTuner
 
     _memoize_config_validation(SageMakerConfig)
+    _quiet_sdk_loggers()
 
     class OfflineSession(PipelineSession):
         """Never talks to AWS: fixed bucket and role, uploads captured instead of sent."""
@@ -608,3 +609,14 @@ def _memoize_config_validation(config_class: Any) -> None:
 
     validate_once._memoized = True  # type: ignore[attr-defined]
     config_class.validate_sagemaker_config = staticmethod(validate_once)
+
+
+def _quiet_sdk_loggers() -> None:
+    """Some SDK modules set their loggers to INFO themselves; keep synth output clean."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if (
+            name.startswith("sagemaker")
+            and isinstance(logger, logging.Logger)
+            and logging.NOTSET < logger.level < logging.WARNING
+        ):
+            logger.setLevel(logging.WARNING)

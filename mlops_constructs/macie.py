@@ -199,7 +199,7 @@ class MacieDiscovery(Construct):
         ]
         for resource in [*self.custom_data_identifiers, *self.allow_lists]:
             if self.session is not None:
-                resource.add_dependency(self.session)
+                resource.node.add_dependency(self.session)
 
         self.job_request = {
             "jobType": "SCHEDULED",

@@ -53,6 +53,8 @@ def test_cli_synth_without_credentials_or_network(tmp_path):
     for line in result.stderr.splitlines():
         assert "credentials" not in line.lower(), line
         assert "!!" not in line, "a warning banner was printed: " + line
+        # Clean output: no deprecation warnings of aws-cdk-lib, no SDK log lines.
+        assert "WARNING" not in line and "INFO:" not in line, line
     templates = sorted(p.name for p in outdir.glob("assembly-*/*.template.json"))
     assert len(templates) == len(ENVIRONMENTS) * len(STACKS), templates
     for manifest in outdir.glob("**/manifest.json"):
