@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_databrew as databrew
@@ -239,13 +240,22 @@ class DataBrewPipeline(Construct):
         )
         self.recipe_version = self._publish(self.recipe, steps)
 
+        # Both jobs: encrypted output and logs with the lake key, bounded size and time.
+        job_settings: dict[str, Any] = {
+            "role_arn": self.role.role_arn,
+            "dataset_name": self.dataset.ref,
+            "log_subscription": "ENABLE",
+            "max_capacity": max_capacity,
+            "max_retries": 0,
+            "timeout": int(timeout.to_minutes()),
+            "encryption_mode": "SSE-KMS",
+            "encryption_key_arn": key_arn,
+        }
         self.recipe_job = databrew.CfnJob(
             self,
             "RecipeJob",
             name=f"{name_prefix}-recipe-job",
             type="RECIPE",
-            role_arn=self.role.role_arn,
-            dataset_name=self.dataset.ref,
             recipe=databrew.CfnJob.RecipeProperty(
                 name=self.recipe.ref, version=self.recipe_version
             ),
@@ -259,12 +269,7 @@ class DataBrewPipeline(Construct):
                     overwrite=True,
                 )
             ],
-            log_subscription="ENABLE",
-            max_capacity=max_capacity,
-            max_retries=0,
-            timeout=int(timeout.to_minutes()),
-            encryption_mode="SSE-KMS",
-            encryption_key_arn=key_arn,
+            **job_settings,
         )
         self.ruleset = databrew.CfnRuleset(
             self,
@@ -281,8 +286,6 @@ class DataBrewPipeline(Construct):
             "ProfileJob",
             name=f"{name_prefix}-profile-job",
             type="PROFILE",
-            role_arn=self.role.role_arn,
-            dataset_name=self.dataset.ref,
             output_location=databrew.CfnJob.OutputLocationProperty(
                 bucket=lake.bucket(report_zone).bucket_name, key=report_prefix
             ),
@@ -295,12 +298,7 @@ class DataBrewPipeline(Construct):
                 )
             ],
             job_sample=databrew.CfnJob.JobSampleProperty(mode="FULL_DATASET"),
-            log_subscription="ENABLE",
-            max_capacity=max_capacity,
-            max_retries=0,
-            timeout=int(timeout.to_minutes()),
-            encryption_mode="SSE-KMS",
-            encryption_key_arn=key_arn,
+            **job_settings,
         )
         policy = self.role.node.find_child("DefaultPolicy")
         for job in (self.recipe_job, self.profile_job):

@@ -679,37 +679,38 @@ class EtlWorkflow(Construct):
             workflow_name=name,
             actions=[glue.CfnTrigger.ActionProperty(crawler_name=source_crawler.crawler_name)],
         )
-        glue.CfnTrigger(
-            self,
+        self._after(
             "AfterSourceCrawl",
-            type="CONDITIONAL",
-            start_on_creation=True,
-            workflow_name=name,
-            predicate=glue.CfnTrigger.PredicateProperty(
-                conditions=[
-                    glue.CfnTrigger.ConditionProperty(
-                        crawler_name=source_crawler.crawler_name,
-                        crawl_state="SUCCEEDED",
-                        logical_operator="EQUALS",
-                    )
-                ]
+            glue.CfnTrigger.ConditionProperty(
+                crawler_name=source_crawler.crawler_name,
+                crawl_state="SUCCEEDED",
+                logical_operator="EQUALS",
             ),
-            actions=[glue.CfnTrigger.ActionProperty(job_name=job.job_name)],
+            glue.CfnTrigger.ActionProperty(job_name=job.job_name),
         )
-        glue.CfnTrigger(
-            self,
+        self._after(
             "AfterJob",
+            glue.CfnTrigger.ConditionProperty(
+                job_name=job.job_name, state="SUCCEEDED", logical_operator="EQUALS"
+            ),
+            glue.CfnTrigger.ActionProperty(crawler_name=target_crawler.crawler_name),
+        )
+
+    def _after(
+        self,
+        id: str,
+        condition: glue.CfnTrigger.ConditionProperty,
+        action: glue.CfnTrigger.ActionProperty,
+    ) -> glue.CfnTrigger:
+        """A trigger of the workflow that runs ``action`` once ``condition`` holds."""
+        return glue.CfnTrigger(
+            self,
+            id,
             type="CONDITIONAL",
             start_on_creation=True,
-            workflow_name=name,
-            predicate=glue.CfnTrigger.PredicateProperty(
-                conditions=[
-                    glue.CfnTrigger.ConditionProperty(
-                        job_name=job.job_name, state="SUCCEEDED", logical_operator="EQUALS"
-                    )
-                ]
-            ),
-            actions=[glue.CfnTrigger.ActionProperty(crawler_name=target_crawler.crawler_name)],
+            workflow_name=self.workflow.ref,
+            predicate=glue.CfnTrigger.PredicateProperty(conditions=[condition]),
+            actions=[action],
         )
 
 

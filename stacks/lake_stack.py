@@ -29,21 +29,23 @@ class LakeStack(PlatformStack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, config=config, **kwargs)
-        lake = config.data.lake
-        tiering = lake.intelligent_tiering_after_days
+        settings = config.data.lake
+        tiering = settings.intelligent_tiering_after_days
         self.lake = DataLake(
             self,
             "DataLake",
             encryption_key=data_key,
-            zones=lake.zones,
+            zones=settings.zones,
             removal_policy=data_removal_policy(config),
-            enforce_kms_uploads=lake.enforce_kms_uploads,
-            noncurrent_version_expiration=Duration.days(lake.noncurrent_version_expiration_days),
+            enforce_kms_uploads=settings.enforce_kms_uploads,
+            noncurrent_version_expiration=Duration.days(
+                settings.noncurrent_version_expiration_days
+            ),
             abort_incomplete_multipart_upload_after=Duration.days(
-                lake.abort_incomplete_multipart_days
+                settings.abort_incomplete_multipart_days
             ),
             intelligent_tiering_after=Duration.days(tiering) if tiering is not None else None,
-            access_log_retention=Duration.days(lake.access_log_retention_days),
+            access_log_retention=Duration.days(settings.access_log_retention_days),
         )
         # Models, training checkpoints, evaluation reports and monitoring baselines.
         self.artifacts = ArtifactStore(
@@ -52,5 +54,7 @@ class LakeStack(PlatformStack):
             encryption_key=artifacts_key,
             access_log_bucket=self.lake.access_log_bucket,
             removal_policy=data_removal_policy(config),
-            noncurrent_version_expiration=Duration.days(lake.noncurrent_version_expiration_days),
+            noncurrent_version_expiration=Duration.days(
+                settings.noncurrent_version_expiration_days
+            ),
         )

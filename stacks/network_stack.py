@@ -6,23 +6,12 @@ from typing import Any
 
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mlops_constructs import Network
 from stacks.base import PlatformStack
-from stacks.config import LOG_RETENTION_DAYS, EnvironmentConfig
-from stacks.removal import data_removal_policy
-
-# CloudWatch Logs' retention periods in the order aws-cdk-lib lists them (INFINITE last).
-_RETENTION = dict(
-    zip(LOG_RETENTION_DAYS, list(logs.RetentionDays)[: len(LOG_RETENTION_DAYS)], strict=True)
-)
-
-
-def retention(days: int) -> logs.RetentionDays:
-    """The RetentionDays member for a number of days CloudWatch Logs accepts."""
-    return _RETENTION[days]
+from stacks.config import EnvironmentConfig
+from stacks.removal import data_removal_policy, retention
 
 
 class NetworkStack(PlatformStack):

@@ -18,8 +18,7 @@ from mlops_constructs.macie import (
 )
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig, MacieConfig
-from stacks.network_stack import retention
-from stacks.removal import data_removal_policy
+from stacks.removal import data_removal_policy, retention
 
 
 class ProtectionStack(PlatformStack):
