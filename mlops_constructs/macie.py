@@ -29,7 +29,7 @@ from mlops_constructs._sdk_calls import acknowledge_sdk_function
 from mlops_constructs._validation import PropsCheck
 from mlops_constructs.cfn_fixes import drop_redundant_provider_dependency, ignore_cfn_lint
 from mlops_constructs.data_lake import DataLake
-from mlops_constructs.sources import handler_path
+from mlops_constructs.sources import handler_code
 
 _SCHEDULES = ("daily", "weekly", "monthly")
 _AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
@@ -404,8 +404,8 @@ class MacieRemediation(Construct):
             "Function",
             description="Remediates Macie sensitive-data findings on the data lake",
             runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="index.handler",
-            code=lambda_.Code.from_asset(handler_path("macie_remediation")),
+            handler="macie_remediation.index.handler",
+            code=handler_code("macie_remediation"),
             timeout=Duration.minutes(15),
             memory_size=1024,
             log_group=log_group,

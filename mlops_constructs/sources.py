@@ -12,10 +12,37 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from aws_cdk import aws_lambda as lambda_
+
 
 def handler_path(name: str) -> str:
     """The folder of Lambda handler ``name``, for ``lambda_.Code.from_asset``."""
     return _packaged("lambda_src", name, "Lambda handler folder", folder=True)
+
+
+#: The folder of ``lambda_src`` every handler's package also gets (JSON logging and such).
+HANDLER_COMMON = "handler_common"
+
+
+def handler_code(name: str) -> lambda_.Code:
+    """The Lambda code of handler ``name``: its folder plus ``handler_common``, nothing else.
+
+    The function's handler is then ``<name>.index.handler``. Only those two folders count
+    towards the asset hash, so changing one handler redeploys only its function.
+    """
+    folder = Path(handler_path(name))
+    return lambda_.Code.from_asset(
+        str(folder.parent),
+        exclude=[
+            "*",
+            f"!{name}",
+            f"!{name}/**",
+            f"!{HANDLER_COMMON}",
+            f"!{HANDLER_COMMON}/**",
+            "**/__pycache__",
+            "**/*.pyc",
+        ],
+    )
 
 
 def glue_script_path(name: str) -> str:

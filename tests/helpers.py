@@ -1,14 +1,20 @@
-"""Helpers for construct tests: a small app with cdk-nag, synthesized on demand."""
+"""Helpers for tests: a small app with cdk-nag synthesized on demand; Lambda handler loading."""
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import Validations
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
+
+from mlops_constructs.sources import handler_path
 
 ACCOUNT = "284751930618"
 REGION = "eu-west-1"
@@ -40,3 +46,15 @@ def acknowledged_rules(construct: Any) -> list[tuple[str, str, str]]:
                 for rule_id, reason in dict(entry.data).items():
                     found.append((node.node.path, rule_id, reason))
     return found
+
+
+def load_handler(name: str) -> ModuleType:
+    """Import ``<name>.index`` with the handlers' folder as the import root.
+
+    In Lambda the function's code root (``<name>/`` and ``handler_common/``) is on the
+    import path; here the folder holding every handler plays that part.
+    """
+    root = str(Path(handler_path(name)).parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module(f"{name}.index")

@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
-import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +31,7 @@ from typing import Any
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from handler_common.logs import json_logger
 
 FINDING_ID_TAG = "macie-finding-id"
 FINDING_TYPE_TAG = "macie-finding-type"
@@ -45,31 +43,7 @@ _TRANSFER = TransferConfig(
 _HASH_CHUNK = 8 * 1024 * 1024
 
 
-class _JsonFormatter(logging.Formatter):
-    """One JSON object per log line, with any ``extra`` fields given to the call."""
-
-    _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "level": record.levelname,
-            "message": record.getMessage(),
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
-            "logger": record.name,
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in self._STANDARD})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-logger = logging.getLogger("macie_remediation")
-if not logger.handlers:
-    _stream = logging.StreamHandler(sys.stdout)
-    _stream.setFormatter(_JsonFormatter())
-    logger.addHandler(_stream)
-    logger.propagate = False
-logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+logger = json_logger("macie_remediation")
 
 
 @dataclass(frozen=True)

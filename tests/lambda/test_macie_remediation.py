@@ -8,9 +8,7 @@ synthetic, and each test sets the bucket, key and version it needs.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlops_constructs.sources import handler_path
+from tests.helpers import load_handler
 
 REGION = "eu-west-1"
 LAKE = "mlops-dev-raw"
@@ -31,17 +29,7 @@ EVENT = json.loads(
 )
 
 
-def _load_handler():
-    path = Path(handler_path("macie_remediation")) / "index.py"
-    spec = importlib.util.spec_from_file_location("macie_remediation_index", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through it
-    spec.loader.exec_module(module)
-    return module
-
-
-index = _load_handler()
+index = load_handler("macie_remediation")
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Code every platform Lambda handler shares; packaged beside each handler's folder."""
