@@ -261,6 +261,9 @@ def _build(spec: PipelineSpec) -> Definition:
     p_threshold = ParameterFloat(name="MetricThreshold", default_value=spec.evaluation_threshold)
     p_approval = ParameterString(name="ModelApprovalStatus", default_value=spec.approval_status)
     p_reason = ParameterString(name="TriggerReason", default_value="schedule")
+    # Set by the retraining trigger: which alarm started the run and why (for the audit trail).
+    p_alarm = ParameterString(name="TriggerAlarm", default_value="")
+    p_detail = ParameterString(name="TriggerDetail", default_value="")
 
     sklearn_image = image_uris.retrieve(
         framework="sklearn",
@@ -584,7 +587,7 @@ def _build(spec: PipelineSpec) -> Definition:
     )
     pipeline = Pipeline(
         name=spec.name,
-        parameters=[p_input, p_threshold, p_approval, p_reason],
+        parameters=[p_input, p_threshold, p_approval, p_reason, p_alarm, p_detail],
         steps=[prepare, tune, data_quality, data_bias, evaluate, check],
         sagemaker_session=session,
         pipeline_experiment_config=None,

@@ -8,28 +8,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_macie as macie
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from mlops_constructs._nag import acknowledge_basic_execution_policy, acknowledge_wildcards
+from mlops_constructs._event_function import event_function
+from mlops_constructs._nag import acknowledge_wildcards
 from mlops_constructs._s3 import access_log_bucket, log_to, secure_bucket
 from mlops_constructs._sdk_calls import acknowledge_sdk_function
 from mlops_constructs._validation import PropsCheck
-from mlops_constructs.cfn_fixes import drop_redundant_provider_dependency, ignore_cfn_lint
+from mlops_constructs.cfn_fixes import drop_redundant_provider_dependency
 from mlops_constructs.data_lake import DataLake
-from mlops_constructs.sources import handler_code
 
 _SCHEDULES = ("daily", "weekly", "monthly")
 _AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
@@ -378,37 +374,11 @@ class MacieRemediation(Construct):
         if mode == "quarantine":
             self.quarantine_bucket = self._quarantine_bucket(lake.encryption_key, removal_policy)
 
-        self.dead_letter_queue = sqs.Queue(
+        handler = event_function(
             self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=logs_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        Validations.of(self.dead_letter_queue).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-SQS3",
-                reason="This queue is the dead-letter queue of the remediation function and rule.",
-            )
-        )
-        log_group = logs.LogGroup(
-            self,
-            "LogGroup",
-            encryption_key=logs_key,
-            retention=log_retention,
-            removal_policy=removal_policy,
-        )
-        self.function = lambda_.Function(
-            self,
-            "Function",
+            handler="macie_remediation",
             description="Remediates Macie sensitive-data findings on the data lake",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="macie_remediation.index.handler",
-            code=handler_code("macie_remediation"),
-            timeout=Duration.minutes(15),
-            memory_size=1024,
-            log_group=log_group,
+            logs_key=logs_key,
             environment={
                 "MODE": mode,
                 "PLATFORM_BUCKETS": ",".join(b.bucket_name for b in buckets),
@@ -417,14 +387,16 @@ class MacieRemediation(Construct):
                 else "",
                 "QUARANTINE_KEY_ARN": lake.encryption_key.key_arn if self.quarantine_bucket else "",
                 "TOPIC_ARN": topic.topic_arn,
-                "LOG_LEVEL": "INFO",
             },
-            retry_attempts=2,
-            max_event_age=Duration.hours(6),
-            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            # Copies and checksums of large objects.
+            timeout=Duration.minutes(15),
+            memory_size=1024,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
         )
-        role = self.function.role
-        assert role is not None
+        self.function = handler.function
+        self.dead_letter_queue = handler.dead_letter_queue
+        role = handler.role
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PublishSummaries", actions=["sns:Publish"], resources=[topic.topic_arn]
@@ -442,18 +414,7 @@ class MacieRemediation(Construct):
             self._grant_quarantine(
                 role, self.quarantine_bucket, lake.encryption_key, security_admin_role
             )
-        self._acknowledge_function(role)
-        function_resource = self.function.node.default_child
-        assert isinstance(function_resource, lambda_.CfnFunction)
-        ignore_cfn_lint(
-            function_resource,
-            "W3005",
-            "aws-cdk-lib's Function depends on its role and its role's policy; the policy "
-            "dependency matters (permissions before the first invocation), the role one is "
-            "redundant with the GetAtt, and the construct offers no way to drop only it.",
-        )
-
-        self.rule = events.Rule(
+        self.rule = handler.add_rule(
             self,
             "SensitiveDataFindings",
             description="Macie sensitive-data findings on the data lake -> remediation",
@@ -467,14 +428,6 @@ class MacieRemediation(Construct):
                     "resourcesAffected": {"s3Bucket": {"name": [b.bucket_name for b in buckets]}},
                 },
             ),
-            targets=[
-                targets.LambdaFunction(
-                    self.function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=4,
-                    max_event_age=Duration.hours(6),
-                )
-            ],
         )
 
     def _quarantine_bucket(self, key: kms.IKey, removal_policy: RemovalPolicy) -> s3.Bucket:
@@ -558,16 +511,3 @@ class MacieRemediation(Construct):
         )
         if security_admin_role is not None:
             bucket.grant_read(security_admin_role)
-
-    def _acknowledge_function(self, role: iam.IRole) -> None:
-        acknowledge_wildcards(
-            role,
-            "aws-cdk-lib's SQS on-failure destination grants these KMS actions for the "
-            "dead-letter queue's key only (the statement names that one key).",
-            actions=["kms:GenerateDataKey*", "kms:ReEncrypt*"],
-        )
-        acknowledge_basic_execution_policy(
-            role,
-            "The AWS managed basic execution policy lets the function write its own CloudWatch "
-            "logs; everything else it may do is in its scoped inline policy.",
-        )

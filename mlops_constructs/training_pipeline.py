@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -18,6 +18,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_constructs._nag import acknowledge_wildcards
+from mlops_constructs._sagemaker_roles import grant_sagemaker_runtime
 from mlops_constructs._validation import PropsCheck
 from mlops_constructs.artifacts import ArtifactStore
 from mlops_constructs.data_lake import DataLake
@@ -65,7 +66,8 @@ class TrainingPipeline(Construct):
     bucket, and registers only in the model's group.
 
     Parameters at start: ``InputDataUri`` (default: the curated prefix), ``MetricThreshold``,
-    ``ModelApprovalStatus``, ``TriggerReason``.
+    ``ModelApprovalStatus``, ``TriggerReason`` (``schedule``, ``new-data``, ``alarm``), and,
+    from the retraining trigger, ``TriggerAlarm`` and ``TriggerDetail``.
     """
 
     def __init__(
@@ -273,65 +275,12 @@ class TrainingPipeline(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        log_groups = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                ],
-                resources=[log_groups],
-            )
-        )
-        ecr_repositories = stack.format_arn(
-            service="ecr", account="*", resource="repository", resource_name="*"
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PullAwsImages",
-                actions=[
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:BatchCheckLayerAvailability",
-                ],
-                resources=[ecr_repositories],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="NoResourceScope",
-                # None of these actions supports resource-level permissions.
-                actions=[
-                    "ecr:GetAuthorizationToken",
-                    "cloudwatch:PutMetricData",
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ],
-                resources=["*"],
-            )
-        )
+        grant_sagemaker_runtime(role)
         acknowledge_wildcards(
             role,
-            "SageMaker names the pipeline's jobs and their log groups at run time; the AWS "
-            "algorithm images live in AWS-owned ECR repositories whose account differs per "
-            "region; job outputs go under the pipeline's own prefix; and ECR authorization, "
-            "metrics and the VPC network interfaces of jobs support no resource scoping.",
-            resources=[*job_arns, log_groups, ecr_repositories, "*"],
+            "SageMaker names the pipeline's jobs at run time; job outputs go under the "
+            "pipeline's own prefix.",
+            resources=job_arns,
         )
 
     def schedule_rule(self, id: str, *, schedule: str, reason: str = "schedule") -> events.CfnRule:

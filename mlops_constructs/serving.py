@@ -1,0 +1,721 @@
+"""Serving: a SageMaker multi-model endpoint, and approved models flowing into it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_constructs._event_function import event_function
+from mlops_constructs._nag import acknowledge_wildcards
+from mlops_constructs._sagemaker_roles import grant_sagemaker_runtime
+from mlops_constructs._validation import PropsCheck
+from mlops_constructs.artifacts import ArtifactStore
+
+#: Families whose instances bring local NVMe storage, encrypted by the instance's hardware;
+#: SageMaker rejects an endpoint configuration that names a volume KMS key for them
+#: (``m5d``, ``c5d``, ``r5d``, ``g4dn``, ``p3dn``, ``p4d``, ``m6id``, ``x2iedn``..., and the
+#: GPU/Trainium families below, whose every size has instance storage).
+_INSTANCE_STORE = re.compile(r"^ml\.(?:[a-z]+\d+[a-z]*d[a-z]*|g5|g6|g6e|p5|p5e|p5en|trn\d+n?)\.")
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+VARIANT = "AllTraffic"
+SHADOW_VARIANT = "Shadow"
+#: Where the endpoint's data lives in the artifacts bucket, under ``endpoints/<name>/``.
+MODELS, CAPTURE, DEPLOYMENTS = "models/", "capture/", "deployments/"
+
+
+def has_instance_storage(instance_type: str) -> bool:
+    """True for instance types with local NVMe storage (no volume KMS key allowed)."""
+    return bool(_INSTANCE_STORE.match(instance_type))
+
+
+def is_burstable(instance_type: str) -> bool:
+    """True for ``ml.t*`` types, which SageMaker cannot scale automatically."""
+    return instance_type.startswith("ml.t")
+
+
+@dataclass(frozen=True)
+class OffHours:
+    """Lower capacity bounds outside working hours: from ``start`` until ``end`` (both
+    Application Auto Scaling ``cron(...)`` expressions in ``timezone``)."""
+
+    min_capacity: int
+    max_capacity: int
+    start: str = "cron(0 19 ? * MON-FRI *)"
+    end: str = "cron(0 7 ? * MON-FRI *)"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class EndpointAutoScaling:
+    """Target tracking on invocations per instance, optionally a second policy on
+    ``CPUUtilization`` or ``MemoryUtilization`` (per instance, percent; CPU is summed over
+    the instance's vCPUs, so it can exceed 100), and optional off-hours bounds."""
+
+    min_capacity: int = 1
+    max_capacity: int = 2
+    invocations_per_instance: int = 100
+    scale_in_cooldown_seconds: int = 600
+    scale_out_cooldown_seconds: int = 120
+    utilization_metric: str | None = None
+    utilization_target: float = 70.0
+    off_hours: OffHours | None = None
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Blue/green traffic shifting of endpoint updates: ``CANARY`` (``step_percent`` of
+    capacity first, the rest after ``wait_seconds``), ``LINEAR`` (``step_percent`` at a time,
+    every ``wait_seconds``) or ``ALL_AT_ONCE``; the old fleet is kept ``bake_seconds`` before
+    it is terminated."""
+
+    traffic: str = "CANARY"
+    step_percent: int = 10
+    wait_seconds: int = 300
+    bake_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class ShadowVariant:
+    """A shadow variant that gets a copy of ``traffic_percent`` of the production requests
+    (its responses are captured, never returned to callers)."""
+
+    instance_type: str
+    instance_count: int = 1
+    traffic_percent: int = 100
+
+
+@dataclass(frozen=True)
+class EndpointAlarmThresholds:
+    """Alarm thresholds. Each alarm breaches for ``periods`` consecutive minutes."""
+
+    server_errors_per_minute: int = 5
+    model_latency_p99_ms: int = 1000
+    model_loading_wait_p99_ms: int = 10000
+    cpu_utilization_percent: int = 90
+    memory_utilization_percent: int = 90
+    periods: int = 3
+
+
+class MultiModelEndpoint(Construct):
+    """Makes a SageMaker multi-model endpoint serving every model archive under its prefix.
+
+    * **Model**: ``MultiModel`` mode over ``s3://<artifacts>/endpoints/<name>/models/``
+      (a model is invoked with ``TargetModel`` = its key under that prefix, e.g.
+      ``spend/v3.tar.gz``), ``image_uri`` (for example the XGBoost inference image the
+      sagemaker SDK gives for the region), model caching on, in the given subnets and
+      security group, **network isolation** on. Its execution role may read only that
+      prefix, write only the capture prefix, decrypt/encrypt with the artifacts key through
+      S3, pull AWS images, write logs under ``/aws/sagemaker/Endpoints/*`` and attach network
+      interfaces; the model depends on that role's policy, so it is never created before its
+      permissions exist.
+    * **Endpoint configuration**: the ``AllTraffic`` variant (``instance_type``,
+      ``instance_count``), and with ``shadow`` a ``Shadow`` variant getting a copy of
+      production traffic; volumes encrypted with the artifacts key (instance types with
+      local NVMe storage take no volume key: they are hardware-encrypted, and SageMaker
+      rejects one); **data capture** of requests and responses (``capture_percentage`` of
+      them; 0 turns capture off) to ``endpoints/<name>/capture/``, KMS-encrypted.
+    * **Endpoint**: blue/green updates shifting traffic per ``rollout`` (canary 10% by
+      default), rolled back automatically when the server-error or latency alarm fires. With
+      autoscaling, an update keeps the instance count and weights autoscaling has set.
+    * **Autoscaling** (``autoscaling``): a scalable target on the variant's instance count
+      (it depends on the endpoint), target tracking on invocations per instance with the
+      given cooldowns, optionally a CPU or memory policy and off-hours bounds. Not for
+      ``ml.t*`` types (SageMaker cannot scale them).
+    * **Alarms** to ``alarm_topic`` (server errors, p99 model latency, p99 model loading wait
+      time, CPU and memory utilization) and a CloudWatch dashboard.
+
+    Names: the model and configuration get generated names, so a changed setting replaces
+    them cleanly; the endpoint's name is generated at synth time from the construct path
+    (its alarms name it, and it names its rollback alarms, so CloudFormation cannot generate
+    it) and, being the endpoint's only replacement-causing property, never blocks an update.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        artifacts: ArtifactStore,
+        image_uri: str,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        security_group: ec2.ISecurityGroup,
+        alarm_topic: sns.ITopic,
+        instance_type: str = "ml.m5.large",
+        instance_count: int = 1,
+        capture_percentage: int = 20,
+        autoscaling: EndpointAutoScaling | None = None,
+        rollout: Rollout | None = None,
+        shadow: ShadowVariant | None = None,
+        alarm_thresholds: EndpointAlarmThresholds | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        rollout = rollout or Rollout()
+        thresholds = alarm_thresholds or EndpointAlarmThresholds()
+        self._check(instance_type, instance_count, capture_percentage, autoscaling, rollout, shadow)
+        stack = Stack.of(self)
+        self.endpoint_name = Names.unique_resource_name(self, max_length=63, separator="-")
+        self.prefix = f"endpoints/{self.endpoint_name}/"
+        self.models_prefix = f"{self.prefix}{MODELS}"
+        self.deployments_prefix = f"{self.prefix}{DEPLOYMENTS}"
+        self.artifacts = artifacts
+        bucket = artifacts.bucket.bucket_name
+        key = artifacts.encryption_key
+
+        self.role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Multi-model endpoint: reads its models, writes its data capture",
+        )
+        artifacts.grant_prefix(self.role, self.models_prefix, write=False)
+        artifacts.grant_prefix(self.role, f"{self.prefix}{CAPTURE}")
+        grant_sagemaker_runtime(self.role, log_group_prefix="/aws/sagemaker/Endpoints/*")
+
+        subnet_ids = vpc.select_subnets(
+            subnet_type=subnets.subnet_type, subnet_group_name=subnets.subnet_group_name
+        ).subnet_ids
+        self.model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=image_uri,
+                mode="MultiModel",
+                model_data_url=f"s3://{bucket}/{self.models_prefix}",
+                multi_model_config=sagemaker.CfnModel.MultiModelConfigProperty(
+                    model_cache_setting="Enabled"
+                ),
+            ),
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=[security_group.security_group_id], subnets=subnet_ids
+            ),
+            enable_network_isolation=True,
+        )
+        policy = self.role.node.find_child("DefaultPolicy")
+        self.model.node.add_dependency(policy)
+
+        variants = [instance_type] + ([shadow.instance_type] if shadow else [])
+        self.config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT,
+                    model_name=self.model.attr_model_name,
+                    instance_type=instance_type,
+                    initial_instance_count=instance_count,
+                    initial_variant_weight=1.0,
+                )
+            ],
+            shadow_production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=SHADOW_VARIANT,
+                    model_name=self.model.attr_model_name,
+                    instance_type=shadow.instance_type,
+                    initial_instance_count=shadow.instance_count,
+                    initial_variant_weight=shadow.traffic_percent / 100,
+                )
+            ]
+            if shadow
+            else None,
+            kms_key_id=None if any(map(has_instance_storage, variants)) else key.key_arn,
+            data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+                enable_capture=capture_percentage > 0,
+                initial_sampling_percentage=capture_percentage,
+                destination_s3_uri=f"s3://{bucket}/{self.prefix}{CAPTURE.rstrip('/')}",
+                kms_key_id=key.key_arn,
+                capture_options=[
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+                ],
+                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                    csv_content_types=["text/csv"], json_content_types=["application/json"]
+                ),
+            ),
+        )
+        self.capture_uri = f"s3://{bucket}/{self.prefix}{CAPTURE.rstrip('/')}"
+
+        self.alarms = self._alarms(thresholds, alarm_topic)
+        rollback = [self.alarms["ServerErrors"], self.alarms["ModelLatency"]]
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Resource",
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=self.config.attr_endpoint_config_name,
+            deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
+                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                    traffic_routing_configuration=self._traffic(rollout),
+                    termination_wait_in_seconds=rollout.bake_seconds,
+                ),
+                auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+                    alarms=[
+                        sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name)
+                        for a in rollback
+                    ]
+                ),
+            ),
+            # Keep what autoscaling has set (instance count, weights) across updates, but
+            # apply a changed data capture configuration.
+            retain_all_variant_properties=autoscaling is not None,
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(
+                    variant_property_type="DataCaptureConfig"
+                )
+            ]
+            if autoscaling is not None
+            else None,
+        )
+        self.endpoint_arn = stack.format_arn(
+            service="sagemaker", resource="endpoint", resource_name=self.endpoint_name.lower()
+        )
+
+        self.scalable_target: appscaling.CfnScalableTarget | None = None
+        self.scaling_policies: list[appscaling.CfnScalingPolicy] = []
+        if autoscaling is not None:
+            self._autoscale(autoscaling)
+        self.dashboard = self._dashboard()
+
+    # -- validation -----------------------------------------------------------------------
+    @staticmethod
+    def _check(
+        instance_type: str,
+        instance_count: int,
+        capture_percentage: int,
+        autoscaling: EndpointAutoScaling | None,
+        rollout: Rollout,
+        shadow: ShadowVariant | None,
+    ) -> None:
+        check = PropsCheck("MultiModelEndpoint")
+        for prop, value in [("instance_type", instance_type)] + (
+            [("shadow.instance_type", shadow.instance_type)] if shadow else []
+        ):
+            check.require(
+                bool(_INSTANCE_TYPE.match(value)),
+                prop,
+                value,
+                "expected a SageMaker instance type such as 'ml.m5.large'",
+            )
+        check.require(instance_count >= 1, "instance_count", instance_count, "expected >= 1")
+        check.require(
+            0 <= capture_percentage <= 100,
+            "capture_percentage",
+            capture_percentage,
+            "expected 0 to 100",
+        )
+        check.require(
+            rollout.traffic in ("CANARY", "LINEAR", "ALL_AT_ONCE"),
+            "rollout.traffic",
+            rollout.traffic,
+            "expected CANARY, LINEAR or ALL_AT_ONCE",
+        )
+        check.require(
+            1 <= rollout.step_percent <= 99,
+            "rollout.step_percent",
+            rollout.step_percent,
+            "expected 1 to 99 (percent of capacity)",
+        )
+        for prop, seconds in (
+            ("rollout.wait_seconds", rollout.wait_seconds),
+            ("rollout.bake_seconds", rollout.bake_seconds),
+        ):
+            check.require(0 <= seconds <= 3600, prop, seconds, "expected 0 to 3600")
+        if shadow is not None:
+            check.require(
+                1 <= shadow.traffic_percent <= 100,
+                "shadow.traffic_percent",
+                shadow.traffic_percent,
+                "expected 1 to 100",
+            )
+        if autoscaling is not None:
+            a = autoscaling
+            check.require(
+                not is_burstable(instance_type),
+                "instance_type",
+                instance_type,
+                "expected a non-burstable type with autoscaling (SageMaker cannot scale ml.t*)",
+            )
+            check.require(
+                1 <= a.min_capacity <= a.max_capacity,
+                "autoscaling.min_capacity",
+                a.min_capacity,
+                f"expected 1 to max_capacity ({a.max_capacity})",
+            )
+            check.require(
+                a.min_capacity <= instance_count <= a.max_capacity,
+                "instance_count",
+                instance_count,
+                f"expected within the autoscaling bounds {a.min_capacity}-{a.max_capacity}",
+            )
+            check.require(
+                a.utilization_metric in (None, "CPUUtilization", "MemoryUtilization"),
+                "autoscaling.utilization_metric",
+                a.utilization_metric,
+                "expected CPUUtilization, MemoryUtilization or None",
+            )
+            if a.off_hours is not None:
+                check.require(
+                    1 <= a.off_hours.min_capacity <= a.off_hours.max_capacity <= a.max_capacity,
+                    "autoscaling.off_hours",
+                    (a.off_hours.min_capacity, a.off_hours.max_capacity),
+                    f"expected 1 <= min <= max <= autoscaling.max_capacity ({a.max_capacity})",
+                )
+        check.raise_if_any()
+
+    # -- parts ----------------------------------------------------------------------------
+    @staticmethod
+    def _traffic(rollout: Rollout) -> sagemaker.CfnEndpoint.TrafficRoutingConfigProperty:
+        step = sagemaker.CfnEndpoint.CapacitySizeProperty(
+            type="CAPACITY_PERCENT", value=rollout.step_percent
+        )
+        return sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+            type=rollout.traffic,
+            wait_interval_in_seconds=rollout.wait_seconds,
+            canary_size=step if rollout.traffic == "CANARY" else None,
+            linear_step_size=step if rollout.traffic == "LINEAR" else None,
+        )
+
+    def _autoscale(self, a: EndpointAutoScaling) -> None:
+        scheduled = None
+        if a.off_hours is not None:
+            off = a.off_hours
+            scheduled = [
+                appscaling.CfnScalableTarget.ScheduledActionProperty(
+                    scheduled_action_name="off-hours-start",
+                    schedule=off.start,
+                    timezone=off.timezone,
+                    scalable_target_action=appscaling.CfnScalableTarget.ScalableTargetActionProperty(
+                        min_capacity=off.min_capacity, max_capacity=off.max_capacity
+                    ),
+                ),
+                appscaling.CfnScalableTarget.ScheduledActionProperty(
+                    scheduled_action_name="off-hours-end",
+                    schedule=off.end,
+                    timezone=off.timezone,
+                    scalable_target_action=appscaling.CfnScalableTarget.ScalableTargetActionProperty(
+                        min_capacity=a.min_capacity, max_capacity=a.max_capacity
+                    ),
+                ),
+            ]
+        # No RoleARN: Application Auto Scaling uses its SageMaker service-linked role.
+        target = appscaling.CfnScalableTarget(
+            self,
+            "ScalableTarget",
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            resource_id=f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
+            min_capacity=a.min_capacity,
+            max_capacity=a.max_capacity,
+            scheduled_actions=scheduled,
+        )
+        # The resource id is a string, not a reference: the variant must exist first.
+        target.node.add_dependency(self.endpoint)
+        self.scalable_target = target
+        policies = [
+            (
+                "InvocationsScaling",
+                "invocations-per-instance",
+                float(a.invocations_per_instance),
+                appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(
+                    predefined_metric_type="SageMakerVariantInvocationsPerInstance"
+                ),
+                None,
+            )
+        ]
+        if a.utilization_metric is not None:
+            policies.append(
+                (
+                    "UtilizationScaling",
+                    a.utilization_metric.lower().replace("utilization", "-utilization"),
+                    a.utilization_target,
+                    None,
+                    appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty(
+                        metric_name=a.utilization_metric,
+                        namespace="/aws/sagemaker/Endpoints",
+                        statistic="Average",
+                        unit="Percent",
+                        dimensions=self._dimensions_for_scaling(),
+                    ),
+                )
+            )
+        for id, name, value, predefined, customized in policies:
+            policy = appscaling.CfnScalingPolicy(
+                self,
+                id,
+                policy_name=name,
+                policy_type="TargetTrackingScaling",
+                scaling_target_id=target.ref,
+                target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+                    target_value=value,
+                    predefined_metric_specification=predefined,
+                    customized_metric_specification=customized,
+                    scale_in_cooldown=a.scale_in_cooldown_seconds,
+                    scale_out_cooldown=a.scale_out_cooldown_seconds,
+                ),
+            )
+            self.scaling_policies.append(policy)
+
+    def _dimensions_for_scaling(self) -> list[appscaling.CfnScalingPolicy.MetricDimensionProperty]:
+        return [
+            appscaling.CfnScalingPolicy.MetricDimensionProperty(
+                name="EndpointName", value=self.endpoint_name
+            ),
+            appscaling.CfnScalingPolicy.MetricDimensionProperty(name="VariantName", value=VARIANT),
+        ]
+
+    def _alarms(self, t: EndpointAlarmThresholds, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+        specs = [
+            (
+                "ServerErrors",
+                self.metric_server_errors(),
+                t.server_errors_per_minute,
+                "5XX errors per minute",
+            ),
+            (
+                "ModelLatency",
+                self.metric_model_latency(),
+                t.model_latency_p99_ms * 1000,
+                "p99 model latency (microseconds)",
+            ),
+            (
+                "ModelLoadingWait",
+                self.metric_model_loading_wait_time(),
+                t.model_loading_wait_p99_ms * 1000,
+                "p99 wait for a model to load (microseconds)",
+            ),
+            (
+                "CpuUtilization",
+                self.metric_cpu_utilization(),
+                t.cpu_utilization_percent,
+                "CPU utilization (percent, summed over vCPUs)",
+            ),
+            (
+                "MemoryUtilization",
+                self.metric_memory_utilization(),
+                t.memory_utilization_percent,
+                "memory utilization (percent)",
+            ),
+        ]
+        alarms = {}
+        for id, metric, threshold, what in specs:
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{id}Alarm",
+                alarm_description=f"{self.endpoint_name}: {what} above {threshold}",
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=t.periods,
+                datapoints_to_alarm=t.periods,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cw_actions.SnsAction(topic))
+            alarm.add_ok_action(cw_actions.SnsAction(topic))
+            alarms[id] = alarm
+        return alarms
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        def graph(title: str, *metrics: cloudwatch.IMetric) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(title=title, left=list(metrics), width=12)
+
+        return cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            widgets=[
+                [
+                    graph("Invocations", self.metric_invocations()),
+                    graph("Errors", self.metric_server_errors(), self.metric_client_errors()),
+                ],
+                [
+                    graph("Model latency p99 (us)", self.metric_model_latency()),
+                    graph(
+                        "Model loading wait p99 (us), cache hit ratio",
+                        self.metric_model_loading_wait_time(),
+                        self.metric_model_cache_hit(),
+                    ),
+                ],
+                [
+                    graph(
+                        "Utilization (%)",
+                        self.metric_cpu_utilization(),
+                        self.metric_memory_utilization(),
+                    )
+                ],
+            ],
+        )
+
+    # -- metrics ----------------------------------------------------------------------------
+    def metric(
+        self,
+        name: str,
+        *,
+        statistic: str = "Sum",
+        namespace: str = "AWS/SageMaker",
+        period: Duration | None = None,
+    ) -> cloudwatch.Metric:
+        """A metric of the production variant, per minute by default."""
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=name,
+            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT},
+            statistic=statistic,
+            period=period or Duration.minutes(1),
+        )
+
+    def metric_invocations(self) -> cloudwatch.Metric:
+        """Requests to the variant per minute."""
+        return self.metric("Invocations")
+
+    def metric_server_errors(self) -> cloudwatch.Metric:
+        """5XX responses per minute."""
+        return self.metric("Invocation5XXErrors")
+
+    def metric_client_errors(self) -> cloudwatch.Metric:
+        """4XX responses per minute."""
+        return self.metric("Invocation4XXErrors")
+
+    def metric_model_latency(self) -> cloudwatch.Metric:
+        """p99 time the model took to respond, in microseconds."""
+        return self.metric("ModelLatency", statistic="p99")
+
+    def metric_model_loading_wait_time(self) -> cloudwatch.Metric:
+        """p99 time requests waited for their model to load, in microseconds."""
+        return self.metric("ModelLoadingWaitTime", statistic="p99")
+
+    def metric_model_cache_hit(self) -> cloudwatch.Metric:
+        """Share of requests whose model was already loaded (0 to 1)."""
+        return self.metric("ModelCacheHit", statistic="Average")
+
+    def metric_cpu_utilization(self) -> cloudwatch.Metric:
+        """Average CPU utilization of the instances, percent summed over vCPUs."""
+        return self.metric(
+            "CPUUtilization", statistic="Average", namespace="/aws/sagemaker/Endpoints"
+        )
+
+    def metric_memory_utilization(self) -> cloudwatch.Metric:
+        """Average memory utilization of the instances, percent."""
+        return self.metric(
+            "MemoryUtilization", statistic="Average", namespace="/aws/sagemaker/Endpoints"
+        )
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` invoke the endpoint (any of its models)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint"],
+            resource_arns=[self.endpoint_arn],
+        )
+
+
+class ApprovedModelDeployer(Construct):
+    """Copies each newly approved model of the given registry groups into ``endpoint``.
+
+    * An EventBridge rule: ``aws.sagemaker`` / ``SageMaker Model Package State Change`` with
+      ``ModelApprovalStatus`` ``Approved`` in one of ``model_package_groups``.
+    * A Lambda function (``lambda_src/model_deployer``) that checks the package is still
+      approved, copies its model archive (a managed copy, so archives over 5 GB work) to
+      ``endpoints/<name>/models/<group>/v<version>.tar.gz`` (the ``TargetModel`` is
+      ``<group>/v<version>.tar.gz``), verifies it and writes a deployment record under
+      ``endpoints/<name>/deployments/``. A repeated event changes nothing; an unrelated or
+      malformed one is logged and ignored. Failed invocations are retried twice, then go to
+      a KMS-encrypted dead-letter queue. JSON logs, encrypted with ``logs_key``.
+    * Its role reads model archives under ``source_prefix`` (``pipelines/``, where the
+      training pipelines write) of the artifacts bucket, writes only the endpoint's models
+      and deployments prefixes, and describes packages of the given groups only.
+
+    Adding groups changes the rule's pattern and the function's settings, not the number of
+    resources.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        endpoint: MultiModelEndpoint,
+        model_package_groups: Sequence[str],
+        logs_key: kms.IKey,
+        source_prefix: str = "pipelines/",
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        check = PropsCheck("ApprovedModelDeployer")
+        check.require(
+            bool(model_package_groups),
+            "model_package_groups",
+            list(model_package_groups),
+            "expected at least one model package group",
+        )
+        check.raise_if_any()
+        artifacts = endpoint.artifacts
+        groups = list(dict.fromkeys(model_package_groups))
+        handler = event_function(
+            self,
+            handler="model_deployer",
+            description=f"Copies approved models into the {endpoint.endpoint_name} endpoint",
+            logs_key=logs_key,
+            environment={
+                "MODEL_BUCKET": artifacts.bucket.bucket_name,
+                "MODEL_PREFIX": endpoint.models_prefix,
+                "RECORD_PREFIX": endpoint.deployments_prefix,
+                "MODEL_PACKAGE_GROUPS": ",".join(groups),
+                "MODEL_KEY_ARN": artifacts.encryption_key.key_arn,
+            },
+            # Managed copies of multi-gigabyte archives.
+            timeout=Duration.minutes(15),
+            memory_size=512,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.function = handler.function
+        self.dead_letter_queue = handler.dead_letter_queue
+        role = handler.role
+        artifacts.grant_prefix(role, source_prefix, write=False)
+        artifacts.grant_prefix(role, endpoint.models_prefix)
+        artifacts.grant_prefix(role, endpoint.deployments_prefix)
+        stack = Stack.of(self)
+        packages = [
+            stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{g}/*")
+            for g in groups
+        ]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeApprovedPackages",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=packages,
+            )
+        )
+        acknowledge_wildcards(
+            role,
+            "Model package versions are numbered by SageMaker when registered; these are the "
+            "configured groups' packages only.",
+            resources=packages,
+        )
+        self.rule = handler.add_rule(
+            self,
+            "Approvals",
+            description=f"Approved models -> the {endpoint.endpoint_name} endpoint",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Package State Change"],
+                detail={
+                    "ModelPackageGroupName": groups,
+                    "ModelApprovalStatus": ["Approved"],
+                },
+            ),
+        )
