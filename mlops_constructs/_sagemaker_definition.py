@@ -7,11 +7,14 @@ docs/design/training-pipeline.md for why each measure below is needed (SDK 3.27.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,17 +120,35 @@ def _prepare_process() -> None:
     warnings.filterwarnings("ignore", message="sagemaker.train.configs has been moved")
 
 
-def build_definition(spec: PipelineSpec) -> Definition:
-    """Author the pipeline and return its definition; imports the SDK on first use."""
+@contextlib.contextmanager
+def offline_sdk(region: str) -> Iterator[None]:
+    """Use the SageMaker SDK offline for ``region`` inside the block (nothing is sent)."""
     _prepare_process()
     region_was_set = "AWS_DEFAULT_REGION" in os.environ
     # Importing sagemaker.serve creates a client, which needs a region (it sends nothing).
-    os.environ.setdefault("AWS_DEFAULT_REGION", spec.region)
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
     try:
-        return _build(spec)
+        yield
     finally:
         if not region_was_set:
             os.environ.pop("AWS_DEFAULT_REGION", None)
+        _quiet_sdk_loggers()
+
+
+@functools.cache
+def image_uri(framework: str, region: str, version: str | None = None) -> str:
+    """The SageMaker SDK's image URI of ``framework`` (e.g. ``xgboost``, ``model-monitor``,
+    ``clarify``) in ``region``, without any AWS call."""
+    with offline_sdk(region):
+        from sagemaker.core import image_uris
+
+        return str(image_uris.retrieve(framework=framework, region=region, version=version))
+
+
+def build_definition(spec: PipelineSpec) -> Definition:
+    """Author the pipeline and return its definition; imports the SDK on first use."""
+    with offline_sdk(spec.region):
+        return _build(spec)
 
 
 def _build(spec: PipelineSpec) -> Definition:

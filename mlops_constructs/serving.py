@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -31,6 +32,9 @@ from mlops_constructs.artifacts import ArtifactStore
 #: GPU/Trainium families below, whose every size has instance storage).
 _INSTANCE_STORE = re.compile(r"^ml\.(?:[a-z]+\d+[a-z]*d[a-z]*|g5|g6|g6e|p5|p5e|p5en|trn\d+n?)\.")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+_PACKAGE_ARN = re.compile(
+    r"^arn:[a-z-]+:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]{1,63}/\d+$"
+)
 VARIANT = "AllTraffic"
 SHADOW_VARIANT = "Shadow"
 #: Where the endpoint's data lives in the artifacts bucket, under ``endpoints/<name>/``.
@@ -110,39 +114,12 @@ class EndpointAlarmThresholds:
     periods: int = 3
 
 
-class MultiModelEndpoint(Construct):
-    """Makes a SageMaker multi-model endpoint serving every model archive under its prefix.
+class ServingEndpoint(Construct):
+    """What :class:`MultiModelEndpoint` and :class:`ModelPackageEndpoint` share; see them."""
 
-    * **Model**: ``MultiModel`` mode over ``s3://<artifacts>/endpoints/<name>/models/``
-      (a model is invoked with ``TargetModel`` = its key under that prefix, e.g.
-      ``spend/v3.tar.gz``), ``image_uri`` (for example the XGBoost inference image the
-      sagemaker SDK gives for the region), model caching on, in the given subnets and
-      security group, **network isolation** on. Its execution role may read only that
-      prefix, write only the capture prefix, decrypt/encrypt with the artifacts key through
-      S3, pull AWS images, write logs under ``/aws/sagemaker/Endpoints/*`` and attach network
-      interfaces; the model depends on that role's policy, so it is never created before its
-      permissions exist.
-    * **Endpoint configuration**: the ``AllTraffic`` variant (``instance_type``,
-      ``instance_count``), and with ``shadow`` a ``Shadow`` variant getting a copy of
-      production traffic; volumes encrypted with the artifacts key (instance types with
-      local NVMe storage take no volume key: they are hardware-encrypted, and SageMaker
-      rejects one); **data capture** of requests and responses (``capture_percentage`` of
-      them; 0 turns capture off) to ``endpoints/<name>/capture/``, KMS-encrypted.
-    * **Endpoint**: blue/green updates shifting traffic per ``rollout`` (canary 10% by
-      default), rolled back automatically when the server-error or latency alarm fires. With
-      autoscaling, an update keeps the instance count and weights autoscaling has set.
-    * **Autoscaling** (``autoscaling``): a scalable target on the variant's instance count
-      (it depends on the endpoint), target tracking on invocations per instance with the
-      given cooldowns, optionally a CPU or memory policy and off-hours bounds. Not for
-      ``ml.t*`` types (SageMaker cannot scale them).
-    * **Alarms** to ``alarm_topic`` (server errors, p99 model latency, p99 model loading wait
-      time, CPU and memory utilization) and a CloudWatch dashboard.
-
-    Names: the model and configuration get generated names, so a changed setting replaces
-    them cleanly; the endpoint's name is generated at synth time from the construct path
-    (its alarms name it, and it names its rollback alarms, so CloudFormation cannot generate
-    it) and, being the endpoint's only replacement-causing property, never blocks an update.
-    """
+    #: True when the endpoint hosts many models (``TargetModel``); Model Monitor cannot
+    #: monitor such endpoints.
+    multi_model = False
 
     def __init__(
         self,
@@ -150,7 +127,9 @@ class MultiModelEndpoint(Construct):
         id: str,
         *,
         artifacts: ArtifactStore,
-        image_uri: str,
+        image_uri: str | None = None,
+        model_package_arn: str | None = None,
+        model_read_prefix: str = "pipelines/",
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         security_group: ec2.ISecurityGroup,
@@ -167,6 +146,7 @@ class MultiModelEndpoint(Construct):
         rollout = rollout or Rollout()
         thresholds = alarm_thresholds or EndpointAlarmThresholds()
         self._check(instance_type, instance_count, capture_percentage, autoscaling, rollout, shadow)
+        self.capture_percentage = capture_percentage
         stack = Stack.of(self)
         self.endpoint_name = Names.unique_resource_name(self, max_length=63, separator="-")
         self.prefix = f"endpoints/{self.endpoint_name}/"
@@ -182,7 +162,9 @@ class MultiModelEndpoint(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Multi-model endpoint: reads its models, writes its data capture",
         )
-        artifacts.grant_prefix(self.role, self.models_prefix, write=False)
+        artifacts.grant_prefix(
+            self.role, self.models_prefix if self.multi_model else model_read_prefix, write=False
+        )
         artifacts.grant_prefix(self.role, f"{self.prefix}{CAPTURE}")
         grant_sagemaker_runtime(self.role, log_group_prefix="/aws/sagemaker/Endpoints/*")
 
@@ -200,6 +182,11 @@ class MultiModelEndpoint(Construct):
                 multi_model_config=sagemaker.CfnModel.MultiModelConfigProperty(
                     model_cache_setting="Enabled"
                 ),
+            )
+            if self.multi_model
+            # The package names its image and archive; the version is pinned.
+            else sagemaker.CfnModel.ContainerDefinitionProperty(
+                model_package_name=model_package_arn
             ),
             vpc_config=sagemaker.CfnModel.VpcConfigProperty(
                 security_group_ids=[security_group.security_group_id], subnets=subnet_ids
@@ -291,8 +278,9 @@ class MultiModelEndpoint(Construct):
         self.dashboard = self._dashboard()
 
     # -- validation -----------------------------------------------------------------------
-    @staticmethod
+    @classmethod
     def _check(
+        cls,
         instance_type: str,
         instance_count: int,
         capture_percentage: int,
@@ -300,7 +288,7 @@ class MultiModelEndpoint(Construct):
         rollout: Rollout,
         shadow: ShadowVariant | None,
     ) -> None:
-        check = PropsCheck("MultiModelEndpoint")
+        check = PropsCheck(cls.__name__)
         for prop, value in [("instance_type", instance_type)] + (
             [("shadow.instance_type", shadow.instance_type)] if shadow else []
         ):
@@ -491,11 +479,17 @@ class MultiModelEndpoint(Construct):
                 t.model_latency_p99_ms * 1000,
                 "p99 model latency (microseconds)",
             ),
-            (
-                "ModelLoadingWait",
-                self.metric_model_loading_wait_time(),
-                t.model_loading_wait_p99_ms * 1000,
-                "p99 wait for a model to load (microseconds)",
+            *(
+                [
+                    (
+                        "ModelLoadingWait",
+                        self.metric_model_loading_wait_time(),
+                        t.model_loading_wait_p99_ms * 1000,
+                        "p99 wait for a model to load (microseconds)",
+                    )
+                ]
+                if self.multi_model
+                else []
             ),
             (
                 "CpuUtilization",
@@ -546,6 +540,10 @@ class MultiModelEndpoint(Construct):
                         "Model loading wait p99 (us), cache hit ratio",
                         self.metric_model_loading_wait_time(),
                         self.metric_model_cache_hit(),
+                    )
+                    if self.multi_model
+                    else graph(
+                        "Overhead latency p99 (us)", self.metric("OverheadLatency", statistic="p99")
                     ),
                 ],
                 [
@@ -618,6 +616,90 @@ class MultiModelEndpoint(Construct):
             grantee=grantee,
             actions=["sagemaker:InvokeEndpoint"],
             resource_arns=[self.endpoint_arn],
+        )
+
+
+class MultiModelEndpoint(ServingEndpoint):
+    """Makes a SageMaker multi-model endpoint serving every model archive under its prefix.
+
+    * **Model**: ``MultiModel`` mode over ``s3://<artifacts>/endpoints/<name>/models/``
+      (a model is invoked with ``TargetModel`` = its key under that prefix, e.g.
+      ``spend/v3.tar.gz``), ``image_uri`` (for example the XGBoost inference image the
+      sagemaker SDK gives for the region), model caching on, in the given subnets and
+      security group, **network isolation** on. Its execution role may read only that
+      prefix, write only the capture prefix, decrypt/encrypt with the artifacts key through
+      S3, pull AWS images, write logs under ``/aws/sagemaker/Endpoints/*`` and attach network
+      interfaces; the model depends on that role's policy, so it is never created before its
+      permissions exist.
+    * **Endpoint configuration**: the ``AllTraffic`` variant (``instance_type``,
+      ``instance_count``), and with ``shadow`` a ``Shadow`` variant getting a copy of
+      production traffic; volumes encrypted with the artifacts key (instance types with
+      local NVMe storage take no volume key: they are hardware-encrypted, and SageMaker
+      rejects one); **data capture** of requests and responses (``capture_percentage`` of
+      them; 0 turns capture off) to ``endpoints/<name>/capture/``, KMS-encrypted.
+    * **Endpoint**: blue/green updates shifting traffic per ``rollout`` (canary 10% by
+      default), rolled back automatically when the server-error or latency alarm fires. With
+      autoscaling, an update keeps the instance count and weights autoscaling has set.
+    * **Autoscaling** (``autoscaling``): a scalable target on the variant's instance count
+      (it depends on the endpoint), target tracking on invocations per instance with the
+      given cooldowns, optionally a CPU or memory policy and off-hours bounds. Not for
+      ``ml.t*`` types (SageMaker cannot scale them).
+    * **Alarms** to ``alarm_topic`` (server errors, p99 model latency, p99 model loading wait
+      time, CPU and memory utilization) and a CloudWatch dashboard.
+
+    Names: the model and configuration get generated names, so a changed setting replaces
+    them cleanly; the endpoint's name is generated at synth time from the construct path
+    (its alarms name it, and it names its rollback alarms, so CloudFormation cannot generate
+    it) and, being the endpoint's only replacement-causing property, never blocks an update.
+    """
+
+    multi_model = True
+
+    def __init__(self, scope: Construct, id: str, *, image_uri: str, **kwargs: Any) -> None:
+        super().__init__(scope, id, image_uri=image_uri, **kwargs)
+
+
+class ModelPackageEndpoint(ServingEndpoint):
+    """Makes a single-model endpoint serving one pinned, approved model package version.
+
+    Everything is as for :class:`MultiModelEndpoint` (role, VPC, network isolation, KMS,
+    data capture, blue/green with rollback alarms, autoscaling, alarms, dashboard), except:
+
+    * the model is ``model_package_arn`` (a versioned package ARN: the package names the
+      image and the archive), so promoting another version is a reviewed config change that
+      goes through the blue/green rollout;
+    * the execution role reads model archives under ``model_read_prefix`` (``pipelines/``,
+      where the training pipelines write them) instead of a models prefix;
+    * there is no model-loading alarm (one model, loaded when an instance starts).
+
+    This is the endpoint kind Model Monitor can watch (it does not monitor multi-model
+    endpoints).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model_package_arn: str,
+        model_read_prefix: str = "pipelines/",
+        **kwargs: Any,
+    ) -> None:
+        check = PropsCheck("ModelPackageEndpoint")
+        check.require(
+            bool(_PACKAGE_ARN.match(model_package_arn)),
+            "model_package_arn",
+            model_package_arn,
+            "expected a versioned model package ARN "
+            "(arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<version>)",
+        )
+        check.raise_if_any()
+        super().__init__(
+            scope,
+            id,
+            model_package_arn=model_package_arn,
+            model_read_prefix=model_read_prefix,
+            **kwargs,
         )
 
 

@@ -125,6 +125,8 @@ class TrainingPipeline(Construct):
         stack = Stack.of(self)
         prefix = f"pipelines/{pipeline_name}"
         self.pipeline_name = pipeline_name
+        #: Where the pipeline writes in the artifacts bucket (baselines under ``baselines/``).
+        self.artifacts_prefix = f"{prefix}/"
 
         self.role = iam.Role(
             self,

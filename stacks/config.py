@@ -31,6 +31,14 @@ from pydantic import (
     model_validator,
 )
 
+from mlops_constructs.model_monitor import (
+    BIAS_METRICS,
+    DEFAULT_QUALITY_METRIC,
+    QUALITY_METRICS,
+    is_monitor_cron,
+)
+from mlops_constructs.serving import is_burstable
+
 ENVIRONMENTS_CONTEXT_KEY = "mlops:environments"
 SELECT_CONTEXT_KEY = "mlops:select"
 
@@ -488,6 +496,10 @@ class DataConfig(_Strict):
     datasets: list[DatasetConfig] = Field(default_factory=list)
 
 
+#: A problem found by a cross-field check: (field, value received, what is expected).
+Problem = tuple[str, Any, str]
+
+
 def macie_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
     """Cross-field checks of the macie section."""
     macie = env.macie
@@ -565,6 +577,169 @@ def training_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
                     f"{at}.approval_status",
                     t.approval_status,
                     "expected PendingManualApproval outside dev",
+                )
+            )
+    return problems
+
+
+def _endpoint_problems(env: EnvironmentConfig, at: str, e: EndpointSettings) -> list[Problem]:
+    """Checks shared by the multi-model and the monitored endpoints."""
+    problems: list[Problem] = []
+    a = e.autoscaling
+    if a is not None:
+        if is_burstable(e.instance_type):
+            problems.append(
+                (
+                    f"{at}.instance_type",
+                    e.instance_type,
+                    "expected a non-burstable type with autoscaling (SageMaker cannot scale "
+                    "ml.t* instances): choose e.g. ml.m5.large or remove autoscaling",
+                )
+            )
+        if a.min_capacity > a.max_capacity:
+            problems.append(
+                (
+                    f"{at}.autoscaling.min_capacity",
+                    a.min_capacity,
+                    f"expected at most max_capacity ({a.max_capacity})",
+                )
+            )
+        elif not a.min_capacity <= e.instance_count <= a.max_capacity:
+            problems.append(
+                (
+                    f"{at}.instance_count",
+                    e.instance_count,
+                    f"expected within the autoscaling bounds {a.min_capacity}-{a.max_capacity}",
+                )
+            )
+        off = a.off_hours
+        if off is not None and not off.min_capacity <= off.max_capacity <= a.max_capacity:
+            problems.append(
+                (
+                    f"{at}.autoscaling.off_hours",
+                    {"min_capacity": off.min_capacity, "max_capacity": off.max_capacity},
+                    f"expected min_capacity <= max_capacity <= {a.max_capacity}",
+                )
+            )
+    if env.tier == Tier.PROD:
+        lowest = min(e.instance_count, a.min_capacity if a else e.instance_count)
+        if a is not None and a.off_hours is not None:
+            lowest = min(lowest, a.off_hours.min_capacity)
+        if lowest < 2:
+            problems.append(
+                (
+                    f"{at}.instance_count",
+                    lowest,
+                    "expected at least 2 instances at all times in prod (also as autoscaling "
+                    "and off-hours minimum), so that one Availability Zone can fail",
+                )
+            )
+    return problems
+
+
+def serving_problems(env: EnvironmentConfig) -> list[Problem]:
+    """Cross-field checks of the serving and monitoring sections."""
+    problems: list[Problem] = []
+    trained = {t.model_name: t for t in env.training}
+    serving = env.serving
+    if serving is not None:
+        problems += _endpoint_problems(env, "serving", serving)
+        for model in serving.models:
+            if model not in trained:
+                problems.append(
+                    ("serving.models", model, f"expected a training model {sorted(trained)}")
+                )
+        images = {
+            (trained[m].algorithm, trained[m].algorithm_version)
+            for m in serving.models
+            if m in trained
+        }
+        if len(images) > 1:
+            problems.append(
+                (
+                    "serving.models",
+                    serving.models,
+                    f"expected models of one algorithm and version (one container), got "
+                    f"{sorted(images)}",
+                )
+            )
+    seen: set[str] = set()
+    for i, m in enumerate(env.monitoring):
+        at = f"monitoring.{i}"
+        problems += _endpoint_problems(env, at, m)
+        if m.model in seen:
+            problems.append((f"{at}.model", m.model, "expected each model monitored once"))
+        seen.add(m.model)
+        if m.capture_percentage == 0:
+            problems.append(
+                (
+                    f"{at}.capture_percentage",
+                    0,
+                    "expected data capture on (1-100): every monitor reads the captured traffic",
+                )
+            )
+        t = trained.get(m.model)
+        if t is None:
+            problems.append(
+                (f"{at}.model", m.model, f"expected a training model {sorted(trained)}")
+            )
+            continue
+        metrics = QUALITY_METRICS[t.problem_type]
+        metric = m.quality_metric or DEFAULT_QUALITY_METRIC[t.problem_type]
+        if metric not in metrics:
+            problems.append(
+                (
+                    f"{at}.quality_metric",
+                    metric,
+                    f"expected one of {sorted(metrics)} for {t.problem_type} model {m.model}",
+                )
+            )
+        else:
+            low, high = metrics[metric]
+            if not low <= m.quality_threshold <= high:
+                problems.append(
+                    (
+                        f"{at}.quality_threshold",
+                        m.quality_threshold,
+                        f"expected {metric} within [{low}, {high}]",
+                    )
+                )
+        b = m.bias
+        for name, value in b.thresholds.items():
+            if name not in BIAS_METRICS:
+                problems.append(
+                    (f"{at}.bias.thresholds", name, f"expected one of {list(BIAS_METRICS)}")
+                )
+                continue
+            low, high = BIAS_METRICS[name]
+            if not 0 < value < high:
+                problems.append(
+                    (
+                        f"{at}.bias.thresholds.{name}",
+                        value,
+                        f"expected above 0 and below {high} ({name} ranges over [{low}, {high}]; "
+                        "the alarm fires above it)",
+                    )
+                )
+        if "CDDL" in b.thresholds and b.group_variable is None:
+            problems.append(
+                (f"{at}.bias.group_variable", None, "expected a feature column: CDDL needs one")
+            )
+        if b.group_variable is not None and b.group_variable not in t.feature_columns:
+            problems.append(
+                (
+                    f"{at}.bias.group_variable",
+                    b.group_variable,
+                    f"expected one of the feature_columns {t.feature_columns}",
+                )
+            )
+        if t.problem_type == "regression" and b.label_threshold is None:
+            problems.append(
+                (
+                    f"{at}.bias.label_threshold",
+                    None,
+                    f"expected the value of {t.label_column} above which an outcome counts as "
+                    "positive (a regression model's bias needs one)",
                 )
             )
     return problems
@@ -830,6 +1005,140 @@ class TrainingConfig(_Strict):
         return metric, "Minimize" if metric in _MINIMIZE else "Maximize"
 
 
+_INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+def _instance_type(value: str) -> str:
+    if not _INSTANCE_TYPE_RE.match(value):
+        raise ValueError("expected a SageMaker instance type such as 'ml.m5.large'")
+    return value
+
+
+class OffHoursConfig(_Strict):
+    """Lower autoscaling bounds from ``start`` until ``end`` (cron, in ``timezone``)."""
+
+    min_capacity: int = Field(ge=1)
+    max_capacity: int = Field(ge=1)
+    start: str = "cron(0 19 ? * MON-FRI *)"
+    end: str = "cron(0 7 ? * MON-FRI *)"
+    timezone: str = "UTC"
+
+    _cron = field_validator("start", "end")(check_aws_cron)
+
+
+class EndpointAutoscalingConfig(_Strict):
+    """Target tracking on invocations per instance, optionally on CPU or memory too."""
+
+    min_capacity: int = Field(default=1, ge=1)
+    max_capacity: int = Field(default=2, ge=1)
+    invocations_per_instance: int = Field(default=100, ge=1)
+    scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600)
+    scale_out_cooldown_seconds: int = Field(default=120, ge=0, le=3600)
+    utilization_metric: Literal["CPUUtilization", "MemoryUtilization"] | None = None
+    utilization_target: float = Field(default=70, gt=0, le=1000)
+    off_hours: OffHoursConfig | None = None
+
+
+class RolloutConfig(_Strict):
+    """Blue/green traffic shifting of endpoint updates, rolled back on alarms."""
+
+    traffic: Literal["CANARY", "LINEAR", "ALL_AT_ONCE"] = "CANARY"
+    step_percent: int = Field(default=10, ge=1, le=99)
+    wait_seconds: int = Field(default=300, ge=0, le=3600)
+    bake_seconds: int = Field(default=600, ge=0, le=3600)
+
+
+class ShadowConfig(_Strict):
+    """A shadow variant that receives a copy of ``traffic_percent`` of the requests."""
+
+    instance_type: str
+    instance_count: int = Field(default=1, ge=1)
+    traffic_percent: int = Field(default=100, ge=1, le=100)
+
+    _type = field_validator("instance_type")(_instance_type)
+
+
+class EndpointAlarmsConfig(_Strict):
+    """Endpoint alarm thresholds; each must breach ``periods`` consecutive minutes."""
+
+    server_errors_per_minute: int = Field(default=5, ge=0)
+    model_latency_p99_ms: int = Field(default=1000, ge=1)
+    model_loading_wait_p99_ms: int = Field(default=10000, ge=1)
+    cpu_utilization_percent: int = Field(default=90, ge=1, le=10000)
+    memory_utilization_percent: int = Field(default=90, ge=1, le=100)
+    periods: int = Field(default=3, ge=1, le=60)
+
+
+class EndpointSettings(_Strict):
+    """Instances, data capture, rollout, autoscaling and alarms of one endpoint."""
+
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(default=1, ge=1)
+    capture_percentage: int = Field(default=20, ge=0, le=100)
+    autoscaling: EndpointAutoscalingConfig | None = None
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    shadow: ShadowConfig | None = None
+    alarms: EndpointAlarmsConfig = Field(default_factory=EndpointAlarmsConfig)
+
+    _type = field_validator("instance_type")(_instance_type)
+
+
+class ServingConfig(EndpointSettings):
+    """The multi-model endpoint and the training ``models`` whose approved versions it gets."""
+
+    models: list[str] = Field(min_length=1)
+
+
+class MonitorSchedulesConfig(_Strict):
+    """Model Monitor crons: hourly, daily at an hour, or every N hours from an hour."""
+
+    data_quality: str = "cron(0 * ? * * *)"
+    model_quality: str = "cron(0 4 ? * * *)"
+    model_bias: str = "cron(0 5 ? * * *)"
+    model_explainability: str = "cron(0 6 ? * * *)"
+
+    @field_validator("*")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not is_monitor_cron(value):
+            raise ValueError(
+                "expected a Model Monitor schedule: hourly 'cron(0 * ? * * *)', daily "
+                "'cron(0 H ? * * *)' or every N hours 'cron(0 H/N ? * * *)'"
+            )
+        return value
+
+
+class BiasMonitorConfig(_Strict):
+    """The bias monitor's positive outcome, facet value, group variable and thresholds
+    (the facet is the model's training ``bias_facet``)."""
+
+    label_threshold: float | None = None
+    label_values: list[float] = Field(default_factory=lambda: [1.0], min_length=1)
+    facet_value: float = 1
+    group_variable: str | None = None
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"DPL": 0.2, "KL": 0.2, "TVD": 0.2}
+    )
+
+
+class MonitoringConfig(EndpointSettings):
+    """A single-model endpoint serving one pinned, approved version of a trained ``model``,
+    its Model Monitor jobs and alarms, and retraining when drift or quality alarms fire."""
+
+    model: str
+    model_package_version: int = Field(ge=1)
+    schedules: MonitorSchedulesConfig = Field(default_factory=MonitorSchedulesConfig)
+    feature_drift_threshold: float = Field(default=0.2, gt=0, le=1)
+    quality_metric: str | None = None
+    quality_threshold: float
+    bias: BiasMonitorConfig = Field(default_factory=BiasMonitorConfig)
+    job_instance_type: str = "ml.m5.xlarge"
+    retraining: bool = True
+    retraining_cooldown_minutes: int = Field(default=360, ge=1, le=43200)
+
+    _job_type = field_validator("job_instance_type")(_instance_type)
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment: where it goes, how it is tagged and what it may destroy."""
 
@@ -845,6 +1154,8 @@ class EnvironmentConfig(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     macie: MacieConfig | None = None
     training: list[TrainingConfig] = Field(default_factory=list)
+    serving: ServingConfig | None = None
+    monitoring: list[MonitoringConfig] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -1030,6 +1341,7 @@ def load_config(context: Mapping[str, Any]) -> PlatformConfig:
                 *data_problems(env.data),
                 *macie_problems(env),
                 *training_problems(env),
+                *serving_problems(env),
             ]
         )
         environments.append(env)

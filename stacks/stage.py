@@ -9,9 +9,11 @@ from constructs import Construct
 from stacks.config import EnvironmentConfig, Tier
 from stacks.data_stack import DataStack
 from stacks.lake_stack import LakeStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.protection_stack import ProtectionStack
 from stacks.security_stack import SecurityStack
+from stacks.serving_stack import ServingStack
 from stacks.training_stack import TrainingStack
 
 
@@ -74,6 +76,31 @@ class PlatformStage(Stage):
                 artifacts=self.lake.artifacts,
                 network=self.network.network,
                 description=f"ML platform {config.name}: model registry and training pipelines",
+            )
+        self.serving = None
+        if config.serving is not None and self.training is not None:
+            self.serving = ServingStack(
+                self,
+                "Serving",
+                config=config,
+                serving=config.serving,
+                keys=self.security.keys,
+                network=self.network.network,
+                artifacts=self.lake.artifacts,
+                registries=self.training.registries,
+                description=f"ML platform {config.name}: multi-model endpoint, approved models",
+            )
+        self.monitoring = None
+        if config.monitoring and self.training is not None:
+            self.monitoring = MonitoringStack(
+                self,
+                "Monitoring",
+                config=config,
+                keys=self.security.keys,
+                network=self.network.network,
+                artifacts=self.lake.artifacts,
+                pipelines=self.training.pipelines,
+                description=f"ML platform {config.name}: monitored endpoints, Model Monitor",
             )
         self.protection = None
         if config.macie is not None:

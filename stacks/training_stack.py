@@ -33,6 +33,7 @@ class TrainingStack(PlatformStack):
         super().__init__(scope, id, config=config, **kwargs)
         datasets = {d.name: d for d in config.data.datasets}
         self.pipelines: dict[str, TrainingPipeline] = {}
+        self.registries: dict[str, ModelRegistry] = {}
         for t in config.training:
             name = f"{config.resource_prefix}-{config.name}-{t.model_name.replace('_', '-')}"
             registry = ModelRegistry(
@@ -84,3 +85,4 @@ class TrainingStack(PlatformStack):
                 "NewData", bucket=lake.bucket(dataset.target_zone), prefix=dataset.prefix
             )
             self.pipelines[t.model_name] = pipeline
+            self.registries[t.model_name] = registry

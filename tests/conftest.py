@@ -15,7 +15,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("dev", "staging", "prod")
 #: The stacks of every environment's stage, in the order the stage makes them.
-STACKS = ("Security", "Network", "Lake", "Data", "Training", "Protection")
+STACKS = ("Security", "Network", "Lake", "Data", "Training", "Serving", "Monitoring", "Protection")
 NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
 
 # jsii runs the project's pinned Node.js (22 LTS) when the tests are started outside make.

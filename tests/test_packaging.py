@@ -28,7 +28,9 @@ def test_wheel_contains_constructs_and_lambda_sources(tmp_path):
     assert "mlops_constructs/__init__.py" in names
     assert "mlops_constructs/network.py" in names
     assert "mlops_constructs/lambda_src/__init__.py" in names
-    assert "mlops_constructs/lambda_src/macie_remediation/index.py" in names
+    for handler in ("macie_remediation", "model_deployer", "retraining_trigger"):
+        assert f"mlops_constructs/lambda_src/{handler}/index.py" in names
+    assert "mlops_constructs/lambda_src/handler_common/logs.py" in names
     assert "mlops_constructs/glue_src/feature_etl.py" in names
     assert "mlops_constructs/sagemaker_src/evaluate.py" in names
     # The app composition and tests are not part of the library.
@@ -41,3 +43,28 @@ def test_handler_path_resolves_inside_the_package():
 
     with pytest.raises(FileNotFoundError, match="no Lambda handler folder named 'nope'"):
         handler_path("nope")
+
+
+def test_a_handler_asset_holds_its_folder_and_handler_common_only(tmp_path):
+    import aws_cdk as cdk
+    from aws_cdk import aws_lambda as lambda_
+
+    from mlops_constructs.sources import handler_code
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Stack")
+    lambda_.Function(
+        stack,
+        "Function",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="model_deployer.index.handler",
+        code=handler_code("model_deployer"),
+    )
+    app.synth()
+    (asset,) = [p for p in tmp_path.iterdir() if p.name.startswith("asset.")]
+    files = sorted(str(f.relative_to(asset)) for f in asset.rglob("*") if f.is_file())
+    assert files == [
+        "handler_common/__init__.py",
+        "handler_common/logs.py",
+        "model_deployer/index.py",
+    ]

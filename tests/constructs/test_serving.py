@@ -18,6 +18,7 @@ from mlops_constructs.serving import (
     ApprovedModelDeployer,
     EndpointAlarmThresholds,
     EndpointAutoScaling,
+    ModelPackageEndpoint,
     MultiModelEndpoint,
     OffHours,
     Rollout,
@@ -425,3 +426,56 @@ def test_templates_lint_clean(made):
 
 def matches_lint(template) -> list[str]:
     return [str(m) for m in lint(json.dumps(template.to_json()), regions=[REGION])]
+
+
+def test_model_package_endpoint_serves_one_pinned_version():
+    package = "arn:aws:sagemaker:eu-west-1:284751930618:model-package/mlops-dev-spend/3"
+
+    def build(stack):
+        key = kms.Key(stack, "Key", enable_key_rotation=True)
+        network = Network(stack, "Net", flow_logs_key=key, interface_endpoints=[])
+        lake = DataLake(stack, "Lake", encryption_key=key)
+        artifacts = ArtifactStore(
+            stack, "Artifacts", encryption_key=key, access_log_bucket=lake.access_log_bucket
+        )
+        return ModelPackageEndpoint(
+            stack,
+            "Endpoint",
+            model_package_arn=package,
+            artifacts=artifacts,
+            vpc=network.vpc,
+            subnets=network.subnet_selection,
+            security_group=network.workload_security_group,
+            alarm_topic=sns.Topic(stack, "Topic", master_key=key, enforce_ssl=True),
+        )
+
+    template, endpoint, stack = synth_construct(build)
+    assert not endpoint.multi_model
+    _, model = _one(template, "AWS::SageMaker::Model")
+    assert model["Properties"]["PrimaryContainer"] == {"ModelPackageName": package}
+    assert model["Properties"]["EnableNetworkIsolation"] is True
+    metrics = {
+        a["Properties"]["MetricName"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert "ModelLoadingWaitTime" not in metrics and "ModelLatency" in metrics
+    role = template.to_json()["Resources"][
+        stack.resolve(endpoint.role.node.default_child.logical_id)
+    ]
+    policies = template.find_resources("AWS::IAM::ManagedPolicy")
+    reads = {
+        next(s for s in policies[r["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+             if s["Sid"] == "ReadObjects")["Resource"]["Fn::Join"][1][-1]
+        for r in role["Properties"]["ManagedPolicyArns"]
+    }  # fmt: skip
+    assert reads == {"/pipelines/*", f"/{endpoint.prefix}capture/*"}
+    assert matches_lint(template) == []
+
+
+def test_model_package_endpoint_needs_a_versioned_arn():
+    with pytest.raises(PropsError, match="model_package_arn: got 'mlops-dev-spend'"):
+        ModelPackageEndpoint(
+            None,  # type: ignore[arg-type]  # checked before the construct is made
+            "Endpoint",
+            model_package_arn="mlops-dev-spend",
+        )

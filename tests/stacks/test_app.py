@@ -241,7 +241,7 @@ def test_protection_per_environment(platform, env, session, mode):
     assert len(resources_of_type(template, "AWS::Macie::Session")) == session
     (function,) = [
         f for f in resources_of_type(template, "AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == "index.handler"
+        if f["Properties"].get("Handler") == "macie_remediation.index.handler"
         and "MODE" in f["Properties"].get("Environment", {}).get("Variables", {})
     ]  # fmt: skip
     assert function["Properties"]["Environment"]["Variables"]["MODE"] == mode

@@ -218,3 +218,16 @@ def test_definition_is_deterministic_and_offline(monkeypatch):
         assert token in first.body
     assert "cdktoken" not in first.body
     assert "binary_classification_metrics.auc.value" in first.body
+
+
+def test_pipeline_takes_the_retraining_trigger_parameters(platform):
+    doc = definition(platform, "dev")
+    parameters = {p["Name"]: p for p in doc["Parameters"]}
+    # What lambda_src/retraining_trigger passes; SageMaker rejects undeclared parameters.
+    for name, default in (
+        ("TriggerReason", "schedule"),
+        ("TriggerAlarm", ""),
+        ("TriggerDetail", ""),
+    ):
+        assert parameters[name]["Type"] == "String"
+        assert parameters[name].get("DefaultValue", "") == default

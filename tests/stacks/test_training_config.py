@@ -30,7 +30,11 @@ TRAINING: dict[str, Any] = {
 
 def with_training(base_context, env: str = "staging", **changes: Any) -> dict[str, Any]:
     ctx = copy.deepcopy(base_context)
-    ctx[ENVIRONMENTS_CONTEXT_KEY][env]["training"] = [{**copy.deepcopy(TRAINING), **changes}]
+    settings = ctx[ENVIRONMENTS_CONTEXT_KEY][env]
+    settings["training"] = [{**copy.deepcopy(TRAINING), **changes}]
+    # The served and monitored model is cdk.json's; this one replaces it.
+    settings.pop("serving", None)
+    settings.pop("monitoring", None)
     return ctx
 
 

@@ -1,0 +1,118 @@
+"""Monitoring of one environment: monitored model endpoints, Model Monitor, retraining."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from mlops_constructs import Network, PlatformKeys
+from mlops_constructs.artifacts import ArtifactStore
+from mlops_constructs.model_monitor import (
+    DEFAULT_QUALITY_METRIC,
+    BiasSettings,
+    ModelMonitor,
+    MonitorSchedules,
+    MonitorThresholds,
+    RetrainingTrigger,
+)
+from mlops_constructs.serving import ModelPackageEndpoint
+from mlops_constructs.training_pipeline import TrainingPipeline
+from stacks.base import PlatformStack
+from stacks.config import EnvironmentConfig
+from stacks.removal import data_removal_policy
+from stacks.serving_stack import endpoint_props, notifications_topic
+
+
+class MonitoringStack(PlatformStack):
+    """For each entry of ``config.monitoring``: a single-model endpoint serving the pinned,
+    approved model package version, its four Model Monitor jobs, schedules and alarms, and
+    (with ``retraining``) the trigger that starts the model's training pipeline when a
+    drift or quality alarm fires.
+
+    Model Monitor does not monitor multi-model endpoints, hence endpoints of their own for
+    the monitored models. Deploy this stack once the pinned version exists and its pipeline
+    run has written the baselines (see the deploy guide).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EnvironmentConfig,
+        keys: PlatformKeys,
+        network: Network,
+        artifacts: ArtifactStore,
+        pipelines: dict[str, TrainingPipeline],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, config=config, **kwargs)
+        trained = {t.model_name: t for t in config.training}
+        stack = Stack.of(self)
+        self.topic = notifications_topic(self, config, keys, "model monitoring")
+        self.endpoints: dict[str, ModelPackageEndpoint] = {}
+        self.monitors: dict[str, ModelMonitor] = {}
+        network_props = {
+            "vpc": network.vpc,
+            "subnets": network.subnet_selection,
+            "security_group": network.workload_security_group,
+        }
+        for m in config.monitoring:
+            t = trained[m.model]
+            pipeline = pipelines[m.model]
+            id_ = m.model.replace("_", "-")
+            endpoint = ModelPackageEndpoint(
+                self,
+                f"{id_}-endpoint",
+                model_package_arn=stack.format_arn(
+                    service="sagemaker",
+                    resource="model-package",
+                    resource_name=f"{pipeline.pipeline_name}/{m.model_package_version}",
+                ),
+                artifacts=artifacts,
+                alarm_topic=self.topic,
+                **network_props,
+                **endpoint_props(m),
+            )
+            monitor = ModelMonitor(
+                self,
+                f"{id_}-monitor",
+                endpoint=endpoint,
+                artifacts=artifacts,
+                alarm_topic=self.topic,
+                problem_type=t.problem_type,
+                features=t.feature_columns,
+                label=t.label_column,
+                baselines_prefix=f"{pipeline.artifacts_prefix}baselines/",
+                bias=BiasSettings(
+                    facet=t.bias_facet,
+                    facet_value=m.bias.facet_value,
+                    label_threshold=m.bias.label_threshold,
+                    label_values=m.bias.label_values,
+                    group_variable=m.bias.group_variable,
+                    thresholds=m.bias.thresholds,
+                ),
+                thresholds=MonitorThresholds(
+                    feature_drift=m.feature_drift_threshold,
+                    quality_metric=m.quality_metric or DEFAULT_QUALITY_METRIC[t.problem_type],
+                    quality_threshold=m.quality_threshold,
+                ),
+                schedules=MonitorSchedules(**m.schedules.model_dump()),
+                instance_type=m.job_instance_type,
+                **network_props,
+            )
+            if m.retraining:
+                RetrainingTrigger(
+                    self,
+                    f"{id_}-retraining",
+                    alarms=monitor.drift_alarms,
+                    pipeline_name=pipeline.pipeline_name,
+                    pipeline_arn=pipeline.pipeline_arn,
+                    logs_key=keys.logs_key,
+                    cooldown_minutes=m.retraining_cooldown_minutes,
+                    removal_policy=data_removal_policy(config),
+                )
+            self.endpoints[m.model] = endpoint
+            self.monitors[m.model] = monitor

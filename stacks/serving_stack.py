@@ -1,0 +1,100 @@
+"""Serving of one environment: the multi-model endpoint and the flow of approved models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_constructs import Network, PlatformKeys
+from mlops_constructs._sagemaker_definition import image_uri
+from mlops_constructs.artifacts import ArtifactStore
+from mlops_constructs.model_registry import ModelRegistry
+from mlops_constructs.serving import (
+    ApprovedModelDeployer,
+    EndpointAlarmThresholds,
+    EndpointAutoScaling,
+    MultiModelEndpoint,
+    OffHours,
+    Rollout,
+    ShadowVariant,
+)
+from stacks.base import PlatformStack
+from stacks.config import EndpointSettings, EnvironmentConfig, ServingConfig, TrainingConfig
+from stacks.removal import data_removal_policy
+
+
+def endpoint_props(settings: EndpointSettings) -> dict[str, Any]:
+    """The endpoint construct props an endpoint section of the config stands for."""
+    a = settings.autoscaling
+    return {
+        "instance_type": settings.instance_type,
+        "instance_count": settings.instance_count,
+        "capture_percentage": settings.capture_percentage,
+        "autoscaling": EndpointAutoScaling(
+            **a.model_dump(exclude={"off_hours"}),
+            off_hours=OffHours(**a.off_hours.model_dump()) if a.off_hours else None,
+        )
+        if a
+        else None,
+        "rollout": Rollout(**settings.rollout.model_dump()),
+        "shadow": ShadowVariant(**settings.shadow.model_dump()) if settings.shadow else None,
+        "alarm_thresholds": EndpointAlarmThresholds(**settings.alarms.model_dump()),
+    }
+
+
+def notifications_topic(
+    scope: Construct, config: EnvironmentConfig, keys: PlatformKeys, what: str
+) -> sns.Topic:
+    """The stack's KMS-encrypted, TLS-only SNS topic for alarms and failures."""
+    return sns.Topic(
+        scope,
+        "Notifications",
+        display_name=f"ML platform {config.name}: {what}",
+        master_key=keys.logs_key,
+        enforce_ssl=True,
+    )
+
+
+class ServingStack(PlatformStack):
+    """The multi-model endpoint of ``config.serving`` (models under its S3 prefix, invoked
+    with ``TargetModel``), its alarms topic, and the function that copies each newly
+    approved version of the served models into it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EnvironmentConfig,
+        serving: ServingConfig,
+        keys: PlatformKeys,
+        network: Network,
+        artifacts: ArtifactStore,
+        registries: dict[str, ModelRegistry],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, config=config, **kwargs)
+        trained: dict[str, TrainingConfig] = {t.model_name: t for t in config.training}
+        first = trained[serving.models[0]]
+        self.topic = notifications_topic(self, config, keys, "serving")
+        self.endpoint = MultiModelEndpoint(
+            self,
+            "Endpoint",
+            artifacts=artifacts,
+            image_uri=image_uri(first.algorithm, config.region, first.algorithm_version),
+            vpc=network.vpc,
+            subnets=network.subnet_selection,
+            security_group=network.workload_security_group,
+            alarm_topic=self.topic,
+            **endpoint_props(serving),
+        )
+        self.deployer = ApprovedModelDeployer(
+            self,
+            "ApprovedModels",
+            endpoint=self.endpoint,
+            model_package_groups=[registries[m].group_name for m in serving.models],
+            logs_key=keys.logs_key,
+            removal_policy=data_removal_policy(config),
+        )

@@ -1,0 +1,173 @@
+"""The serving and monitoring sections of the config: each bad setting gives the clear error,
+all of them in one error, and nothing is synthesized."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from stacks.config import ENVIRONMENTS_CONTEXT_KEY, ConfigError, load_config
+
+
+def edit(base_context, env: str, section: str, **changes: Any) -> dict[str, Any]:
+    ctx = copy.deepcopy(base_context)
+    settings = ctx[ENVIRONMENTS_CONTEXT_KEY][env]
+    if section == "serving":
+        settings["serving"].update(changes)
+    else:
+        settings["monitoring"][0].update(changes)
+    return ctx
+
+
+def problems(ctx) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(ctx)
+    return caught.value.problems
+
+
+def test_cdk_json_serves_and_monitors_in_every_environment(base_context):
+    config = load_config(base_context)
+    for env in config.environments:
+        assert env.serving is not None and env.serving.models == ["spend"]
+        (monitoring,) = env.monitoring
+        assert monitoring.model == "spend" and monitoring.capture_percentage > 0
+    prod = config.environment("prod")
+    assert prod.serving.instance_count >= 2 and prod.serving.autoscaling.min_capacity >= 2
+    dev = config.environment("dev")
+    assert dev.serving.autoscaling.off_hours.max_capacity == 1  # cheaper outside hours
+
+
+def test_min_above_max(base_context):
+    ctx = edit(base_context, "dev", "serving", autoscaling={"min_capacity": 3, "max_capacity": 2})
+    (problem,) = problems(ctx)
+    assert problem == (
+        "environment 'dev', field 'serving.autoscaling.min_capacity': got 3; "
+        "expected at most max_capacity (2)"
+    )
+
+
+def test_burstable_instances_cannot_autoscale(base_context):
+    ctx = edit(base_context, "staging", "serving", instance_type="ml.t2.medium")
+    (problem,) = problems(ctx)
+    assert "environment 'staging', field 'serving.instance_type': got 'ml.t2.medium'" in problem
+    assert "SageMaker cannot scale ml.t* instances" in problem
+
+
+@pytest.mark.parametrize("value", [-1, 101])
+def test_capture_sampling_outside_0_to_100(base_context, value):
+    ctx = edit(base_context, "dev", "serving", capture_percentage=value)
+    (problem,) = problems(ctx)
+    assert f"field 'serving.capture_percentage': got {value};" in problem
+
+
+def test_prod_needs_two_instances_at_all_times(base_context):
+    ctx = edit(
+        base_context,
+        "prod",
+        "serving",
+        instance_count=1,
+        autoscaling={"min_capacity": 1, "max_capacity": 4},
+    )
+    (problem,) = problems(ctx)
+    assert problem.startswith("environment 'prod', field 'serving.instance_count': got 1;")
+    assert "at least 2 instances" in problem
+    # The same rule for the monitored endpoint, including the off-hours floor.
+    ctx = edit(
+        base_context,
+        "prod",
+        "monitoring",
+        autoscaling={
+            "min_capacity": 2,
+            "max_capacity": 4,
+            "off_hours": {"min_capacity": 1, "max_capacity": 2},
+        },
+    )
+    (problem,) = problems(ctx)
+    assert "field 'monitoring.0.instance_count': got 1;" in problem
+
+
+def test_served_models_must_be_trained(base_context):
+    ctx = edit(base_context, "dev", "serving", models=["spend", "churn"])
+    (problem,) = problems(ctx)
+    assert problem == (
+        "environment 'dev', field 'serving.models': got 'churn'; "
+        "expected a training model ['spend']"
+    )
+
+
+def test_monitor_cron_must_be_one_model_monitor_accepts(base_context):
+    ctx = edit(
+        base_context,
+        "dev",
+        "monitoring",
+        schedules={"data_quality": "cron(30 2 ? * MON *)", "model_bias": "rate(1 hour)"},
+    )
+    found = problems(ctx)
+    assert len(found) == 2
+    assert "field 'monitoring.0.schedules.data_quality': got 'cron(30 2 ? * MON *)'" in found[0]
+    assert "expected a Model Monitor schedule" in found[0]
+    assert "monitoring.0.schedules.model_bias" in found[1]
+
+
+def test_quality_metric_must_fit_the_problem_type(base_context):
+    ctx = edit(base_context, "dev", "monitoring", quality_metric="auc")
+    (problem,) = problems(ctx)
+    assert problem == (
+        "environment 'dev', field 'monitoring.0.quality_metric': got 'auc'; "
+        "expected one of ['mae', 'mse', 'r2', 'rmse'] for regression model spend"
+    )
+
+
+def test_thresholds_outside_their_metric_range(base_context):
+    ctx = edit(
+        base_context,
+        "staging",
+        "monitoring",
+        quality_metric="r2",
+        quality_threshold=1.5,
+        bias={"label_threshold": 8.5, "thresholds": {"TVD": 1.2, "DPL": -0.1, "XYZ": 0.1}},
+    )
+    found = problems(ctx)
+    text = "\n".join(found)
+    assert "field 'monitoring.0.quality_threshold': got 1.5; expected r2 within [-inf, 1]" in text
+    assert "field 'monitoring.0.bias.thresholds.TVD': got 1.2; expected above 0 and below 1" in text
+    assert "field 'monitoring.0.bias.thresholds.DPL': got -0.1" in text
+    assert "field 'monitoring.0.bias.thresholds': got 'XYZ'" in text
+    assert len(found) == 4
+    ctx = edit(base_context, "staging", "monitoring", feature_drift_threshold=2)
+    (problem,) = problems(ctx)
+    assert "field 'monitoring.0.feature_drift_threshold': got 2;" in problem
+
+
+def test_regression_bias_needs_a_label_threshold_and_cddl_a_group(base_context):
+    ctx = edit(base_context, "dev", "monitoring", bias={"thresholds": {"CDDL": 0.2}})
+    found = problems(ctx)
+    assert any("field 'monitoring.0.bias.group_variable': got None" in p for p in found)
+    assert any("field 'monitoring.0.bias.label_threshold': got None" in p for p in found)
+
+
+def test_monitoring_needs_data_capture(base_context):
+    ctx = edit(base_context, "dev", "monitoring", capture_percentage=0)
+    (problem,) = problems(ctx)
+    assert "field 'monitoring.0.capture_percentage': got 0; expected data capture on" in problem
+
+
+def test_every_problem_of_every_environment_in_one_error(base_context):
+    ctx = edit(base_context, "dev", "serving", capture_percentage=150)
+    ctx = edit(ctx, "dev", "monitoring", quality_threshold="high")
+    ctx = edit(ctx, "prod", "serving", instance_count=1, autoscaling=None)
+    ctx = edit(ctx, "staging", "monitoring", model_package_version=0)
+    found = problems(ctx)
+    assert len(found) == 4, found
+    assert {p.split("'")[1] for p in found} == {"dev", "prod", "staging"}
+
+
+def test_a_bad_config_writes_nothing(base_context, tmp_path):
+    from stacks.app_factory import create_app
+
+    ctx = edit(base_context, "dev", "serving", capture_percentage=101)
+    with pytest.raises(ConfigError):
+        create_app(ctx, outdir=str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
