@@ -66,13 +66,16 @@ def event_function(
     memory_size: int = 256,
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    reserved_concurrency: int | None = None,
 ) -> EventFunction:
     """Make ``DeadLetterQueue``, ``LogGroup`` and ``Function`` in ``scope`` for ``handler``.
 
     * The function: Python 3.14, code ``lambda_src/<handler>`` plus ``handler_common``,
       ``LOG_LEVEL`` INFO, JSON logs in its own log group encrypted with ``logs_key`` and
       kept ``log_retention``. Asynchronous invocations are retried twice and dropped after
-      6 hours; either way a failed event lands in the dead-letter queue.
+      6 hours; either way a failed event lands in the dead-letter queue. With
+      ``reserved_concurrency``, at most that many invocations run at once (the account must
+      keep 10 unreserved: new accounts with a concurrency quota of 10 cannot reserve any).
     * The dead-letter queue: SQS, encrypted with ``logs_key``, TLS only, 14 days.
     """
     dead_letter_queue = sqs.Queue(
@@ -110,6 +113,7 @@ def event_function(
         retry_attempts=2,
         max_event_age=Duration.hours(6),
         on_failure=destinations.SqsDestination(dead_letter_queue),
+        reserved_concurrent_executions=reserved_concurrency,
     )
     role = function.role
     assert role is not None

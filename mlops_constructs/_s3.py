@@ -127,12 +127,14 @@ def prefix_access_policy(
     description: str,
     statement_label: str,
     key_statement: str,
+    delete_versions: bool = False,
 ) -> iam.ManagedPolicy:
     """A customer-managed policy in ``scope``'s stack for the objects under ``prefix``.
 
     Read: list the prefix (``s3:ListBucket`` limited by ``s3:prefix``), locate the bucket,
     get objects and their versions, decrypt with ``key`` through S3. Write adds put, delete
-    and multipart-upload actions, and encrypting with the key.
+    and multipart-upload actions, and encrypting with the key; ``delete_versions`` also
+    deleting object versions (permanently).
 
     In the bucket's own stack the object ARN ``<bucket>/<prefix>*`` resolves there, so it
     stays exact and cdk-nag's finding on its wildcard is acknowledged once, with its reason,
@@ -168,6 +170,7 @@ def prefix_access_policy(
                     "s3:DeleteObject",
                     "s3:AbortMultipartUpload",
                     "s3:ListMultipartUploadParts",
+                    *(["s3:DeleteObjectVersion"] if delete_versions else []),
                 ],
                 resources=[objects],
             )

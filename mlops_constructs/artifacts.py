@@ -50,15 +50,22 @@ class ArtifactStore(Construct):
         )
         if access_log_bucket is not None:
             log_to(self.bucket, access_log_bucket, "artifacts/")
-        self._policies: dict[tuple[str, bool], iam.ManagedPolicy] = {}
+        self._policies: dict[tuple[str, bool, bool], iam.ManagedPolicy] = {}
 
     def grant_prefix(
-        self, grantee: iam.IGrantable, prefix: str, *, write: bool = True
+        self,
+        grantee: iam.IGrantable,
+        prefix: str,
+        *,
+        write: bool = True,
+        delete_versions: bool = False,
     ) -> iam.IManagedPolicy:
-        """Attach read (and with ``write``, write) access to the objects under ``prefix``."""
-        key = (prefix, write)
+        """Attach read (and with ``write``, write; with ``delete_versions``, permanent deletes
+        of object versions too) access to the objects under ``prefix``."""
+        delete_versions = write and delete_versions
+        key = (prefix, write, delete_versions)
         if key not in self._policies:
-            mode = "ReadWrite" if write else "Read"
+            mode = "ReadWriteDelete" if delete_versions else "ReadWrite" if write else "Read"
             name = "".join(p.capitalize() for p in prefix.replace("-", "/").split("/") if p)
             self._policies[key] = prefix_access_policy(
                 self,
@@ -67,6 +74,7 @@ class ArtifactStore(Construct):
                 key=self.encryption_key,
                 prefix=prefix,
                 write=write,
+                delete_versions=delete_versions,
                 description=f"{mode} artifacts under '{prefix}'",
                 statement_label="Artifacts",
                 key_statement="UseArtifactsKeyThroughS3",

@@ -712,9 +712,12 @@ class ApprovedModelDeployer(Construct):
       approved, copies its model archive (a managed copy, so archives over 5 GB work) to
       ``endpoints/<name>/models/<group>/v<version>.tar.gz`` (the ``TargetModel`` is
       ``<group>/v<version>.tar.gz``), verifies it and writes a deployment record under
-      ``endpoints/<name>/deployments/``. A repeated event changes nothing; an unrelated or
+      ``endpoints/<name>/deployments/``; a copy that does not verify is deleted (its version).
+      A repeated event changes nothing; an unrelated or
       malformed one is logged and ignored. Failed invocations are retried twice, then go to
-      a KMS-encrypted dead-letter queue. JSON logs, encrypted with ``logs_key``.
+      a KMS-encrypted dead-letter queue. JSON logs, encrypted with ``logs_key``. With
+      ``serialize`` (default), a reserved concurrency of one: deliveries of one event never
+      copy at once (new accounts whose concurrency quota is 10 cannot reserve; pass False).
     * Its role reads model archives under ``source_prefix`` (``pipelines/``, where the
       training pipelines write) of the artifacts bucket, writes only the endpoint's models
       and deployments prefixes, and describes packages of the given groups only.
@@ -734,6 +737,7 @@ class ApprovedModelDeployer(Construct):
         source_prefix: str = "pipelines/",
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        serialize: bool = True,
     ) -> None:
         super().__init__(scope, id)
         check = PropsCheck("ApprovedModelDeployer")
@@ -763,12 +767,15 @@ class ApprovedModelDeployer(Construct):
             memory_size=512,
             log_retention=log_retention,
             removal_policy=removal_policy,
+            # Two deliveries of one event must not copy to the same name at once.
+            reserved_concurrency=1 if serialize else None,
         )
         self.function = handler.function
         self.dead_letter_queue = handler.dead_letter_queue
         role = handler.role
         artifacts.grant_prefix(role, source_prefix, write=False)
-        artifacts.grant_prefix(role, endpoint.models_prefix)
+        # A copy that does not verify is deleted for good, not hidden behind a marker.
+        artifacts.grant_prefix(role, endpoint.models_prefix, delete_versions=True)
         artifacts.grant_prefix(role, endpoint.deployments_prefix)
         stack = Stack.of(self)
         packages = [

@@ -1087,6 +1087,9 @@ class ServingConfig(EndpointSettings):
     """The multi-model endpoint and the training ``models`` whose approved versions it gets."""
 
     models: list[str] = Field(min_length=1)
+    #: Run the approved-model copy one at a time (reserved concurrency 1). Accounts whose
+    #: Lambda concurrency quota is still the new-account 10 cannot reserve: set false there.
+    serialize_deployments: bool = True
 
 
 class MonitorSchedulesConfig(_Strict):

@@ -97,4 +97,5 @@ class ServingStack(PlatformStack):
             model_package_groups=[registries[m].group_name for m in serving.models],
             logs_key=keys.logs_key,
             removal_policy=data_removal_policy(config),
+            serialize=serving.serialize_deployments,
         )

@@ -399,6 +399,7 @@ def test_deployer_rule_function_and_permissions(made):
     assert env["MODEL_PREFIX"] == endpoint.models_prefix
     assert env["RECORD_PREFIX"] == endpoint.deployments_prefix
     assert env["MODEL_PACKAGE_GROUPS"] == "mlops-dev-spend"
+    assert function["Properties"]["ReservedConcurrentExecutions"] == 1
     (config,) = template.find_resources("AWS::Lambda::EventInvokeConfig").values()
     assert config["Properties"]["MaximumRetryAttempts"] == 2
     assert "OnFailure" in config["Properties"]["DestinationConfig"]
@@ -406,6 +407,14 @@ def test_deployer_rule_function_and_permissions(made):
     assert "KmsMasterKeyId" in queue["Properties"]
     text = json.dumps(template.to_json())
     assert ":model-package/mlops-dev-spend/*" in text
+    # Deletes of a copy that did not verify are permanent, on the models prefix only.
+    deletes = [
+        p["Properties"]["PolicyDocument"]
+        for p in template.find_resources("AWS::IAM::ManagedPolicy").values()
+        if "s3:DeleteObjectVersion" in json.dumps(p)
+    ]
+    (document,) = deletes
+    assert f"/{endpoint.models_prefix}*" in json.dumps(document)
 
 
 def test_more_models_add_no_resources():

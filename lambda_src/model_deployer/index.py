@@ -1,0 +1,540 @@
+"""Deploys approved model package versions to a SageMaker multi-model endpoint's S3 prefix.
+
+Invoked by an EventBridge rule for ``aws.sagemaker`` / ``SageMaker Model Package State
+Change`` events. When a model package of one of ``MODEL_PACKAGE_GROUPS`` is Approved, the
+package's model artifact (a single ``.tar.gz`` object) is copied to
+``<MODEL_PREFIX><group>/v<version>.tar.gz`` in ``MODEL_BUCKET``, the prefix the multi-model
+endpoint loads models from; clients then invoke the endpoint with
+``TargetModel=<group>/v<version>.tar.gz`` (see :func:`target_model`). A JSON deployment
+record is written to ``<RECORD_PREFIX><group>/v<version>.json``, outside the model prefix so
+the endpoint never sees it.
+
+The rule already filters on the approval status and the group names; the handler checks
+both again, and because events can arrive late, twice or out of order, it asks the model
+registry (``DescribeModelPackage``) for the package's *current* status and acts only if that
+is still Approved. The artifact is taken from the description, never from the event: the
+registry is the authority, the event a snapshot of it. The event's ``ModelDataUrl``, when
+present, must still be well formed, or the event is ignored as malformed.
+
+The copy is a managed copy (multipart ``UploadPartCopy`` from :data:`MULTIPART_THRESHOLD`
+on, so artifacts over 5 GB work) of the exact source version looked at, SSE-KMS with
+``MODEL_KEY_ARN``, and replaces the user metadata with the deployment's provenance (model
+package ARN, source URI, ETag, size and version). The copy is then checked (size, provenance
+metadata, KMS key) before the record is written. A copy that fails or does not check is
+removed again (its version deleted; without ``s3:DeleteObjectVersion``, hidden behind a
+delete marker), a failed multipart upload is aborted, and the error is raised: the endpoint
+never loads a partial or foreign object.
+
+A deployed model version is never overwritten: the endpoint caches models by name, so a
+second object under the same name would be served inconsistently. A target that already
+carries the same provenance makes a redelivered event a no-op (``already-deployed``); a
+target with any other provenance is an error. The function is meant to run with a reserved
+concurrency of one, so two deliveries of one event never copy at the same time.
+
+Events that are malformed, of another kind, not Approved (in the event or in the registry)
+or for another group are logged at WARNING and ignored. Errors are raised, so the
+asynchronous invocation is retried a bounded number of times and then lands in the
+dead-letter queue.
+
+Only the standard library and the runtime's boto3 are used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+from handler_common.logs import json_logger
+
+SOURCE = "aws.sagemaker"
+DETAIL_TYPE = "SageMaker Model Package State Change"
+APPROVED = "Approved"
+ARCHIVE_SUFFIX = ".tar.gz"
+
+# Copies of objects from this size on use multipart UploadPartCopy (CopyObject stops at
+# 5 GB). Parts of 1 GiB: 10,000 parts (the S3 maximum) cover the 5 TiB object maximum.
+MULTIPART_THRESHOLD = 1024 * 1024 * 1024
+MULTIPART_CHUNKSIZE = 1024 * 1024 * 1024
+
+# User metadata on the deployed object (S3 returns the keys in lower case).
+META_PACKAGE_ARN = "model-package-arn"
+META_GROUP = "model-package-group"
+META_VERSION = "model-package-version"
+META_SOURCE_URI = "source-uri"
+META_SOURCE_ETAG = "source-etag"
+META_SOURCE_SIZE = "source-size"
+META_SOURCE_VERSION = "source-version-id"
+
+_MISSING = ("404", "NoSuchKey", "NoSuchVersion", "NotFound")
+_FORBIDDEN = ("403", "AccessDenied", "Forbidden")
+
+
+logger = json_logger("model_deployer")
+
+
+@dataclass(frozen=True)
+class PackageChange:
+    """What the handler needs from a model package state change event."""
+
+    event_id: str | None
+    event_time: str | None
+    group: str
+    version: int
+    arn: str
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class Ignored(Exception):
+    """The event is not one this function acts on; the message says why."""
+
+
+class DeploymentConflict(RuntimeError):
+    """The target name already holds a model with other provenance; it is left alone."""
+
+
+class CopyNotVerified(RuntimeError):
+    """The copied object did not check out; it was removed again."""
+
+
+def target_model(group: str, version: int) -> str:
+    """The ``TargetModel`` a client sends to invoke ``version`` of ``group``.
+
+    It is the object's key relative to the endpoint's model prefix.
+    """
+    return f"{group}/v{version}{ARCHIVE_SUFFIX}"
+
+
+def model_key(model_prefix: str, group: str, version: int) -> str:
+    """The key the endpoint loads ``version`` of ``group`` from."""
+    return f"{model_prefix}{target_model(group, version)}"
+
+
+def record_key(record_prefix: str, group: str, version: int) -> str:
+    """The key of the deployment record of ``version`` of ``group``."""
+    return f"{record_prefix}{group}/v{version}.json"
+
+
+def transfer_config() -> TransferConfig:
+    """The managed copy's settings, read from the module constants when a copy starts."""
+    return TransferConfig(
+        multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNKSIZE
+    )
+
+
+def parse_s3_archive_uri(uri: Any) -> S3Location:
+    """``s3://bucket/key.tar.gz`` as a location, or :class:`Ignored` saying what is wrong."""
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise Ignored(f"model artifact {uri!r} is not an s3:// URI")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket or not key:
+        raise Ignored(f"model artifact {uri!r} names no bucket and key")
+    if not key.endswith(ARCHIVE_SUFFIX) or key.endswith("/"):
+        raise Ignored(
+            f"model artifact {uri!r} is not a single {ARCHIVE_SUFFIX} object, which a "
+            "multi-model endpoint needs"
+        )
+    return S3Location(bucket=bucket, key=key)
+
+
+def parse_event(event: Any) -> PackageChange:
+    """Extract the package change, or raise :class:`Ignored` naming what is wrong."""
+    if not isinstance(event, Mapping):
+        raise Ignored(f"event is a {type(event).__name__}, not an object")
+    if event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
+        raise Ignored(
+            f"not a model package state change event (source={event.get('source')!r}, "
+            f"detail-type={event.get('detail-type')!r})"
+        )
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise Ignored("event has no detail object")
+    group = detail.get("ModelPackageGroupName")
+    if not isinstance(group, str) or not group:
+        raise Ignored("event names no model package group (ModelPackageGroupName)")
+    version = detail.get("ModelPackageVersion")
+    # bool is an int in Python; a version is a positive whole number.
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise Ignored(f"ModelPackageVersion {version!r} is not a positive integer")
+    arn = detail.get("ModelPackageArn")
+    if not isinstance(arn, str) or not arn.startswith("arn:") or ":model-package/" not in arn:
+        raise Ignored(f"ModelPackageArn {arn!r} is not a model package ARN")
+    status = detail.get("ModelApprovalStatus")
+    if status != APPROVED:
+        raise Ignored(f"event's ModelApprovalStatus is {status!r}, not {APPROVED!r}")
+    inference = detail.get("InferenceSpecification")
+    if inference is not None:
+        containers = inference.get("Containers") if isinstance(inference, Mapping) else None
+        if not isinstance(containers, list) or not containers:
+            raise Ignored("event's InferenceSpecification has no Containers")
+        first = containers[0]
+        if not isinstance(first, Mapping):
+            raise Ignored("event's first container is not an object")
+        if "ModelDataUrl" in first:
+            parse_s3_archive_uri(first["ModelDataUrl"])
+    event_id = event.get("id")
+    event_time = event.get("time")
+    return PackageChange(
+        event_id=event_id if isinstance(event_id, str) else None,
+        event_time=event_time if isinstance(event_time, str) else None,
+        group=group,
+        version=version,
+        arn=arn,
+    )
+
+
+def artifact_location(description: Mapping[str, Any]) -> S3Location:
+    """The model artifact of a DescribeModelPackage response (first container).
+
+    ``ModelDataUrl``, or an ``S3DataSource`` naming one gzip-compressed object. Anything
+    else (no artifact, an uncompressed prefix) cannot be loaded by a multi-model endpoint.
+    """
+    containers = (description.get("InferenceSpecification") or {}).get("Containers") or []
+    if not containers or not isinstance(containers[0], Mapping):
+        raise Ignored("the model package has no inference container")
+    container = containers[0]
+    if container.get("ModelDataUrl"):
+        return parse_s3_archive_uri(container["ModelDataUrl"])
+    source = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
+    if source.get("S3DataType") == "S3Object" and source.get("CompressionType") == "Gzip":
+        return parse_s3_archive_uri(source.get("S3Uri"))
+    raise Ignored("the model package's first container names no single .tar.gz artifact")
+
+
+class Deployer:
+    """Deploys one approved model package version with the given clients and settings."""
+
+    def __init__(
+        self,
+        *,
+        s3: Any,
+        sagemaker: Any,
+        bucket: str,
+        model_prefix: str,
+        record_prefix: str,
+        groups: frozenset[str],
+        key_arn: str,
+    ) -> None:
+        for name, prefix in (("MODEL_PREFIX", model_prefix), ("RECORD_PREFIX", record_prefix)):
+            if not prefix.endswith("/") or prefix == "/":
+                raise ValueError(f"{name} must be a key prefix ending in '/', not {prefix!r}")
+        if record_prefix.startswith(model_prefix) or model_prefix.startswith(record_prefix):
+            raise ValueError("RECORD_PREFIX and MODEL_PREFIX must not contain one another")
+        if not bucket or not key_arn:
+            raise ValueError("MODEL_BUCKET and MODEL_KEY_ARN must be set")
+        self.s3 = s3
+        self.sagemaker = sagemaker
+        self.bucket = bucket
+        self.model_prefix = model_prefix
+        self.record_prefix = record_prefix
+        self.groups = groups
+        self.key_arn = key_arn
+
+    def deploy(self, change: PackageChange) -> dict[str, str]:
+        if change.group not in self.groups:
+            raise Ignored(f"model package group {change.group!r} is not deployed by this function")
+        description = self._describe(change.arn)
+        status = description.get("ModelApprovalStatus")
+        if status != APPROVED:
+            # A late or out-of-order event: the registry's current status decides.
+            raise Ignored(f"the model package is now {status!r} in the registry, not {APPROVED!r}")
+        if (
+            description.get("ModelPackageGroupName") != change.group
+            or description.get("ModelPackageVersion") != change.version
+        ):
+            raise Ignored(
+                "the registry describes the package as "
+                f"{description.get('ModelPackageGroupName')!r} version "
+                f"{description.get('ModelPackageVersion')!r}, not as the event does"
+            )
+        package_status = description.get("ModelPackageStatus")
+        if package_status in ("Failed", "Deleting"):
+            raise Ignored(f"the model package's status is {package_status!r}")
+        if package_status != "Completed":
+            # Still being created: raising lets the asynchronous retry look again later.
+            raise RuntimeError(f"the model package's status is {package_status!r}, not Completed")
+        source = artifact_location(description)
+        source_head = self._head(source.bucket, source.key)
+        if source_head is None:
+            raise RuntimeError(f"the approved model package's artifact {source.uri} does not exist")
+
+        target = model_key(self.model_prefix, change.group, change.version)
+        record = record_key(self.record_prefix, change.group, change.version)
+        provenance = _provenance(change, source, source_head)
+        result = {
+            "targetModel": target_model(change.group, change.version),
+            "key": target,
+        }
+
+        existing = self._head(self.bucket, target)
+        if existing is not None:
+            if not _same_provenance(existing, provenance, source_head["ContentLength"]):
+                raise DeploymentConflict(
+                    f"s3://{self.bucket}/{target} already holds a model from "
+                    f"{_metadata(existing).get(META_PACKAGE_ARN) or 'an unknown source'} "
+                    f"(source ETag {_metadata(existing).get(META_SOURCE_ETAG)!r}); a deployed "
+                    "model version is never overwritten"
+                )
+            if self._head(self.bucket, record) is not None:
+                logger.info("already deployed", extra={"modelPackageArn": change.arn, **result})
+                return {"status": "already-deployed", **result}
+            # An earlier attempt copied the model but stopped before the record (perhaps
+            # before checking the copy, too): check it now, then complete the record.
+            logger.info("completing the deployment record", extra={"key": record})
+        else:
+            self._copy(source, source_head, target, provenance)
+        self._verify(target, provenance, source_head["ContentLength"])
+
+        self._write_record(record, change, source, source_head, target)
+        logger.info(
+            "deployed",
+            extra={
+                "modelPackageArn": change.arn,
+                "modelPackageGroupName": change.group,
+                "modelPackageVersion": change.version,
+                "sourceUri": source.uri,
+                "sourceSize": source_head["ContentLength"],
+                "bucket": self.bucket,
+                "record": record,
+                "eventId": change.event_id,
+                **result,
+            },
+        )
+        return {"status": "deployed", **result}
+
+    # -- steps --------------------------------------------------------------------------
+    def _describe(self, arn: str) -> dict[str, Any]:
+        try:
+            return dict(self.sagemaker.describe_model_package(ModelPackageName=arn))
+        except ClientError as error:
+            message = str(error.response.get("Error", {}).get("Message", "")).lower()
+            if _code(error) == "ValidationException" and (
+                "not found" in message or "does not exist" in message
+            ):
+                raise Ignored(f"model package {arn} no longer exists") from None
+            raise
+
+    def _copy(
+        self,
+        source: S3Location,
+        source_head: Mapping[str, Any],
+        target: str,
+        provenance: Mapping[str, str],
+    ) -> None:
+        copy_source = {"Bucket": source.bucket, "Key": source.key}
+        if source_head.get("VersionId"):
+            # Exactly the version whose ETag and size the provenance records.
+            copy_source["VersionId"] = source_head["VersionId"]
+        extra_args = {
+            "ServerSideEncryption": "aws:kms",
+            "SSEKMSKeyId": self.key_arn,
+            # REPLACE on both paths: CopyObject would otherwise keep the source's metadata,
+            # and s3transfer's multipart copy then drops the Metadata given here in favour of
+            # the source's (it passes Metadata to CreateMultipartUpload only with REPLACE).
+            "MetadataDirective": "REPLACE",
+            "Metadata": dict(provenance),
+            "ContentType": source_head.get("ContentType") or "application/octet-stream",
+            # No tags on the target, the same on both paths (and no tagging permissions).
+            "TaggingDirective": "REPLACE",
+            # Fails the copy if the source changed since it was looked at.
+            "CopySourceIfMatch": source_head["ETag"],
+        }
+        try:
+            self.s3.copy(
+                copy_source, self.bucket, target, ExtraArgs=extra_args, Config=transfer_config()
+            )
+        except Exception:
+            # s3transfer aborts a failed multipart upload itself; a CopyObject (or the
+            # completion of a multipart upload) may still have landed before the failure
+            # was seen. Nothing was at the target before, so whatever is there now goes.
+            self._remove_quietly(target)
+            raise
+
+    def _verify(self, target: str, provenance: Mapping[str, str], size: int) -> None:
+        copied = self._head(self.bucket, target)
+        problems = []
+        if copied is None:
+            problems.append("no object at the target")
+        else:
+            if copied.get("ContentLength") != size:
+                problems.append(f"size {copied.get('ContentLength')} instead of {size}")
+            if _metadata(copied) != dict(provenance):
+                problems.append("provenance metadata differs")
+            if copied.get("ServerSideEncryption") != "aws:kms" or _key_id(
+                copied.get("SSEKMSKeyId")
+            ) != _key_id(self.key_arn):
+                problems.append("not encrypted with the model key")
+        if problems:
+            if copied is not None:
+                self._delete(target, copied.get("VersionId"))
+            raise CopyNotVerified(
+                f"the copy to s3://{self.bucket}/{target} did not verify ({'; '.join(problems)});"
+                " it was removed"
+            )
+
+    def _write_record(
+        self,
+        key: str,
+        change: PackageChange,
+        source: S3Location,
+        source_head: Mapping[str, Any],
+        target: str,
+    ) -> None:
+        record = {
+            "modelPackageArn": change.arn,
+            "modelPackageGroupName": change.group,
+            "modelPackageVersion": change.version,
+            "sourceUri": source.uri,
+            "sourceEtag": _etag(source_head),
+            "sourceSize": source_head["ContentLength"],
+            "sourceVersionId": source_head.get("VersionId"),
+            "bucket": self.bucket,
+            "key": target,
+            "targetModel": target_model(change.group, change.version),
+            "eventId": change.event_id,
+            "eventTime": change.event_time,
+            "deployedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(record, indent=2).encode(),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=self.key_arn,
+        )
+
+    # -- helpers ------------------------------------------------------------------------
+    def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.s3.head_object(Bucket=bucket, Key=key))
+        except ClientError as error:
+            if _code(error) in _MISSING:
+                return None
+            if _code(error) in _FORBIDDEN and not self._listed(bucket, key):
+                # S3 answers a HEAD of a missing key with 403, not 404, unless the caller
+                # may list the bucket; a role that may list only some prefixes can still
+                # list this key's, which tells a missing object from a refused one.
+                return None
+            raise
+
+    def _listed(self, bucket: str, key: str) -> bool:
+        try:
+            listing = self.s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+        except ClientError:
+            return True  # cannot tell: the HEAD's refusal stands
+        # The key itself sorts first among the keys it prefixes.
+        return any(o.get("Key") == key for o in listing.get("Contents", []))
+
+    def _delete(self, key: str, version_id: str | None) -> None:
+        if version_id:
+            # The exact version, so no noncurrent copy of a bad object stays behind.
+            try:
+                self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+                return
+            except ClientError as error:
+                if _code(error) != "AccessDenied":
+                    raise
+                logger.warning(
+                    "not allowed to delete the object version (s3:DeleteObjectVersion); "
+                    "hiding it behind a delete marker instead",
+                    extra={"key": key, "versionId": version_id},
+                )
+        # A delete marker at least keeps the endpoint from loading it.
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def _remove_quietly(self, key: str) -> None:
+        try:
+            landed = self._head(self.bucket, key)
+            if landed is not None:
+                self._delete(key, landed.get("VersionId"))
+        except Exception:
+            # The copy's own error is the one raised; this one is only logged.
+            logger.exception("could not remove a failed copy", extra={"key": key})
+
+
+def _provenance(
+    change: PackageChange, source: S3Location, source_head: Mapping[str, Any]
+) -> dict[str, str]:
+    metadata = {
+        META_PACKAGE_ARN: change.arn,
+        META_GROUP: change.group,
+        META_VERSION: str(change.version),
+        # User metadata travels in HTTP headers: ASCII only, so the URI is percent-encoded.
+        META_SOURCE_URI: quote(source.uri, safe=":/"),
+        META_SOURCE_ETAG: _etag(source_head),
+        META_SOURCE_SIZE: str(source_head["ContentLength"]),
+    }
+    if source_head.get("VersionId"):
+        metadata[META_SOURCE_VERSION] = str(source_head["VersionId"])
+    return metadata
+
+
+def _same_provenance(existing: Mapping[str, Any], provenance: Mapping[str, str], size: int) -> bool:
+    recorded = _metadata(existing)
+    return (
+        recorded.get(META_PACKAGE_ARN) == provenance[META_PACKAGE_ARN]
+        and recorded.get(META_SOURCE_ETAG) == provenance[META_SOURCE_ETAG]
+        and recorded.get(META_SOURCE_SIZE) == provenance[META_SOURCE_SIZE]
+        and existing.get("ContentLength") == size
+    )
+
+
+def _metadata(head: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k).lower(): v for k, v in (head.get("Metadata") or {}).items()}
+
+
+def _etag(head: Mapping[str, Any]) -> str:
+    return str(head.get("ETag", "")).strip('"')
+
+
+def _key_id(key: Any) -> str:
+    """The key id of a KMS key ARN (or of a bare key id)."""
+    return str(key or "").rsplit("/", 1)[-1]
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def deployer_from_environment() -> Deployer:
+    return Deployer(
+        s3=boto3.client("s3"),
+        sagemaker=boto3.client("sagemaker"),
+        bucket=os.environ["MODEL_BUCKET"],
+        model_prefix=os.environ["MODEL_PREFIX"],
+        record_prefix=os.environ["RECORD_PREFIX"],
+        groups=frozenset(
+            g.strip() for g in os.environ["MODEL_PACKAGE_GROUPS"].split(",") if g.strip()
+        ),
+        key_arn=os.environ["MODEL_KEY_ARN"],
+    )
+
+
+def handler(event: Any, context: Any) -> dict[str, str]:
+    try:
+        change = parse_event(event)
+        return deployer_from_environment().deploy(change)
+    except Ignored as reason:
+        logger.warning("ignored event", extra={"reason": str(reason), "eventId": _event_id(event)})
+        return {"status": "ignored", "reason": str(reason)}
+
+
+def _event_id(event: Any) -> str | None:
+    return event.get("id") if isinstance(event, Mapping) else None
