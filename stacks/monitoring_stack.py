@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from mlops_constructs import Network, PlatformKeys
@@ -114,5 +114,16 @@ class MonitoringStack(PlatformStack):
                     cooldown_minutes=m.retraining_cooldown_minutes,
                     removal_policy=data_removal_policy(config),
                 )
+            CfnOutput(self, f"{_pascal(m.model)}EndpointName", value=endpoint.endpoint_name)
+            CfnOutput(
+                self,
+                f"{_pascal(m.model)}GroundTruthUri",
+                value=monitor.ground_truth_uri,
+                description="Write ground truth here, hourly folders, JSON Lines",
+            )
             self.endpoints[m.model] = endpoint
             self.monitors[m.model] = monitor
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_cdk import CfnOutput
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -98,4 +99,11 @@ class ServingStack(PlatformStack):
             logs_key=keys.logs_key,
             removal_policy=data_removal_policy(config),
             serialize=serving.serialize_deployments,
+        )
+        CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
+        CfnOutput(
+            self,
+            "ModelsUri",
+            value=f"s3://{artifacts.bucket.bucket_name}/{self.endpoint.models_prefix}",
+            description="TargetModel is an archive's key under this prefix",
         )
