@@ -413,7 +413,15 @@ class ServingEndpoint(Construct):
         # The resource id is a string, not a reference: the variant must exist first.
         target.node.add_dependency(self.endpoint)
         self.scalable_target = target
-        policies = [
+        policies: list[
+            tuple[
+                str,
+                str,
+                float,
+                appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty | None,
+                appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty | None,
+            ]
+        ] = [
             (
                 "InvocationsScaling",
                 "invocations-per-instance",

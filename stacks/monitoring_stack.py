@@ -54,7 +54,7 @@ class MonitoringStack(PlatformStack):
         self.topic = notifications_topic(self, config, keys, "model monitoring")
         self.endpoints: dict[str, ModelPackageEndpoint] = {}
         self.monitors: dict[str, ModelMonitor] = {}
-        network_props = {
+        network_props: dict[str, Any] = {
             "vpc": network.vpc,
             "subnets": network.subnet_selection,
             "security_group": network.workload_security_group,
