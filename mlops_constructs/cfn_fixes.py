@@ -26,5 +26,7 @@ def drop_redundant_provider_dependency(scope: IConstruct, provider_id: str) -> N
 
 def ignore_cfn_lint(resource: CfnResource, rule: str, reason: str) -> None:
     """Turn off one cfn-lint rule for one resource, recording why in its metadata."""
-    resource.add_metadata("cfn-lint", {"config": {"ignore_checks": [rule]}})
-    resource.add_metadata("cfn-lint-reason", {rule: reason})
+    rules = (resource.get_metadata("cfn-lint") or {}).get("config", {}).get("ignore_checks", [])
+    reasons = dict(resource.get_metadata("cfn-lint-reason") or {})
+    resource.add_metadata("cfn-lint", {"config": {"ignore_checks": [*rules, rule]}})
+    resource.add_metadata("cfn-lint-reason", {**reasons, rule: reason})

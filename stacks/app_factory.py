@@ -1,4 +1,5 @@
-"""Builds the CDK app: one :class:`PlatformStage` per selected environment."""
+"""Builds the CDK app: one :class:`PlatformStage` per selected environment, and the
+delivery pipeline when ``mlops:delivery`` enables it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from aws_cdk import App
 
-from stacks.config import PlatformConfig, load_config
+from stacks.config import SELECT_CONTEXT_KEY, PlatformConfig, load_config
 from stacks.stage import PlatformStage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,4 +66,15 @@ def create_app(
     )
     for env in config.selected_environments():
         PlatformStage(app, env.name, config=env)
+    # The pipeline deploys every environment: built only when none was singled out.
+    if config.delivery is not None and SELECT_CONTEXT_KEY not in context:
+        from stacks.delivery_stack import DeliveryStack
+
+        DeliveryStack(
+            app,
+            "Delivery",
+            platform=config,
+            delivery=config.delivery,
+            description="ML platform: delivery pipeline (CDK Pipelines), dev to prod",
+        )
     return app, config

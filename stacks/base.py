@@ -17,6 +17,10 @@ class PlatformStack(Stack):
     ``availability-zones`` context lookup). Platform stacks answer from config instead: the
     zones the config pins, or ``Fn::GetAZs`` selections that CloudFormation resolves at
     deploy time, so synthesis stays offline and no zone name is hard-coded.
+
+    The CloudFormation stack name is ``<environment>-<id>`` (e.g. ``prod-Lake``) wherever the
+    stage sits, so a stage deployed by hand and the same stage deployed by the delivery
+    pipeline are the same stacks.
     """
 
     def __init__(
@@ -25,6 +29,7 @@ class PlatformStack(Stack):
         self._zones = config.pinned_availability_zones or [
             Fn.select(i, Fn.get_azs()) for i in range(config.network.max_azs)
         ]
+        kwargs.setdefault("stack_name", f"{config.name}-{id}")
         super().__init__(scope, id, **kwargs)
         self.config = config
 

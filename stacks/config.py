@@ -40,6 +40,7 @@ from mlops_constructs.model_monitor import (
 from mlops_constructs.serving import is_burstable
 
 ENVIRONMENTS_CONTEXT_KEY = "mlops:environments"
+DELIVERY_CONTEXT_KEY = "mlops:delivery"
 SELECT_CONTEXT_KEY = "mlops:select"
 
 #: The interface endpoints the platform's private subnets can use, by short name.
@@ -1244,6 +1245,54 @@ class EnvironmentConfig(_Strict):
         return None
 
 
+class DeliveryConfig(_Strict):
+    """The CDK Pipelines delivery pipeline, in the tooling ``account`` and ``region``."""
+
+    enabled: bool = False
+    account: str
+    region: str
+    repository: str
+    branch: str = "main"
+    connection_arn: str
+    environments: list[str] | None = None
+    approval_before: list[str] = Field(default_factory=lambda: ["prod"])
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if not _ACCOUNT_RE.match(value):
+            raise ValueError("expected a 12-digit AWS account id as a string")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in known_regions():
+            raise ValueError("expected a known AWS region such as 'eu-west-1'")
+        return value
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not re.match(r"^[\w.-]+/[\w.-]+$", value):
+            raise ValueError("expected 'owner/name' of the source repository")
+        return value
+
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection(cls, value: str) -> str:
+        if not re.match(
+            r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:"
+            r"connection/[0-9a-f-]{36}$",
+            value,
+        ):
+            raise ValueError(
+                "expected the ARN of a CodeConnections connection "
+                "(arn:aws:codeconnections:<region>:<account>:connection/<uuid>)"
+            )
+        return value
+
+
 class PlatformConfig(BaseModel):
     """All environments, in the order the config lists them, and which are selected."""
 
@@ -1251,6 +1300,7 @@ class PlatformConfig(BaseModel):
 
     environments: tuple[EnvironmentConfig, ...]
     selected: tuple[str, ...]
+    delivery: DeliveryConfig | None = None
 
     def selected_environments(self) -> list[EnvironmentConfig]:
         return [e for e in self.environments if e.name in self.selected]
@@ -1351,9 +1401,42 @@ def load_config(context: Mapping[str, Any]) -> PlatformConfig:
 
     problems.extend(_shared_account_problems(environments))
     selected = _parse_selection(context.get(SELECT_CONTEXT_KEY), list(raw_envs), problems)
+    delivery = _delivery(context.get(DELIVERY_CONTEXT_KEY), list(raw_envs), problems)
     if problems:
         raise ConfigError(problems)
-    return PlatformConfig(environments=tuple(environments), selected=tuple(selected))
+    return PlatformConfig(
+        environments=tuple(environments), selected=tuple(selected), delivery=delivery
+    )
+
+
+def _delivery(raw: Any, names: list[str], problems: list[str]) -> DeliveryConfig | None:
+    """The delivery section, or None where it is absent or not enabled."""
+    if raw is None:
+        return None
+    where = f"context key '{DELIVERY_CONTEXT_KEY}'"
+    if not isinstance(raw, Mapping):
+        problems.append(f"{where}: got {raw!r}; expected an object of settings")
+        return None
+    try:
+        delivery = DeliveryConfig.model_validate(raw)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = _field_path(error["loc"])
+            problems.append(
+                f"{where}, field '{field}': got {error.get('input')!r}; "
+                + str(error["msg"]).removeprefix("Value error, ")
+            )
+        return None
+    for field, values in (
+        ("environments", delivery.environments or []),
+        ("approval_before", delivery.approval_before),
+    ):
+        unknown = [v for v in values if v not in names]
+        if unknown:
+            problems.append(
+                f"{where}, field '{field}': got {unknown!r}; expected environments of {names}"
+            )
+    return delivery if delivery.enabled else None
 
 
 def _shared_account_problems(environments: list[EnvironmentConfig]) -> list[str]:
