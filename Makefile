@@ -60,5 +60,24 @@ lint: setup ## ruff and mypy
 bench: setup ## Time synth of all environments vs an empty app, and the test suite
 	@$(PY) benchmarks/bench.py
 
+# The architecture picture: the pinned diagrams package in the venv, and Graphviz's dot
+# (Debian package graphviz, installed here when run as root on a machine with apt-get).
+$(VENV)/.diagram-installed: requirements-diagram.txt $(VENV)/.installed
+	@echo "Installing the pinned diagram packages into $(VENV) ..."
+	@$(PY) -m pip install --quiet -r requirements-diagram.txt
+	@touch $@
+
+.PHONY: diagram
+diagram: setup $(VENV)/.diagram-installed ## Draw docs/architecture.png from the synthesized app (ENV=dev)
+	@command -v dot >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Graphviz (Debian package graphviz) with apt-get ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "make diagram needs Graphviz's dot: install the package 'graphviz' (apt-get install graphviz, dnf install graphviz or brew install graphviz), then run make diagram again"; \
+	    exit 1; \
+	  fi; }
+	@$(PY) tools/diagram.py --env $(or $(ENV),dev)
+
 clean: ## Remove build output (keeps the installed tools)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -37,6 +37,12 @@ STATEFUL = {
     "Training": {
         "AWS::SageMaker::ModelPackageGroup": {"spendregistry19EC89BE"},
     },
+    "Serving": {
+        "AWS::Logs::LogGroup": {"ApprovedModelsLogGroup3E5548F7"},
+    },
+    "Monitoring": {
+        "AWS::Logs::LogGroup": {"spendretrainingLogGroupF6A2F8E9"},
+    },
     "Protection": {
         "AWS::S3::Bucket": {
             "RemediationQuarantineBucketF8495879",
