@@ -4,14 +4,34 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 
 from mlops_constructs._nag import acknowledge_wildcards
 
 
-def grant_sagemaker_runtime(role: iam.Role, *, log_group_prefix: str = "/aws/sagemaker/*") -> None:
+def grant_sagemaker_runtime(
+    role: iam.Role,
+    *,
+    log_group_prefix: str = "/aws/sagemaker/*",
+    volume_key: kms.IKey | None = None,
+) -> None:
     """Let ``role``'s jobs or endpoints write their logs under ``log_group_prefix``, pull
-    AWS-owned algorithm images, publish metrics and attach network interfaces in the VPC."""
+    AWS-owned algorithm images, publish metrics and attach network interfaces in the VPC;
+    with ``volume_key``, create the grants their encrypted volumes need on that key."""
     stack = Stack.of(role)
+    if volume_key is not None:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ArtifactsKeyForVolumes",
+                actions=[
+                    "kms:CreateGrant",
+                    "kms:DescribeKey",
+                    "kms:GenerateDataKey",
+                    "kms:Decrypt",
+                ],
+                resources=[volume_key.key_arn],
+            )
+        )
     log_groups = stack.format_arn(
         service="logs",
         resource="log-group",

@@ -560,21 +560,9 @@ class ModelMonitor(Construct):
                     resources=[asset.bucket.arn_for_objects(f"{asset.s3_object_key}")],
                 )
             )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ArtifactsKeyForVolumes",
-                actions=[
-                    "kms:CreateGrant",
-                    "kms:DescribeKey",
-                    "kms:GenerateDataKey",
-                    "kms:Decrypt",
-                ],
-                resources=[artifacts.encryption_key.key_arn],
-            )
-        )
         # Clarify's SHAP analysis invokes the monitored endpoint.
         self.endpoint.grant_invoke(role)
-        grant_sagemaker_runtime(role)
+        grant_sagemaker_runtime(role, volume_key=artifacts.encryption_key)
 
     def _resources(self, cls: Any) -> Any:
         return cls.MonitoringResourcesProperty(

@@ -232,19 +232,6 @@ class TrainingPipeline(Construct):
                     resources=[asset.bucket.arn_for_objects(asset.s3_object_key)],
                 )
             )
-        # Jobs create grants on the artifacts key for their encrypted volumes.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ArtifactsKeyForVolumes",
-                actions=[
-                    "kms:CreateGrant",
-                    "kms:DescribeKey",
-                    "kms:GenerateDataKey",
-                    "kms:Decrypt",
-                ],
-                resources=[artifacts.encryption_key.key_arn],
-            )
-        )
         registry.grant_register(role)
         job_arns = [
             stack.format_arn(service="sagemaker", resource=kind, resource_name="*")
@@ -277,7 +264,8 @@ class TrainingPipeline(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        grant_sagemaker_runtime(role)
+        # Jobs create grants on the artifacts key for their encrypted volumes.
+        grant_sagemaker_runtime(role, volume_key=artifacts.encryption_key)
         acknowledge_wildcards(
             role,
             "SageMaker names the pipeline's jobs at run time; job outputs go under the "

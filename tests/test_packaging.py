@@ -65,6 +65,7 @@ def test_a_handler_asset_holds_its_folder_and_handler_common_only(tmp_path):
     files = sorted(str(f.relative_to(asset)) for f in asset.rglob("*") if f.is_file())
     assert files == [
         "handler_common/__init__.py",
+        "handler_common/events.py",
         "handler_common/logs.py",
         "model_deployer/index.py",
     ]

@@ -31,6 +31,7 @@ from typing import Any
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from handler_common.events import Ignored, unless_ignored
 from handler_common.logs import json_logger
 
 FINDING_ID_TAG = "macie-finding-id"
@@ -56,10 +57,6 @@ class Finding:
     bucket: str
     key: str
     version_id: str | None
-
-
-class Ignored(Exception):
-    """The event is not one this function acts on; the message says why."""
 
 
 def parse_finding(event: Mapping[str, Any]) -> Finding:
@@ -298,13 +295,6 @@ def remediator_from_environment() -> Remediator:
 
 
 def handler(event: Any, context: Any) -> dict[str, str]:
-    try:
-        finding = parse_finding(event)
-        return remediator_from_environment().remediate(finding)
-    except Ignored as reason:
-        logger.warning("ignored event", extra={"reason": str(reason), "eventId": _event_id(event)})
-        return {"status": "ignored", "reason": str(reason)}
-
-
-def _event_id(event: Any) -> str | None:
-    return event.get("id") if isinstance(event, Mapping) else None
+    return unless_ignored(
+        event, logger, lambda: remediator_from_environment().remediate(parse_finding(event))
+    )

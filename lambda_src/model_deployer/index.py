@@ -52,6 +52,7 @@ from urllib.parse import quote
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from handler_common.events import Ignored, unless_ignored
 from handler_common.logs import json_logger
 
 SOURCE = "aws.sagemaker"
@@ -99,10 +100,6 @@ class S3Location:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
-
-
-class Ignored(Exception):
-    """The event is not one this function acts on; the message says why."""
 
 
 class DeploymentConflict(RuntimeError):
@@ -528,13 +525,6 @@ def deployer_from_environment() -> Deployer:
 
 
 def handler(event: Any, context: Any) -> dict[str, str]:
-    try:
-        change = parse_event(event)
-        return deployer_from_environment().deploy(change)
-    except Ignored as reason:
-        logger.warning("ignored event", extra={"reason": str(reason), "eventId": _event_id(event)})
-        return {"status": "ignored", "reason": str(reason)}
-
-
-def _event_id(event: Any) -> str | None:
-    return event.get("id") if isinstance(event, Mapping) else None
+    return unless_ignored(
+        event, logger, lambda: deployer_from_environment().deploy(parse_event(event))
+    )

@@ -64,6 +64,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from handler_common.events import Ignored, unless_ignored
 from handler_common.logs import json_logger
 
 STATE_CHANGE = "CloudWatch Alarm State Change"
@@ -90,10 +91,6 @@ def _now() -> datetime:
 
 def _sagemaker_client() -> Any:
     return boto3.client("sagemaker")
-
-
-class Ignored(Exception):
-    """The event is not one this function acts on; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -332,14 +329,4 @@ def trigger_from_environment() -> RetrainingTrigger:
 
 def handler(event: Any, context: Any) -> dict[str, str]:
     trigger = trigger_from_environment()  # a configuration error raises, whatever the event
-    try:
-        return trigger.trigger(parse_alarm_change(event))
-    except Ignored as reason:
-        logger.warning("ignored event", extra={"reason": str(reason), "eventId": _event_id(event)})
-        return {"status": "ignored", "reason": str(reason)}
-
-
-def _event_id(event: Any) -> str | None:
-    if not isinstance(event, Mapping):
-        return None
-    return event.get("id") or event.get("alarmArn")
+    return unless_ignored(event, logger, lambda: trigger.trigger(parse_alarm_change(event)))
