@@ -154,13 +154,15 @@ class ServingEndpoint(Construct):
         self.deployments_prefix = f"{self.prefix}{DEPLOYMENTS}"
         self.artifacts = artifacts
         bucket = artifacts.bucket.bucket_name
+        self.capture_uri = f"s3://{bucket}/{self.prefix}{CAPTURE.rstrip('/')}"
         key = artifacts.encryption_key
 
         self.role = iam.Role(
             self,
             "ExecutionRole",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Multi-model endpoint: reads its models, writes its data capture",
+            description=f"{'Multi-model' if self.multi_model else 'Model'} endpoint: reads its "
+            "model archives, writes its data capture",
         )
         artifacts.grant_prefix(
             self.role, self.models_prefix if self.multi_model else model_read_prefix, write=False
@@ -224,7 +226,7 @@ class ServingEndpoint(Construct):
             data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
                 enable_capture=capture_percentage > 0,
                 initial_sampling_percentage=capture_percentage,
-                destination_s3_uri=f"s3://{bucket}/{self.prefix}{CAPTURE.rstrip('/')}",
+                destination_s3_uri=self.capture_uri,
                 kms_key_id=key.key_arn,
                 capture_options=[
                     sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
@@ -235,7 +237,6 @@ class ServingEndpoint(Construct):
                 ),
             ),
         )
-        self.capture_uri = f"s3://{bucket}/{self.prefix}{CAPTURE.rstrip('/')}"
 
         self.alarms = self._alarms(thresholds, alarm_topic)
         rollback = [self.alarms["ServerErrors"], self.alarms["ModelLatency"]]
