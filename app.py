@@ -6,13 +6,19 @@ Synthesize all environments with ``make synth``; one with ``make synth ENV=dev``
 that lists every problem, and nothing is written.
 """
 
+import os
 import sys
 
-from stacks.app_factory import create_app
+from stacks.app_factory import REPO_ROOT, create_app
 from stacks.config import ConfigError
 
 
 def main() -> int:
+    # Keep the SageMaker pipeline definitions between synths (keyed by everything they
+    # depend on): an unchanged pipeline is not rebuilt.
+    os.environ.setdefault(
+        "MLOPS_PIPELINE_DEFINITION_CACHE", str(REPO_ROOT / ".cache" / "pipeline-definitions")
+    )
     try:
         app, _ = create_app()
     except ConfigError as error:

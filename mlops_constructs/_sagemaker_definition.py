@@ -7,15 +7,18 @@ docs/design/training-pipeline.md for why each measure below is needed (SDK 3.27.
 
 from __future__ import annotations
 
+import base64
 import contextlib
-import functools
+import dataclasses
+import hashlib
 import json
 import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 _TOKEN_RE = re.compile(r"\$\{Token\[[^\]]*\]\}")
@@ -135,20 +138,109 @@ def offline_sdk(region: str) -> Iterator[None]:
         _quiet_sdk_loggers()
 
 
-@functools.cache
 def image_uri(framework: str, region: str, version: str | None = None) -> str:
     """The SageMaker SDK's image URI of ``framework`` (e.g. ``xgboost``, ``model-monitor``,
-    ``clarify``) in ``region``, without any AWS call."""
-    with offline_sdk(region):
-        from sagemaker.core import image_uris
+    ``clarify``) in ``region``, without any AWS call (cached like definitions)."""
 
-        return str(image_uris.retrieve(framework=framework, region=region, version=version))
+    def retrieve() -> dict[str, Any]:
+        with offline_sdk(region):
+            from sagemaker.core import image_uris
+
+            return {"uri": image_uris.retrieve(framework=framework, region=region, version=version)}
+
+    return str(sdk_cached("image-uri", [framework, region, version], retrieve)["uri"])
+
+
+#: Environment variable naming a folder where SDK results are kept between synths.
+CACHE_ENV = "MLOPS_PIPELINE_DEFINITION_CACHE"
+_MEMORY: dict[str, dict[str, Any]] = {}
+
+
+def sdk_cached(kind: str, inputs: Any, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``compute()`` (a JSON object made with the SageMaker SDK), kept in memory and, when
+    the environment variable ``MLOPS_PIPELINE_DEFINITION_CACHE`` names a folder, on disk,
+    keyed by ``kind``, ``inputs`` (JSON), the SDK's version and this module's source: the
+    same inputs never run the SDK twice, and any change to them or to this code does."""
+    key = _cache_key(kind, inputs)
+    value = _MEMORY.get(key) or _read_cached(key)
+    if value is None:
+        value = compute()
+        _write_cached(key, value)
+    _MEMORY[key] = value
+    return value
 
 
 def build_definition(spec: PipelineSpec) -> Definition:
-    """Author the pipeline and return its definition; imports the SDK on first use."""
-    with offline_sdk(spec.region):
-        return _build(spec)
+    """Author the pipeline and return its definition; imports the SDK on first use.
+
+    The SDK runs on a *masked* spec (CDK tokens swapped for inert placeholders, numbered in
+    the order they appear), so the same platform settings give the same masked definition
+    in every synth, which :func:`sdk_cached` keeps: an unchanged pipeline is not rebuilt.
+    """
+    masker = _TokenMasker()
+    masked = dataclasses.replace(
+        spec,
+        bucket=masker.mask(spec.bucket),
+        role_arn=masker.mask(spec.role_arn, role=True),
+        kms_key_id=masker.mask(spec.kms_key_id),
+        subnets=masker.mask(list(spec.subnets)),
+        security_group_ids=masker.mask(list(spec.security_group_ids)),
+        model_package_group_name=masker.mask(spec.model_package_group_name),
+        input_uri=masker.mask(spec.input_uri),
+        prepare_script_uri=masker.mask(spec.prepare_script_uri),
+        evaluate_script_uri=masker.mask(spec.evaluate_script_uri),
+    )
+
+    def build() -> dict[str, Any]:
+        with offline_sdk(spec.region):
+            definition = _build(masked)
+        return {
+            "body": definition.body,
+            "uploads": {u: base64.b64encode(b).decode() for u, b in definition.uploads.items()},
+        }
+
+    cached = sdk_cached("pipeline-definition", dataclasses.asdict(masked), build)
+    return Definition(
+        body=masker.unmask(cached["body"]),
+        uploads={masker.unmask(u): base64.b64decode(b) for u, b in cached["uploads"].items()},
+    )
+
+
+def _cache_key(kind: str, inputs: Any) -> str:
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps([kind, inputs], sort_keys=True).encode())
+    digest.update(version("sagemaker").encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def _cache_file(key: str) -> Path | None:
+    folder = os.environ.get(CACHE_ENV)
+    return Path(folder) / f"{key}.json" if folder else None
+
+
+def _read_cached(key: str) -> dict[str, Any] | None:
+    path = _cache_file(key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # unreadable: computed again (and overwritten)
+    return value if isinstance(value, dict) else None
+
+
+def _write_cached(key: str, value: dict[str, Any]) -> None:
+    path = _cache_file(key)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole and then renamed: a concurrent synth never reads half a file.
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(value), encoding="utf-8")
+    temporary.replace(path)
 
 
 def _build(spec: PipelineSpec) -> Definition:
@@ -268,17 +360,17 @@ def _build(spec: PipelineSpec) -> Definition:
     class DataBiasStep(SerializableNetwork, ClarifyCheckStep):
         pass
 
-    masker = _TokenMasker()
-    bucket = masker.mask(spec.bucket)
-    role = masker.mask(spec.role_arn, role=True)
-    kms = masker.mask(spec.kms_key_id)
-    subnets = masker.mask(list(spec.subnets))
-    groups = masker.mask(list(spec.security_group_ids))
-    group_name = masker.mask(spec.model_package_group_name)
+    # The spec is masked (see build_definition): no CDK token reaches the SDK.
+    bucket = spec.bucket
+    role = spec.role_arn
+    kms = spec.kms_key_id
+    subnets = list(spec.subnets)
+    groups = list(spec.security_group_ids)
+    group_name = spec.model_package_group_name
     base = f"s3://{bucket}/{spec.prefix}"
     session = OfflineSession(spec.region, bucket)
 
-    p_input = ParameterString(name="InputDataUri", default_value=masker.mask(spec.input_uri))
+    p_input = ParameterString(name="InputDataUri", default_value=spec.input_uri)
     p_threshold = ParameterFloat(name="MetricThreshold", default_value=spec.evaluation_threshold)
     p_approval = ParameterString(name="ModelApprovalStatus", default_value=spec.approval_status)
     p_reason = ParameterString(name="TriggerReason", default_value="schedule")
@@ -326,7 +418,7 @@ def _build(spec: PipelineSpec) -> Definition:
     prepare = ProcessingStep(
         name="PrepareFeatures",
         step_args=processor(sklearn_image, "prepare-features").run(
-            code=masker.mask(spec.prepare_script_uri),
+            code=spec.prepare_script_uri,
             inputs=[
                 ProcessingInput(
                     input_name="features",
@@ -495,7 +587,7 @@ def _build(spec: PipelineSpec) -> Definition:
         name="EvaluateModel",
         property_files=[report],
         step_args=processor(xgb_image, "evaluate-model").run(
-            code=masker.mask(spec.evaluate_script_uri),
+            code=spec.evaluate_script_uri,
             inputs=[
                 ProcessingInput(
                     input_name="model",
@@ -613,9 +705,9 @@ def _build(spec: PipelineSpec) -> Definition:
         sagemaker_session=session,
         pipeline_experiment_config=None,
     )
-    body = masker.unmask(pipeline.definition())
+    body = pipeline.definition()
     json.loads(body)  # fail here, not at deploy, if the SDK produced something else
-    return Definition(body=body, uploads={masker.unmask(u): b for u, b in session.uploads.items()})
+    return Definition(body=body, uploads=dict(session.uploads))
 
 
 def _memoize_config_validation(config_class: Any) -> None:

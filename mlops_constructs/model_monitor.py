@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import tempfile
@@ -492,49 +493,59 @@ class ModelMonitor(Construct):
         shap_baseline: Sequence[float] | None,
     ) -> dict[str, s3_assets.Asset]:
         """Clarify analysis configurations, written by the SageMaker SDK's config classes."""
-        from mlops_constructs._sagemaker_definition import offline_sdk
+        from mlops_constructs._sagemaker_definition import offline_sdk, sdk_cached
 
-        with offline_sdk(Stack.of(self).region):
-            from sagemaker.core.clarify import BiasConfig, ModelConfig, SHAPConfig
-            from sagemaker.core.model_monitor.clarify_model_monitoring import (
-                BiasAnalysisConfig,
-                ExplainabilityAnalysisConfig,
-            )
+        region = Stack.of(self).region
+        positive = (
+            [bias.label_threshold] if bias.label_threshold is not None else list(bias.label_values)
+        )
+        baseline = [list(shap_baseline or [0.0] * len(features))]
+        inputs = [region, endpoint.endpoint_name, list(features), label, positive,
+                  bias.facet, bias.facet_value, bias.group_variable, baseline]  # fmt: skip
 
-            positive = (
-                [bias.label_threshold]
-                if bias.label_threshold is not None
-                else list(bias.label_values)
-            )
-            bias_config = BiasAnalysisConfig(
-                BiasConfig(
-                    label_values_or_threshold=positive,
-                    facet_name=bias.facet,
-                    facet_values_or_threshold=[bias.facet_value],
-                    group_name=bias.group_variable,
-                ),
-                headers=[label, *features],
-                label=label,
-            )._to_dict()
-            pre_training = [m for m in bias.thresholds if m in BIAS_METRICS] or ["DPL"]
-            bias_config["methods"] = {
-                "pre_training_bias": {"methods": pre_training},
-                "post_training_bias": {"methods": ["DPPL"]},
-            }
-            explainability_config = ExplainabilityAnalysisConfig(
-                SHAPConfig(
-                    baseline=[list(shap_baseline or [0.0] * len(features))],
-                    num_samples=100,
-                    agg_method="mean_abs",
-                    save_local_shap_values=False,
-                ),
-                ModelConfig(
-                    endpoint_name=endpoint.endpoint_name,
-                    content_type="text/csv",
-                    accept_type="text/csv",
-                ),
-                headers=list(features),
-            )._to_dict()
+        def write() -> dict[str, Any]:
+            with offline_sdk(region):
+                from sagemaker.core.clarify import BiasConfig, ModelConfig, SHAPConfig
+                from sagemaker.core.model_monitor.clarify_model_monitoring import (
+                    BiasAnalysisConfig,
+                    ExplainabilityAnalysisConfig,
+                )
+
+                return {
+                    "bias": BiasAnalysisConfig(
+                        BiasConfig(
+                            label_values_or_threshold=positive,
+                            facet_name=bias.facet,
+                            facet_values_or_threshold=[bias.facet_value],
+                            group_name=bias.group_variable,
+                        ),
+                        headers=[label, *features],
+                        label=label,
+                    )._to_dict(),
+                    "explainability": ExplainabilityAnalysisConfig(
+                        SHAPConfig(
+                            baseline=baseline,
+                            num_samples=100,
+                            agg_method="mean_abs",
+                            save_local_shap_values=False,
+                        ),
+                        ModelConfig(
+                            endpoint_name=endpoint.endpoint_name,
+                            content_type="text/csv",
+                            accept_type="text/csv",
+                        ),
+                        headers=list(features),
+                    )._to_dict(),
+                }
+
+        written = copy.deepcopy(sdk_cached("clarify-analysis-configs", inputs, write))
+        bias_config = written["bias"]
+        explainability_config = written["explainability"]
+        pre_training = [m for m in bias.thresholds if m in BIAS_METRICS] or ["DPL"]
+        bias_config["methods"] = {
+            "pre_training_bias": {"methods": pre_training},
+            "post_training_bias": {"methods": ["DPPL"]},
+        }
         assets = {}
         for name, config in (("bias", bias_config), ("explainability", explainability_config)):
             # A file asset (not a folder, which would ship as a zip): ConfigUri is the JSON.

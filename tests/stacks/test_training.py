@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -182,19 +183,9 @@ def test_the_sdk_is_imported_only_where_definitions_are_built():
     assert result.stdout.strip().splitlines()[-1] == "False"
 
 
-def test_definition_is_deterministic_and_offline(monkeypatch):
-    """Built twice from one spec, with every socket blocked: the same bytes, no AWS call."""
-    import socket
+def _spec(**changes: Any) -> Any:
+    from mlops_constructs._sagemaker_definition import PipelineSpec
 
-    from mlops_constructs._sagemaker_definition import PipelineSpec, build_definition
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access while building the definition: {args}")
-
-    for name in ("connect", "connect_ex"):
-        monkeypatch.setattr(socket.socket, name, refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
     spec = PipelineSpec(
         name="p", region="eu-west-1", role_arn="${Token[TOKEN.1]}", bucket="${Token[TOKEN.2]}",
         prefix="pipelines/p", kms_key_id="${Token[TOKEN.3]}", subnets=["subnet-1", "subnet-2"],
@@ -211,13 +202,68 @@ def test_definition_is_deterministic_and_offline(monkeypatch):
         training_instance_type="ml.m5.xlarge", processing_instance_type="ml.m5.large",
         evaluation_threshold=0.7, approval_status="PendingManualApproval", bias_facet="x1",
     )  # fmt: skip
-    first, second = build_definition(spec), build_definition(spec)
+    return dataclasses.replace(spec, **changes)
+
+
+def test_definition_is_deterministic_and_offline(monkeypatch):
+    """Built twice from one spec, with every socket blocked: the same bytes, no AWS call."""
+    import socket
+
+    from mlops_constructs import _sagemaker_definition as definitions
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access while building the definition: {args}")
+
+    for name in ("connect", "connect_ex"):
+        monkeypatch.setattr(socket.socket, name, refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.delenv(definitions.CACHE_ENV, raising=False)
+    spec = _spec()
+    monkeypatch.setattr(definitions, "_MEMORY", {})
+    first = definitions.build_definition(spec)
+    monkeypatch.setattr(definitions, "_MEMORY", {})  # a second real build, not a cache hit
+    second = definitions.build_definition(spec)
     assert first.body == second.body and first.uploads == second.uploads
     # Tokens survive the SDK untouched, so CloudFormation resolves them.
     for token in ("${Token[TOKEN.1]}", "${Token[TOKEN.2]}", "${Token[TOKEN.3]}"):
         assert token in first.body
     assert "cdktoken" not in first.body
     assert "binary_classification_metrics.auc.value" in first.body
+
+
+def test_definition_cache_on_disk(monkeypatch, tmp_path):
+    """A cached definition is reused (the SDK is not run again), with this synth's tokens;
+    a changed spec or a damaged cache file builds anew."""
+    from mlops_constructs import _sagemaker_definition as definitions
+
+    monkeypatch.setenv(definitions.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(definitions, "_MEMORY", {})
+    built = definitions.build_definition(_spec())
+    (cached,) = tmp_path.glob("*.json")
+    assert "${Token[" not in cached.read_text()  # stored masked
+
+    builds = []
+    real_build = definitions._build
+    monkeypatch.setattr(definitions, "_build", lambda spec: builds.append(spec) or real_build(spec))
+    monkeypatch.setattr(definitions, "_MEMORY", {})
+    # Another synth: the same settings, other token values.
+    again = definitions.build_definition(
+        _spec(role_arn="${Token[TOKEN.91]}", bucket="${Token[TOKEN.92]}")
+    )
+    assert builds == []
+    assert again.body == built.body.replace("TOKEN.1]", "TOKEN.91]").replace(
+        "TOKEN.2]", "TOKEN.92]"
+    )
+
+    monkeypatch.setattr(definitions, "_MEMORY", {})
+    definitions.build_definition(_spec(max_jobs=3))
+    assert len(builds) == 1 and len(list(tmp_path.glob("*.json"))) == 2
+
+    cached.write_text("{not json")
+    monkeypatch.setattr(definitions, "_MEMORY", {})
+    assert definitions.build_definition(_spec()).body == built.body
+    assert len(builds) == 2
 
 
 def test_pipeline_takes_the_retraining_trigger_parameters(platform):
