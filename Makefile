@@ -80,4 +80,4 @@ diagram: setup $(VENV)/.diagram-installed ## Draw docs/architecture.png from the
 	@$(PY) tools/diagram.py --env $(or $(ENV),dev)
 
 clean: ## Remove build output (keeps the installed tools)
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .cache/pipeline-definitions

@@ -13,6 +13,9 @@ Measures, in one run on this machine:
   from the fixed start-up cost (module loading in Python and Node.js, cdk-nag's rules);
 * the resource count, and milliseconds per resource: overall, above the empty app, and
   per resource added from one environment to all;
+* every environment again with the SageMaker SDK's results cached on disk (warm), as
+  ``app.py`` keeps them between synths under ``.cache/pipeline-definitions``; the other
+  figures are cold (no cache), as in a fresh clone;
 * optionally the whole test suite (``--with-tests``, on by default from make).
 
 Each synth is repeated ``--runs`` times (5 by default) and the median reported.
@@ -65,8 +68,15 @@ print(json.dumps({"elapsed": elapsed, **peaks}))
 """
 
 
-def _env() -> dict[str, str]:
+#: The disk cache the warm synths share (filled by the warm-up).
+_WARM_CACHE = tempfile.mkdtemp(prefix="bench-sdk-cache-")
+
+
+def _env(mode: str = "") -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("MLOPS_PIPELINE_DEFINITION_CACHE", None)
+    if mode == "platform-warm":
+        env["MLOPS_PIPELINE_DEFINITION_CACHE"] = _WARM_CACHE
     node_bin = REPO_ROOT / "node_modules" / ".bin"
     env["PATH"] = f"{node_bin}{os.pathsep}{env.get('PATH', '')}"
     return env
@@ -76,9 +86,9 @@ def synth_once(mode: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as outdir:
         start = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-c", _CHILD, mode, outdir],
+            [sys.executable, "-c", _CHILD, mode.removesuffix("-warm"), outdir],
             cwd=REPO_ROOT,
-            env=_env(),
+            env=_env(mode),
             capture_output=True,
             text=True,
             check=False,
@@ -117,7 +127,7 @@ def main() -> int:
     args = parser.parse_args()
 
     # One warm-up of each, so the jsii package cache is populated as on any later run.
-    modes = ("empty", args.single, "platform")
+    modes = ("empty", args.single, "platform", "platform-warm")
     for mode in modes:
         synth_once(mode)
     runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
@@ -143,6 +153,8 @@ def main() -> int:
         f"one_environment_s ({args.single})": round(single_s, 3),
         "all_environments_s": round(full_s, 3),
         "ratio_all_to_empty": round(full_s / empty_s, 2),
+        "all_environments_warm_s": round(median("platform-warm"), 3),
+        "ratio_warm_to_empty": round(median("platform-warm") / empty_s, 2),
         "resources": resources,
         f"resources ({args.single})": single_resources,
         "ms_per_resource": round(1000 * full_s / resources, 1),
