@@ -1427,6 +1427,8 @@ def _delivery(raw: Any, names: list[str], problems: list[str]) -> DeliveryConfig
                 + str(error["msg"]).removeprefix("Value error, ")
             )
         return None
+    if not delivery.enabled:
+        return None  # an inert example until enabled: its fields are checked, nothing else
     for field, values in (
         ("environments", delivery.environments or []),
         ("approval_before", delivery.approval_before),
@@ -1436,7 +1438,7 @@ def _delivery(raw: Any, names: list[str], problems: list[str]) -> DeliveryConfig
             problems.append(
                 f"{where}, field '{field}': got {unknown!r}; expected environments of {names}"
             )
-    return delivery if delivery.enabled else None
+    return delivery
 
 
 def _shared_account_problems(environments: list[EnvironmentConfig]) -> list[str]:
