@@ -22,6 +22,7 @@ from mlops_constructs.serving import (
     MultiModelEndpoint,
     OffHours,
     Rollout,
+    ServingEndpoint,
     ShadowVariant,
     has_instance_storage,
     is_burstable,
@@ -32,8 +33,13 @@ IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
 def _build(
-    stack, *, groups: tuple[str, ...] = ("mlops-dev-spend",), with_deployer: bool = True, **props
-) -> MultiModelEndpoint:
+    stack,
+    *,
+    groups: tuple[str, ...] = ("mlops-dev-spend",),
+    with_deployer: bool = True,
+    package: str | None = None,
+    **props,
+) -> ServingEndpoint:
     key = kms.Key(stack, "Key", enable_key_rotation=True)
     network = Network(stack, "Net", flow_logs_key=key, interface_endpoints=[])
     lake = DataLake(stack, "Lake", encryption_key=key)
@@ -41,15 +47,20 @@ def _build(
         stack, "Artifacts", encryption_key=key, access_log_bucket=lake.access_log_bucket
     )
     topic = sns.Topic(stack, "Topic", master_key=key, enforce_ssl=True)
-    endpoint = MultiModelEndpoint(
+    kind, model = (
+        (ModelPackageEndpoint, {"model_package_arn": package})
+        if package
+        else (MultiModelEndpoint, {"image_uri": IMAGE})
+    )
+    endpoint = kind(
         stack,
         "Endpoint",
         artifacts=artifacts,
-        image_uri=IMAGE,
         vpc=network.vpc,
         subnets=network.subnet_selection,
         security_group=network.workload_security_group,
         alarm_topic=topic,
+        **model,
         **props,
     )
     if with_deployer:
@@ -440,25 +451,9 @@ def matches_lint(template) -> list[str]:
 def test_model_package_endpoint_serves_one_pinned_version():
     package = "arn:aws:sagemaker:eu-west-1:284751930618:model-package/mlops-dev-spend/3"
 
-    def build(stack):
-        key = kms.Key(stack, "Key", enable_key_rotation=True)
-        network = Network(stack, "Net", flow_logs_key=key, interface_endpoints=[])
-        lake = DataLake(stack, "Lake", encryption_key=key)
-        artifacts = ArtifactStore(
-            stack, "Artifacts", encryption_key=key, access_log_bucket=lake.access_log_bucket
-        )
-        return ModelPackageEndpoint(
-            stack,
-            "Endpoint",
-            model_package_arn=package,
-            artifacts=artifacts,
-            vpc=network.vpc,
-            subnets=network.subnet_selection,
-            security_group=network.workload_security_group,
-            alarm_topic=sns.Topic(stack, "Topic", master_key=key, enforce_ssl=True),
-        )
-
-    template, endpoint, stack = synth_construct(build)
+    template, endpoint, stack = synth_construct(
+        lambda s: _build(s, package=package, with_deployer=False)
+    )
     assert not endpoint.multi_model
     _, model = _one(template, "AWS::SageMaker::Model")
     assert model["Properties"]["PrimaryContainer"] == {"ModelPackageName": package}
