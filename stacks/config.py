@@ -164,6 +164,22 @@ class ExistingVpcConfig(_Strict):
         return self
 
 
+def _log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(
+            f"expected one of CloudWatch Logs' retention periods {list(LOG_RETENTION_DAYS)}"
+        )
+    return value
+
+
+class LogsConfig(_Strict):
+    """How long the platform's Lambda functions keep their logs (days)."""
+
+    function_retention_days: int = 365
+
+    _retention = field_validator("function_retention_days")(_log_retention)
+
+
 class NetworkConfig(_Strict):
     """The environment's network: a new VPC (default) or an existing one."""
 
@@ -198,14 +214,7 @@ class NetworkConfig(_Strict):
             raise ValueError("expected each endpoint once")
         return value
 
-    @field_validator("flow_log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"expected one of CloudWatch Logs' retention periods {list(LOG_RETENTION_DAYS)}"
-            )
-        return value
+    _retention = field_validator("flow_log_retention_days")(_log_retention)
 
     @model_validator(mode="after")
     def _azs(self) -> NetworkConfig:
@@ -1154,6 +1163,7 @@ class EnvironmentConfig(_Strict):
     tags: TagsConfig
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     keys: KeysConfig = Field(default_factory=KeysConfig)
+    logs: LogsConfig = Field(default_factory=LogsConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     macie: MacieConfig | None = None

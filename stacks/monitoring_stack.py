@@ -21,7 +21,7 @@ from mlops_constructs.serving import ModelPackageEndpoint
 from mlops_constructs.training_pipeline import TrainingPipeline
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig
-from stacks.removal import data_removal_policy
+from stacks.removal import data_removal_policy, retention
 from stacks.serving_stack import endpoint_props, notifications_topic
 
 
@@ -113,6 +113,7 @@ class MonitoringStack(PlatformStack):
                     logs_key=keys.logs_key,
                     cooldown_minutes=m.retraining_cooldown_minutes,
                     removal_policy=data_removal_policy(config),
+                    log_retention=retention(config.logs.function_retention_days),
                 )
             CfnOutput(self, f"{_pascal(m.model)}EndpointName", value=endpoint.endpoint_name)
             CfnOutput(

@@ -90,5 +90,5 @@ class ProtectionStack(PlatformStack):
             min_severity_score=macie_config.min_severity_score,
             security_admin_role=admin,
             removal_policy=data_removal_policy(config),
-            log_retention=retention(config.network.flow_log_retention_days),
+            log_retention=retention(config.logs.function_retention_days),
         )

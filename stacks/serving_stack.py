@@ -23,7 +23,7 @@ from mlops_constructs.serving import (
 )
 from stacks.base import PlatformStack
 from stacks.config import EndpointSettings, EnvironmentConfig, ServingConfig, TrainingConfig
-from stacks.removal import data_removal_policy
+from stacks.removal import data_removal_policy, retention
 
 
 def endpoint_props(settings: EndpointSettings) -> dict[str, Any]:
@@ -98,6 +98,7 @@ class ServingStack(PlatformStack):
             model_package_groups=[registries[m].group_name for m in serving.models],
             logs_key=keys.logs_key,
             removal_policy=data_removal_policy(config),
+            log_retention=retention(config.logs.function_retention_days),
             serialize=serving.serialize_deployments,
         )
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)

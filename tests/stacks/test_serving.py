@@ -93,3 +93,13 @@ def test_dev_monitors_data_quality_less_often_than_hourly(platform):
         platform.template("prod", "Monitoring"), "AWS::SageMaker::MonitoringSchedule"
     )
     assert "cron(0 * ? * * *)" in json.dumps(prod)
+
+
+@pytest.mark.parametrize(("env", "days"), [("dev", 30), ("staging", 365), ("prod", 731)])
+def test_function_logs_are_kept_as_configured(platform, env, days):
+    assert platform.config.environment(env).logs.function_retention_days == days
+    for stack in ("Serving", "Monitoring", "Protection"):
+        groups = resources_of_type(platform.template(env, stack), "AWS::Logs::LogGroup")
+        functions = [g for k, g in groups.items() if not k.startswith("AWS679f53fac")]
+        assert functions, stack
+        assert {g["Properties"]["RetentionInDays"] for g in functions} == {days}, stack

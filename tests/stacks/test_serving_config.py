@@ -171,3 +171,12 @@ def test_a_bad_config_writes_nothing(base_context, tmp_path):
     with pytest.raises(ConfigError):
         create_app(ctx, outdir=str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_function_log_retention_must_be_a_cloudwatch_period(base_context):
+    ctx = copy.deepcopy(base_context)
+    ctx[ENVIRONMENTS_CONTEXT_KEY]["dev"]["logs"] = {"function_retention_days": 45}
+    (problem,) = problems(ctx)
+    assert problem.startswith(
+        "environment 'dev', field 'logs.function_retention_days': got 45; expected one of"
+    )
