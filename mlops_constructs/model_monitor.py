@@ -639,7 +639,7 @@ class ModelMonitor(Construct):
         name = self.endpoint.endpoint_name
         for feature in features:
             self._insights_alarm(
-                f"Drift{_pascal(feature)}",
+                f"Drift{pascal_case(feature)}",
                 topic,
                 namespace="aws/sagemaker/Endpoints/data-metrics",
                 metric=f"feature_baseline_drift_{feature}",
@@ -651,7 +651,7 @@ class ModelMonitor(Construct):
         metric = thresholds.quality_metric
         above = metric not in _HIGHER_IS_BETTER
         self._insights_alarm(
-            f"Quality{_pascal(metric)}",
+            f"Quality{pascal_case(metric)}",
             topic,
             namespace="aws/sagemaker/Endpoints/model-metrics",
             metric=metric,
@@ -717,7 +717,8 @@ class ModelMonitor(Construct):
 _SHORT = {DATA_QUALITY: "dq", MODEL_QUALITY: "mq", MODEL_BIAS: "bias", MODEL_EXPLAINABILITY: "expl"}
 
 
-def _pascal(name: str) -> str:
+def pascal_case(name: str) -> str:
+    """``spend_v2`` or ``rmse-x`` as a construct id part: ``SpendV2``, ``RmseX``."""
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part)
 
 

@@ -27,7 +27,8 @@ class ModelRegistry(Construct):
     * Removal policy **RETAIN** by default: registered versions and their approval history
       are an audit trail.
 
-    ``grant_register(role)`` lets a pipeline's role create packages in the group.
+    ``grant_register(role)`` lets a pipeline's role create packages in the group;
+    ``version_arn(n)`` names one of its versions.
     """
 
     def __init__(
@@ -88,6 +89,14 @@ class ModelRegistry(Construct):
             model_package_group_policy=policy,
         )
         self.group.apply_removal_policy(removal_policy)
+
+    def version_arn(self, version: int) -> str:
+        """The ARN of model package ``version`` of the group (to serve a pinned version)."""
+        return Stack.of(self).format_arn(
+            service="sagemaker",
+            resource="model-package",
+            resource_name=f"{self.group_name}/{version}",
+        )
 
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` register model packages in the group."""

@@ -125,8 +125,9 @@ class TrainingPipeline(Construct):
         stack = Stack.of(self)
         prefix = f"pipelines/{pipeline_name}"
         self.pipeline_name = pipeline_name
-        #: Where the pipeline writes in the artifacts bucket (baselines under ``baselines/``).
-        self.artifacts_prefix = f"{prefix}/"
+        #: Where the baseline steps write Model Monitor's baselines in the artifacts bucket
+        #: (``data-quality/constraints.json`` and ``statistics.json``, ``data-bias/``...).
+        self.baselines_prefix = f"{prefix}/baselines/"
 
         self.role = iam.Role(
             self,

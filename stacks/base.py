@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Fn, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig
@@ -36,3 +38,14 @@ class PlatformStack(Stack):
     @property
     def availability_zones(self) -> list[str]:
         return list(self._zones)
+
+    def notifications_topic(self, logs_key: kms.IKey, what: str) -> sns.Topic:
+        """The stack's ``Notifications`` topic for alarms, summaries and failures: SNS,
+        encrypted with ``logs_key`` (which lets CloudWatch and EventBridge publish), TLS only."""
+        return sns.Topic(
+            self,
+            "Notifications",
+            display_name=f"ML platform {self.config.name}: {what}",
+            master_key=logs_key,
+            enforce_ssl=True,
+        )

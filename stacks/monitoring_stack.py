@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput
 from constructs import Construct
 
 from mlops_constructs import Network, PlatformKeys
@@ -16,13 +16,15 @@ from mlops_constructs.model_monitor import (
     MonitorSchedules,
     MonitorThresholds,
     RetrainingTrigger,
+    pascal_case,
 )
+from mlops_constructs.model_registry import ModelRegistry
 from mlops_constructs.serving import ModelPackageEndpoint
 from mlops_constructs.training_pipeline import TrainingPipeline
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig
 from stacks.removal import data_removal_policy, retention
-from stacks.serving_stack import endpoint_props, notifications_topic
+from stacks.serving_stack import endpoint_props
 
 
 class MonitoringStack(PlatformStack):
@@ -46,12 +48,12 @@ class MonitoringStack(PlatformStack):
         network: Network,
         artifacts: ArtifactStore,
         pipelines: dict[str, TrainingPipeline],
+        registries: dict[str, ModelRegistry],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, config=config, **kwargs)
         trained = {t.model_name: t for t in config.training}
-        stack = Stack.of(self)
-        self.topic = notifications_topic(self, config, keys, "model monitoring")
+        self.topic = self.notifications_topic(keys.logs_key, "model monitoring")
         self.endpoints: dict[str, ModelPackageEndpoint] = {}
         self.monitors: dict[str, ModelMonitor] = {}
         network_props: dict[str, Any] = {
@@ -66,11 +68,7 @@ class MonitoringStack(PlatformStack):
             endpoint = ModelPackageEndpoint(
                 self,
                 f"{id_}-endpoint",
-                model_package_arn=stack.format_arn(
-                    service="sagemaker",
-                    resource="model-package",
-                    resource_name=f"{pipeline.pipeline_name}/{m.model_package_version}",
-                ),
+                model_package_arn=registries[m.model].version_arn(m.model_package_version),
                 artifacts=artifacts,
                 alarm_topic=self.topic,
                 **network_props,
@@ -85,7 +83,7 @@ class MonitoringStack(PlatformStack):
                 problem_type=t.problem_type,
                 features=t.feature_columns,
                 label=t.label_column,
-                baselines_prefix=f"{pipeline.artifacts_prefix}baselines/",
+                baselines_prefix=pipeline.baselines_prefix,
                 bias=BiasSettings(
                     facet=t.bias_facet,
                     facet_value=m.bias.facet_value,
@@ -115,16 +113,12 @@ class MonitoringStack(PlatformStack):
                     removal_policy=data_removal_policy(config),
                     log_retention=retention(config.logs.function_retention_days),
                 )
-            CfnOutput(self, f"{_pascal(m.model)}EndpointName", value=endpoint.endpoint_name)
+            CfnOutput(self, f"{pascal_case(m.model)}EndpointName", value=endpoint.endpoint_name)
             CfnOutput(
                 self,
-                f"{_pascal(m.model)}GroundTruthUri",
+                f"{pascal_case(m.model)}GroundTruthUri",
                 value=monitor.ground_truth_uri,
                 description="Write ground truth here, hourly folders, JSON Lines",
             )
             self.endpoints[m.model] = endpoint
             self.monitors[m.model] = monitor
-
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))

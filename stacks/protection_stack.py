@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs import DataLake, PlatformKeys
@@ -38,13 +37,7 @@ class ProtectionStack(PlatformStack):
     ) -> None:
         super().__init__(scope, id, config=config, **kwargs)
         prefix = f"{config.resource_prefix}-{config.name}"
-        self.topic = sns.Topic(
-            self,
-            "Notifications",
-            display_name=f"ML platform {config.name}: data protection",
-            master_key=keys.logs_key,
-            enforce_ssl=True,
-        )
+        self.topic = self.notifications_topic(keys.logs_key, "data protection")
         zones = macie_config.zones or lake.zones
         self.discovery = MacieDiscovery(
             self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs import Network, PlatformKeys
@@ -45,19 +44,6 @@ def endpoint_props(settings: EndpointSettings) -> dict[str, Any]:
     }
 
 
-def notifications_topic(
-    scope: Construct, config: EnvironmentConfig, keys: PlatformKeys, what: str
-) -> sns.Topic:
-    """The stack's KMS-encrypted, TLS-only SNS topic for alarms and failures."""
-    return sns.Topic(
-        scope,
-        "Notifications",
-        display_name=f"ML platform {config.name}: {what}",
-        master_key=keys.logs_key,
-        enforce_ssl=True,
-    )
-
-
 class ServingStack(PlatformStack):
     """The multi-model endpoint of ``config.serving`` (models under its S3 prefix, invoked
     with ``TargetModel``), its alarms topic, and the function that copies each newly
@@ -79,7 +65,7 @@ class ServingStack(PlatformStack):
         super().__init__(scope, id, config=config, **kwargs)
         trained: dict[str, TrainingConfig] = {t.model_name: t for t in config.training}
         first = trained[serving.models[0]]
-        self.topic = notifications_topic(self, config, keys, "serving")
+        self.topic = self.notifications_topic(keys.logs_key, "serving")
         self.endpoint = MultiModelEndpoint(
             self,
             "Endpoint",

@@ -100,6 +100,7 @@ class PlatformStage(Stage):
                 network=self.network.network,
                 artifacts=self.lake.artifacts,
                 pipelines=self.training.pipelines,
+                registries=self.training.registries,
                 description=f"ML platform {config.name}: monitored endpoints, Model Monitor",
             )
         self.protection = None
