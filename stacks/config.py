@@ -90,6 +90,30 @@ def known_regions() -> frozenset[str]:
     return frozenset(r.name for r in region_info.RegionInfo.regions)
 
 
+_INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+def _instance_type(value: str) -> str:
+    if not _INSTANCE_TYPE_RE.match(value):
+        raise ValueError("expected a SageMaker instance type such as 'ml.m5.large'")
+    return value
+
+
+def _account_id(value: Any) -> Any:
+    if not isinstance(value, str) or not _ACCOUNT_RE.match(value):
+        raise ValueError("expected a 12-digit AWS account id as a string, such as '111122223333'")
+    return value
+
+
+def _known_region(value: str) -> str:
+    regions = known_regions()
+    if value not in regions:
+        close = difflib.get_close_matches(value, sorted(regions), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ValueError(f"expected a known AWS region such as 'eu-west-1'{hint}")
+    return value
+
+
 class Tier(StrEnum):
     """What an environment is for; it decides the safety rules applied to it."""
 
@@ -968,12 +992,7 @@ class TrainingConfig(_Strict):
             )
         return value
 
-    @field_validator("instance_type", "processing_instance_type")
-    @classmethod
-    def _instance(cls, value: str) -> str:
-        if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", value):
-            raise ValueError("expected a SageMaker instance type such as 'ml.m5.xlarge'")
-        return value
+    _instance = field_validator("instance_type", "processing_instance_type")(_instance_type)
 
     @field_validator("registry_reader_accounts")
     @classmethod
@@ -1013,15 +1032,6 @@ class TrainingConfig(_Strict):
         """(metric, "Maximize" or "Minimize")."""
         metric = self.objective_metric or ALGORITHM_METRICS[self.algorithm][self.problem_type][0]
         return metric, "Minimize" if metric in _MINIMIZE else "Maximize"
-
-
-_INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-
-
-def _instance_type(value: str) -> str:
-    if not _INSTANCE_TYPE_RE.match(value):
-        raise ValueError("expected a SageMaker instance type such as 'ml.m5.large'")
-    return value
 
 
 class OffHoursConfig(_Strict):
@@ -1180,24 +1190,8 @@ class EnvironmentConfig(_Strict):
             )
         return value
 
-    @field_validator("account", mode="before")
-    @classmethod
-    def _account(cls, value: Any) -> Any:
-        if not isinstance(value, str) or not _ACCOUNT_RE.match(value):
-            raise ValueError(
-                "expected a 12-digit AWS account id as a string, such as '111122223333'"
-            )
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        regions = known_regions()
-        if value not in regions:
-            close = difflib.get_close_matches(value, sorted(regions), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"expected a known AWS region such as 'eu-west-1'{hint}")
-        return value
+    _account = field_validator("account", mode="before")(_account_id)
+    _region = field_validator("region")(_known_region)
 
     @field_validator("removal")
     @classmethod
@@ -1267,19 +1261,8 @@ class DeliveryConfig(_Strict):
     environments: list[str] | None = None
     approval_before: list[str] = Field(default_factory=lambda: ["prod"])
 
-    @field_validator("account")
-    @classmethod
-    def _account(cls, value: str) -> str:
-        if not _ACCOUNT_RE.match(value):
-            raise ValueError("expected a 12-digit AWS account id as a string")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if value not in known_regions():
-            raise ValueError("expected a known AWS region such as 'eu-west-1'")
-        return value
+    _account = field_validator("account", mode="before")(_account_id)
+    _region = field_validator("region")(_known_region)
 
     @field_validator("repository")
     @classmethod
