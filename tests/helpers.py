@@ -58,3 +58,36 @@ def load_handler(name: str) -> ModuleType:
     if root not in sys.path:
         sys.path.insert(0, root)
     return importlib.import_module(f"{name}.index")
+
+
+def endpoint_base(stack: cdk.Stack) -> tuple[Any, dict[str, Any]]:
+    """What an endpoint construct needs, made in ``stack``: the KMS key, and the props
+    ``artifacts`` (an ArtifactStore logging to a lake's log bucket), ``vpc``, ``subnets``,
+    ``security_group`` (of a Network) and ``alarm_topic`` (KMS-encrypted)."""
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_sns as sns
+
+    from mlops_constructs import DataLake, Network
+    from mlops_constructs.artifacts import ArtifactStore
+
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    network = Network(stack, "Net", flow_logs_key=key, interface_endpoints=[])
+    lake = DataLake(stack, "Lake", encryption_key=key)
+    return key, {
+        "artifacts": ArtifactStore(
+            stack, "Artifacts", encryption_key=key, access_log_bucket=lake.access_log_bucket
+        ),
+        "vpc": network.vpc,
+        "subnets": network.subnet_selection,
+        "security_group": network.workload_security_group,
+        "alarm_topic": sns.Topic(stack, "Topic", master_key=key, enforce_ssl=True),
+    }
+
+
+def lint_problems(template: Template) -> list[str]:
+    """cfn-lint's findings on a synthesized template, in the project's region."""
+    import json
+
+    from cfnlint.api import lint
+
+    return [str(m) for m in lint(json.dumps(template.to_json()), regions=[REGION])]

@@ -6,12 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sns as sns
-from cfnlint.api import lint
 
-from mlops_constructs import DataLake, Network, PropsError
-from mlops_constructs.artifacts import ArtifactStore
+from mlops_constructs import PropsError
 from mlops_constructs.model_monitor import (
     BiasSettings,
     ModelMonitor,
@@ -21,7 +17,7 @@ from mlops_constructs.model_monitor import (
     is_monitor_cron,
 )
 from mlops_constructs.serving import ModelPackageEndpoint, MultiModelEndpoint
-from tests.helpers import REGION, synth_construct
+from tests.helpers import endpoint_base, lint_problems, synth_construct
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:284751930618:model-package/mlops-dev-spend/3"
 FEATURES = ["segment_consumer", "segment_corporate", "segment_home_office"]
@@ -39,20 +35,8 @@ class Made:
 
 def _build(stack, *, multi_model: bool = False, capture: int = 100, **monitor: Any) -> Made:
     m = Made()
-    key = kms.Key(stack, "Key", enable_key_rotation=True)
-    network = Network(stack, "Net", flow_logs_key=key, interface_endpoints=[])
-    lake = DataLake(stack, "Lake", encryption_key=key)
-    m.artifacts = ArtifactStore(
-        stack, "Artifacts", encryption_key=key, access_log_bucket=lake.access_log_bucket
-    )
-    topic = sns.Topic(stack, "Topic", master_key=key, enforce_ssl=True)
-    common = {
-        "artifacts": m.artifacts,
-        "vpc": network.vpc,
-        "subnets": network.subnet_selection,
-        "security_group": network.workload_security_group,
-        "alarm_topic": topic,
-    }
+    key, common = endpoint_base(stack)
+    m.artifacts = common["artifacts"]
     if multi_model:
         m.endpoint = MultiModelEndpoint(
             stack, "Endpoint", image_uri="example/image:1", capture_percentage=capture, **common
@@ -388,4 +372,4 @@ def test_multi_model_endpoints_and_bad_props_are_refused():
 
 def test_template_lints_clean(made):
     template, _, _ = made
-    assert [str(m) for m in lint(json.dumps(template.to_json()), regions=[REGION])] == []
+    assert lint_problems(template) == []

@@ -8,12 +8,8 @@ from typing import Any
 
 import pytest
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sns as sns
-from cfnlint.api import lint
 
-from mlops_constructs import DataLake, Network, PropsError
-from mlops_constructs.artifacts import ArtifactStore
+from mlops_constructs import PropsError
 from mlops_constructs.serving import (
     ApprovedModelDeployer,
     EndpointAlarmThresholds,
@@ -27,7 +23,7 @@ from mlops_constructs.serving import (
     has_instance_storage,
     is_burstable,
 )
-from tests.helpers import REGION, synth_construct
+from tests.helpers import endpoint_base, lint_problems, synth_construct
 
 IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
@@ -40,29 +36,13 @@ def _build(
     package: str | None = None,
     **props,
 ) -> ServingEndpoint:
-    key = kms.Key(stack, "Key", enable_key_rotation=True)
-    network = Network(stack, "Net", flow_logs_key=key, interface_endpoints=[])
-    lake = DataLake(stack, "Lake", encryption_key=key)
-    artifacts = ArtifactStore(
-        stack, "Artifacts", encryption_key=key, access_log_bucket=lake.access_log_bucket
-    )
-    topic = sns.Topic(stack, "Topic", master_key=key, enforce_ssl=True)
+    key, base = endpoint_base(stack)
     kind, model = (
         (ModelPackageEndpoint, {"model_package_arn": package})
         if package
         else (MultiModelEndpoint, {"image_uri": IMAGE})
     )
-    endpoint = kind(
-        stack,
-        "Endpoint",
-        artifacts=artifacts,
-        vpc=network.vpc,
-        subnets=network.subnet_selection,
-        security_group=network.workload_security_group,
-        alarm_topic=topic,
-        **model,
-        **props,
-    )
+    endpoint = kind(stack, "Endpoint", **base, **model, **props)
     if with_deployer:
         ApprovedModelDeployer(
             stack, "Deployer", endpoint=endpoint, model_package_groups=groups, logs_key=key
@@ -324,7 +304,7 @@ def test_instance_storage_types_take_no_volume_key_and_shadow_gets_a_copy():
     # Without autoscaling, an update applies the configured instance count.
     assert endpoint["Properties"].get("RetainAllVariantProperties", False) is False
     template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
-    assert matches_lint(template) == []
+    assert lint_problems(template) == []
 
 
 @pytest.mark.parametrize(
@@ -441,11 +421,7 @@ def test_more_models_add_no_resources():
 
 def test_templates_lint_clean(made):
     template, _, _ = made
-    assert matches_lint(template) == []
-
-
-def matches_lint(template) -> list[str]:
-    return [str(m) for m in lint(json.dumps(template.to_json()), regions=[REGION])]
+    assert lint_problems(template) == []
 
 
 def test_model_package_endpoint_serves_one_pinned_version():
@@ -473,7 +449,7 @@ def test_model_package_endpoint_serves_one_pinned_version():
         for r in role["Properties"]["ManagedPolicyArns"]
     }  # fmt: skip
     assert reads == {"/pipelines/*", f"/{endpoint.prefix}capture/*"}
-    assert matches_lint(template) == []
+    assert lint_problems(template) == []
 
 
 def test_model_package_endpoint_needs_a_versioned_arn():
