@@ -91,3 +91,14 @@ def lint_problems(template: Template) -> list[str]:
     from cfnlint.api import lint
 
     return [str(m) for m in lint(json.dumps(template.to_json()), regions=[REGION])]
+
+
+def config_problems(context: dict[str, Any]) -> list[str]:
+    """The problems of the one ConfigError that loading ``context`` must raise."""
+    import pytest
+
+    from stacks.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(context)
+    return caught.value.problems

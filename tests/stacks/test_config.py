@@ -19,16 +19,11 @@ from stacks.config import (
     load_config,
 )
 from tests.conftest import EXISTING_VPC, REPO_ROOT
+from tests.helpers import config_problems as problems_of
 
 
 def envs(context: dict[str, Any]) -> dict[str, Any]:
     return context[ENVIRONMENTS_CONTEXT_KEY]
-
-
-def problems_of(context: dict[str, Any]) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_config(context)
-    return caught.value.problems
 
 
 def test_cdk_json_config_is_valid(base_context):

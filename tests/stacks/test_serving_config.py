@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from stacks.config import ENVIRONMENTS_CONTEXT_KEY, ConfigError, load_config
+from tests.helpers import config_problems as problems
 
 
 def edit(base_context, env: str, section: str, **changes: Any) -> dict[str, Any]:
@@ -19,12 +20,6 @@ def edit(base_context, env: str, section: str, **changes: Any) -> dict[str, Any]
     else:
         settings["monitoring"][0].update(changes)
     return ctx
-
-
-def problems(ctx) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_config(ctx)
-    return caught.value.problems
 
 
 def test_cdk_json_serves_and_monitors_in_every_environment(base_context):

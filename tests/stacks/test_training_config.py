@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
-
-from stacks.config import ENVIRONMENTS_CONTEXT_KEY, ConfigError, load_config
+from stacks.config import ENVIRONMENTS_CONTEXT_KEY, load_config
+from tests.helpers import config_problems as problems
 
 TRAINING: dict[str, Any] = {
     "model_name": "churn",
@@ -36,12 +35,6 @@ def with_training(base_context, env: str = "staging", **changes: Any) -> dict[st
     settings.pop("serving", None)
     settings.pop("monitoring", None)
     return ctx
-
-
-def problems(ctx) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_config(ctx)
-    return caught.value.problems
 
 
 def test_valid_training_config_and_derived_objective(base_context):
