@@ -9,6 +9,7 @@ that lists every problem, and nothing is written.
 import os
 import sys
 
+from mlops_constructs._sagemaker_definition import CACHE_ENV
 from stacks.app_factory import REPO_ROOT, create_app
 from stacks.config import ConfigError
 
@@ -16,9 +17,7 @@ from stacks.config import ConfigError
 def main() -> int:
     # Keep the SageMaker pipeline definitions between synths (keyed by everything they
     # depend on): an unchanged pipeline is not rebuilt.
-    os.environ.setdefault(
-        "MLOPS_PIPELINE_DEFINITION_CACHE", str(REPO_ROOT / ".cache" / "pipeline-definitions")
-    )
+    os.environ.setdefault(CACHE_ENV, str(REPO_ROOT / ".cache" / "pipeline-definitions"))
     try:
         app, _ = create_app()
     except ConfigError as error:
