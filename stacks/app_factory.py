@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import SELECT_CONTEXT_KEY, PlatformConfig, load_config
 from stacks.stage import PlatformStage
@@ -42,6 +43,13 @@ def cli_context() -> dict[str, Any]:
     return context
 
 
+def add_nag_gate(app: App) -> None:
+    """cdk-nag's AwsSolutions pack over everything in ``app``; any unacknowledged finding
+    fails the synth. Added once, at the app: a plugin checks the whole app whatever scope it
+    is added to, so one per stage would check every stage once per stage."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+
 def create_app(
     context: Mapping[str, Any] | None = None, outdir: str | None = None
 ) -> tuple[App, PlatformConfig]:
@@ -66,6 +74,7 @@ def create_app(
     )
     for env in config.selected_environments():
         PlatformStage(app, env.name, config=env)
+    add_nag_gate(app)
     # The pipeline deploys every environment: built only when none was singled out.
     if config.delivery is not None and SELECT_CONTEXT_KEY not in context:
         from stacks.delivery_stack import DeliveryStack

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Environment, Stage, Tags, Validations
-from cdk_nag import AwsSolutionsChecks
+from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig, Tier
@@ -18,11 +17,11 @@ from stacks.training_stack import TrainingStack
 
 
 class PlatformStage(Stage):
-    """The stacks of one environment, in its account and region, tagged and nag-checked.
+    """The stacks of one environment, in its account and region, tagged.
 
     Stateful stacks (keys, the lake, later the artifacts) get termination protection when
-    the environment's tier is prod. cdk-nag's AwsSolutions pack validates every stack of
-    the stage during synthesis; any unacknowledged finding fails the synth.
+    the environment's tier is prod. cdk-nag checks the stage as part of the app
+    (:func:`stacks.app_factory.create_app` adds the gate once, for every stage).
     """
 
     def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig) -> None:
@@ -123,5 +122,3 @@ class PlatformStage(Stage):
         tags.add("owner", config.tags.owner)
         for key, value in config.tags.extra.items():
             tags.add(key, value)
-
-        Validations.of(self).add_plugins(AwsSolutionsChecks(self))

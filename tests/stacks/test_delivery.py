@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import App
 from cfnlint.api import ManualArgs, lint_file
 
-from stacks.app_factory import create_app
+from stacks.app_factory import add_nag_gate, create_app
 from stacks.config import DELIVERY_CONTEXT_KEY, ConfigError, load_config
 from stacks.delivery_stack import SYNTH_COMMANDS, DeliveryStack
 from tests.stacks.test_app import resources_of_type
@@ -46,6 +46,7 @@ def delivery(tmp_path_factory):
     app = App(outdir=str(outdir), builtin_cloud_formation_validation=False)
     assert config.delivery is not None
     stack = DeliveryStack(app, "Delivery", platform=config, delivery=config.delivery)
+    add_nag_gate(app)
     app.synth()  # cdk-nag runs here: an unacknowledged finding fails it
     template = json.loads((outdir / "Delivery.template.json").read_text())
     return stack, template, outdir
