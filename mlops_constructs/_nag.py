@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 
@@ -55,6 +56,26 @@ def acknowledge_wildcards(
         Validations.of(scope).acknowledge(
             Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason=reason)
         )
+
+
+def acknowledge_policy_wildcards(policy: iam.CfnPolicy, reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM5 for each wildcard action and resource in the document
+    of ``policy`` (an ``AWS::IAM::Policy`` a library construct generated), on that policy."""
+    document = Stack.of(policy).resolve(policy.policy_document)
+    actions: list[str] = []
+    resources: list[Any] = []
+    for statement in document.get("Statement", []):
+        actions += [a for a in _listed(statement.get("Action")) if "*" in a]
+        resources += [r for r in _listed(statement.get("Resource")) if "*" in flatten(r)]
+    scope = policy.node.scope
+    assert scope is not None
+    acknowledge_wildcards(scope, reason, resources=resources, actions=actions)
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
 
 
 #: cdk-nag's IAM4 finding for the AWS managed policy Lambda roles get for their own logs.
