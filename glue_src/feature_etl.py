@@ -7,9 +7,11 @@ columns. The steps, in order (see :func:`transform`):
 1. deduplicate: keep one row per key, the latest by a timestamp column (within this run's
    batch: rows of earlier runs are already written, and a key updated in two runs appears in
    both runs' output, each with the then-latest row);
-2. split a text column on a literal delimiter into several columns;
+2. split a text column on a literal delimiter into several columns (optional);
 3. one-hot encode a categorical column against a fixed list of categories;
-4. add ln(1 + x) of a numeric column.
+4. add ln(1 + x) of a numeric column;
+5. drop the columns the features must not carry, such as personal identifiers the model does
+   not use (optional).
 
 All configuration is one JSON job argument, ``--feature_spec`` (see :func:`parse_spec`)::
 
@@ -18,8 +20,11 @@ All configuration is one JSON job argument, ``--feature_spec`` (see :func:`parse
       "log_transform": {"column": "annual_spend"},
       "split": {"column": "full_name", "delimiter": " ", "into": ["first_name", "last_name"]},
       "dedup": {"keys": ["customer_id"], "latest_by": "updated_at"},
-      "partition_by": ["country"]
+      "partition_by": ["country"],
+      "drop_columns": ["first_name", "last_name"]
     }
+
+``split`` may be ``null`` or left out, and ``drop_columns`` left out or empty.
 
 The file is uploaded on its own as the Glue job script, so it imports only the standard library
 and pyspark at module level. ``awsglue`` exists only on Glue and is imported inside :func:`main`;
@@ -46,6 +51,7 @@ __all__ = [
     "OneHot",
     "Split",
     "deduplicate",
+    "drop_columns",
     "log_column",
     "log_transform",
     "main",
@@ -66,7 +72,9 @@ JOB_ARGUMENTS: Final = (
     "feature_spec",
 )
 
-_SPEC_KEYS: Final = ("one_hot", "log_transform", "split", "dedup", "partition_by")
+_SPEC_KEYS: Final = ("one_hot", "log_transform", "split", "dedup", "partition_by", "drop_columns")
+#: Keys that may be missing (``split`` may also be null).
+_OPTIONAL_KEYS: Final = ("split", "drop_columns")
 _SECTION_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     "one_hot": ("column", "categories"),
     "log_transform": ("column",),
@@ -147,9 +155,10 @@ class FeatureSpec:
 
     one_hot: OneHot
     log_transform: LogTransform
-    split: Split
+    split: Split | None
     dedup: Dedup
     partition_by: tuple[str, ...]
+    drop_columns: tuple[str, ...] = ()
 
 
 class _Missing:
@@ -300,6 +309,7 @@ def _check_pipeline(
     one_hot_column: str | None,
     log_transform_column: str | None,
     partition_by: tuple[str, ...] | None,
+    drop: tuple[str, ...] | None = None,
 ) -> None:
     """Reports columns that a step needs but an earlier step drops, and output columns that two
     steps both create: the spec alone tells, so a run need not read data to find out.
@@ -332,6 +342,9 @@ def _check_pipeline(
     if log_transform_column is not None:
         need(log_transform_column, "log_transform.column")
         create([log_column(log_transform_column)], "log_transform.column")
+    for index, column in enumerate(drop or ()):
+        need(column, f"drop_columns[{index}]")
+        dropped[column] = "drop_columns"
     for index, column in enumerate(partition_by or ()):
         need(column, f"partition_by[{index}]")
 
@@ -339,8 +352,9 @@ def _check_pipeline(
 def parse_spec(raw: str | Mapping[str, Any]) -> FeatureSpec:
     """The ``--feature_spec`` job argument (JSON text, or the already-decoded object), checked.
 
-    Every key is required and no other is allowed. Raises one :class:`ValueError` that lists
-    every problem found, each naming the field, the value received and what is expected.
+    Every key is required but ``split`` (may also be null) and ``drop_columns``, and no other
+    is allowed. Raises one :class:`ValueError` that lists every problem found, each naming the
+    field, the value received and what is expected.
     """
     if isinstance(raw, str):
         try:
@@ -356,9 +370,11 @@ def parse_spec(raw: str | Mapping[str, Any]) -> FeatureSpec:
     top = _object(problems, data, "feature_spec", _SPEC_KEYS)
     if top is None:
         raise problems.error()
+    has_split = top.get("split") is not None
     sections = {
         name: _object(problems, top.get(name, _MISSING), name, keys)
         for name, keys in _SECTION_KEYS.items()
+        if name != "split" or has_split
     }
 
     one_hot_column = _name(problems, sections["one_hot"], "column", "one_hot.column")
@@ -366,12 +382,19 @@ def parse_spec(raw: str | Mapping[str, Any]) -> FeatureSpec:
     log_transform_column = _name(
         problems, sections["log_transform"], "column", "log_transform.column"
     )
-    split_column = _name(problems, sections["split"], "column", "split.column")
-    delimiter = _delimiter(problems, sections["split"])
-    into = _names(problems, sections["split"], "into", "split.into", minimum=2)
+    split_column = delimiter = into = None
+    if has_split:
+        split_column = _name(problems, sections["split"], "column", "split.column")
+        delimiter = _delimiter(problems, sections["split"])
+        into = _names(problems, sections["split"], "into", "split.into", minimum=2)
     keys = _names(problems, sections["dedup"], "keys", "dedup.keys", minimum=1)
     latest_by = _name(problems, sections["dedup"], "latest_by", "dedup.latest_by")
     partition_by = _names(problems, top, "partition_by", "partition_by", minimum=1)
+    drop = (
+        _names(problems, top, "drop_columns", "drop_columns", minimum=0)
+        if "drop_columns" in top
+        else ()
+    )
 
     one_hot = (
         OneHot(column=one_hot_column, categories=categories)
@@ -379,26 +402,38 @@ def parse_spec(raw: str | Mapping[str, Any]) -> FeatureSpec:
         else None
     )
     _check_pipeline(
-        problems, split_column, into, one_hot, one_hot_column, log_transform_column, partition_by
+        problems,
+        split_column,
+        into,
+        one_hot,
+        one_hot_column,
+        log_transform_column,
+        partition_by,
+        drop,
     )
+    split_ok = not has_split or None not in (split_column, delimiter, into)
     if (
         problems.messages
         or one_hot is None
         or log_transform_column is None
-        or split_column is None
-        or delimiter is None
-        or into is None
+        or not split_ok
         or keys is None
         or latest_by is None
         or partition_by is None
+        or drop is None
     ):
         raise problems.error()
     return FeatureSpec(
         one_hot=one_hot,
         log_transform=LogTransform(column=log_transform_column),
-        split=Split(column=split_column, delimiter=delimiter, into=into),
+        split=(
+            Split(column=split_column, delimiter=delimiter, into=into)
+            if split_column is not None and delimiter is not None and into is not None
+            else None
+        ),
         dedup=Dedup(keys=keys, latest_by=latest_by),
         partition_by=partition_by,
+        drop_columns=drop,
     )
 
 
@@ -555,14 +590,25 @@ def log_transform(df: DataFrame, column: str) -> DataFrame:
     )
 
 
+def drop_columns(df: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """``df`` without ``columns``, which must exist; the other columns keep their order."""
+    _require_columns(df, columns, "drop_columns")
+    return df.select(*[_col(name) for name in df.columns if name not in columns])
+
+
 def transform(df: DataFrame, spec: FeatureSpec) -> DataFrame:
-    """Applies the spec's steps in order: deduplicate, split, one-hot encode, log transform."""
+    """Applies the spec's steps in order: deduplicate, split (if any), one-hot encode, log
+    transform, drop columns (if any)."""
     # Deduplicate first: latest_by and the keys are raw columns, and the later row-wise steps
     # then run only on the rows that are kept.
-    deduplicated = deduplicate(df, spec.dedup.keys, spec.dedup.latest_by)
-    split = split_column(deduplicated, spec.split.column, spec.split.delimiter, spec.split.into)
-    encoded = one_hot_encode(split, spec.one_hot.column, spec.one_hot.categories)
-    return log_transform(encoded, spec.log_transform.column)
+    out = deduplicate(df, spec.dedup.keys, spec.dedup.latest_by)
+    if spec.split is not None:
+        out = split_column(out, spec.split.column, spec.split.delimiter, spec.split.into)
+    out = one_hot_encode(out, spec.one_hot.column, spec.one_hot.categories)
+    out = log_transform(out, spec.log_transform.column)
+    # Last, so that every step may read them: the curated zone, which training reads and
+    # Macie scans, then never holds them.
+    return drop_columns(out, spec.drop_columns) if spec.drop_columns else out
 
 
 def write_partitioned(df: DataFrame, path: str, partition_by: Sequence[str]) -> None:

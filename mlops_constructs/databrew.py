@@ -70,9 +70,23 @@ class RecipeStep:
         return RecipeStep("ONE_HOT_ENCODING", {"sourceColumn": column})
 
     @staticmethod
-    def natural_log(column: str, target: str) -> RecipeStep:
-        """``target`` = ln(``column``)."""
-        return RecipeStep("LN", {"sourceColumn": column, "targetColumn": target})
+    def log1p(column: str, target: str) -> tuple[RecipeStep, RecipeStep, RecipeStep]:
+        """``target`` = ln(1 + ``column``), as the feature ETL job computes it (ln(0) would be
+        -inf for a zero): ``ADD`` 1 into a scratch column, ``LN`` of it, ``DELETE`` it."""
+        # Actions and parameters from the DataBrew recipe step reference: ADD
+        # (recipe-actions.functions.ADD: sourceColumn1 + value1), LN
+        # (recipe-actions.functions.LN) and DELETE (recipe-actions.DELETE).
+        scratch = f"{target}_1p"
+        return (
+            RecipeStep("ADD", {"sourceColumn1": column, "value1": "1", "targetColumn": scratch}),
+            RecipeStep("LN", {"sourceColumn": scratch, "targetColumn": target}),
+            RecipeStep.delete_column(scratch),
+        )
+
+    @staticmethod
+    def delete_column(column: str) -> RecipeStep:
+        """Removes ``column`` from the output."""
+        return RecipeStep("DELETE", {"sourceColumn": column})
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, Names, Stack
+from aws_cdk import Annotations, Aws, Duration, Names, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -27,6 +27,14 @@ from mlops_constructs.data_lake import DataLake
 from mlops_constructs.sources import glue_script_path
 
 _GLUE_VERSIONS = ("4.0", "5.0")
+
+#: The Glue versions FindMatches ML transforms run on. "Using FindMatches in a visual job"
+#: (AWS Glue Developer Guide, find-matches-visual-job): "Currently, the FindMatches API only
+#: works with Glue 2.0"; no later Glue version lists ML transforms.
+ML_TRANSFORM_GLUE_VERSIONS = ("2.0",)
+#: End of life of the Glue versions, from "AWS Glue version support policy"
+#: (glue-version-support-policy): after it, job and task runs can no longer be started.
+GLUE_END_OF_LIFE = {"0.9": "2026-04-01", "1.0": "2026-04-01", "2.0": "2026-04-01"}
 _WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")  # G.025X: streaming jobs only
 
 
@@ -720,9 +728,29 @@ class FindMatchesTransform(Construct):
     Defaults: precision-recall trade-off 0.9 (favour precision), accuracy-cost trade-off
     0.5, provided labels not enforced, Glue 2.0 ML workers ``G.1X`` x 2, 120-minute timeout.
     Its ML user data (labels, models) is encrypted with the data key (SSE-KMS) and its task
-    runs use the security configuration. Its role reads only the table's prefix and
-    definition.
+    runs use the security configuration. Its role reads the table's prefix and definition,
+    and reads and writes ``labeling_prefix`` (``find-matches/<table>/`` of the table's zone
+    by default), where labelling sets and labels live.
+
+    ``glue_version`` must be one of :data:`ML_TRANSFORM_GLUE_VERSIONS`, the versions ML
+    transforms run on (only ``2.0``). A version past its end of life
+    (:data:`GLUE_END_OF_LIFE`: 2.0 on 2026-04-01) gets a synth warning: AWS no longer starts
+    its task runs, so the transform can neither be trained nor run.
+
+    The transform learns from labels, in three task runs (``<...>`` are :attr:`labeling_set_uri`,
+    :attr:`labels_uri` and :attr:`exported_labels_uri`)::
+
+        aws glue start-ml-labeling-set-generation-task-run --transform-id <id> \\
+            --output-s3-path <labeling_set_uri>
+        # label the CSV files written there (the label column), upload them, then:
+        aws glue start-import-labels-task-run --transform-id <id> \\
+            --input-s3-path <labels_uri> --no-replace-all-labels
+        aws glue start-export-labels-task-run --transform-id <id> \\
+            --output-s3-path <exported_labels_uri>
     """
+
+    #: The Glue versions the construct accepts (see :data:`ML_TRANSFORM_GLUE_VERSIONS`).
+    GLUE_VERSIONS = ML_TRANSFORM_GLUE_VERSIONS
 
     def __init__(
         self,
@@ -740,10 +768,19 @@ class FindMatchesTransform(Construct):
         worker_type: str = "G.1X",
         number_of_workers: int = 2,
         timeout: Duration | None = None,
+        glue_version: str = "2.0",
+        labeling_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         timeout = timeout or Duration.minutes(120)
         check = PropsCheck("FindMatchesTransform")
+        check.require(
+            glue_version in ML_TRANSFORM_GLUE_VERSIONS,
+            "glue_version",
+            glue_version,
+            f"expected one of {ML_TRANSFORM_GLUE_VERSIONS}, the Glue versions FindMatches ML "
+            "transforms run on",
+        )
         check.require(
             0 <= precision_recall_tradeoff <= 1,
             "precision_recall_tradeoff",
@@ -766,10 +803,35 @@ class FindMatchesTransform(Construct):
             "expected 2 to 100",
         )
         check.require(bool(primary_key), "primary_key", primary_key, "expected a column name")
+        labeling_prefix = labeling_prefix or f"find-matches/{table.table_name}/"
+        check.require(
+            labeling_prefix.endswith("/") and not labeling_prefix.startswith("/"),
+            "labeling_prefix",
+            labeling_prefix,
+            "expected a key prefix such as 'find-matches/customers/'",
+        )
         check.raise_if_any()
+        if glue_version in GLUE_END_OF_LIFE:
+            Annotations.of(self).add_warning_v2(
+                "mlops:FindMatchesGlueEndOfLife",
+                f"Glue {glue_version} reached end of life on {GLUE_END_OF_LIFE[glue_version]} "
+                "(AWS Glue version support policy) and FindMatches runs on no later version: "
+                "the transform can be created but not trained or run.",
+            )
+        self.glue_version = glue_version
+        self.labeling_prefix = labeling_prefix
+        #: Where the labelling task runs read and write: the table's zone, since labelling
+        #: sets hold the table's records.
+        self.labeling_uri = f"s3://{lake.bucket(table.zone).bucket_name}/{labeling_prefix}"
+        self.labeling_set_uri = f"{self.labeling_uri}labeling-set/"
+        self.labels_uri = f"{self.labeling_uri}labels/"
+        self.exported_labels_uri = f"{self.labeling_uri}exported-labels/"
 
         self.role = _glue_role(self, "Role", f"FindMatches over {table.table_name}")
         lake.grant_read(self.role, table.zone, table.prefix)
+        # StartMLLabelingSetGenerationTaskRun and StartExportLabelsTaskRun write under the
+        # prefix, StartImportLabelsTaskRun reads the labels uploaded there.
+        lake.grant_read_write(self.role, table.zone, labeling_prefix)
         catalog.grant_read_tables(self.role, table.zone, table.table_name)
         security_configuration.grant_use(self.role)
         _allow_glue_metrics(self.role)
@@ -779,7 +841,7 @@ class FindMatchesTransform(Construct):
             "Resource",
             role=self.role.role_arn,
             description=f"Finds records of {table.table_name} that refer to the same entity",
-            glue_version="2.0",
+            glue_version=glue_version,
             worker_type=worker_type,
             number_of_workers=number_of_workers,
             timeout=int(timeout.to_minutes()),

@@ -11,7 +11,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_constructs._nag import acknowledge_wildcards
-from mlops_constructs._validation import PropsCheck
+from mlops_constructs._validation import PropsCheck, PropsError
+from mlops_constructs.artifacts import ArtifactStore
 
 _GROUP_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
@@ -28,7 +29,9 @@ class ModelRegistry(Construct):
       are an audit trail.
 
     ``grant_register(role)`` lets a pipeline's role create packages in the group;
-    ``version_arn(n)`` names one of its versions.
+    ``version_arn(n)`` names one of its versions; ``share_model_artifacts(artifacts, prefix)``
+    lets the reader accounts fetch the model archives the packages point to (without it they
+    may describe a package but not deploy it).
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class ModelRegistry(Construct):
             service="sagemaker", resource="model-package", resource_name=f"{group_name}/*"
         )
         readers = [a for a in dict.fromkeys(reader_accounts) if a != stack.account]
+        self.reader_accounts: tuple[str, ...] = tuple(readers)
         policy = None
         if readers:
             policy = {
@@ -96,6 +100,49 @@ class ModelRegistry(Construct):
             service="sagemaker",
             resource="model-package",
             resource_name=f"{self.group_name}/{version}",
+        )
+
+    def share_model_artifacts(self, artifacts: ArtifactStore, prefix: str) -> None:
+        """Let the reader accounts read the model archives of the group's packages: the
+        ``<prefix><training job>/output/model.tar.gz`` objects of ``artifacts`` (where
+        SageMaker training and tuning jobs write them under their output path ``prefix``),
+        and decrypt them with the artifacts key, through S3 only. Nothing else under
+        ``prefix`` (checkpoints, other job output) and no other object is shared. Does nothing
+        without reader accounts.
+
+        The bucket policy and key policy change in the stacks that own the bucket and key.
+        """
+        if not self.reader_accounts:
+            return
+        if not prefix.endswith("/"):
+            raise PropsError(
+                f"ModelRegistry.share_model_artifacts: prefix {prefix!r} must end with /"
+            )
+        principals = [iam.AccountPrincipal(a) for a in self.reader_accounts]
+        sid = "ModelRegistryReaders" + re.sub(r"[^A-Za-z0-9]", "", self.group_name)
+        artifacts.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=principals,
+                actions=["s3:GetObject"],
+                resources=[artifacts.bucket.arn_for_objects(f"{prefix}*/output/model.tar.gz")],
+            )
+        )
+        # The key policy cannot name the bucket (its stack depends on the key's), so the
+        # grant holds only for requests S3 makes on the readers' behalf; the bucket policy
+        # above decides which objects those are.
+        artifacts.encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=principals,
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"s3.{Stack.of(artifacts).region}.amazonaws.com"
+                    }
+                },
+            )
         )
 
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:

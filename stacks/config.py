@@ -31,13 +31,15 @@ from pydantic import (
     model_validator,
 )
 
+from mlops_constructs import xgboost_channels
+from mlops_constructs.glue import GLUE_END_OF_LIFE, ML_TRANSFORM_GLUE_VERSIONS
 from mlops_constructs.model_monitor import (
     BIAS_METRICS,
     DEFAULT_QUALITY_METRIC,
     QUALITY_METRICS,
     is_monitor_cron,
 )
-from mlops_constructs.serving import is_burstable
+from mlops_constructs.serving import Rollout, is_burstable, rollout_problems
 
 ENVIRONMENTS_CONTEXT_KEY = "mlops:environments"
 DELIVERY_CONTEXT_KEY = "mlops:delivery"
@@ -429,13 +431,20 @@ class FeaturesConfig(_Strict):
 
     one_hot: OneHotConfig
     log_transform: ColumnRef
-    split: SplitConfig
+    split: SplitConfig | None = None
     dedup: DedupConfig
     partition_by: list[str] = Field(min_length=1)
+    #: Columns the curated zone must not carry, dropped after every other step: personal
+    #: identifiers the model does not use (training reads the curated zone, and Macie in
+    #: quarantine mode would move objects holding them away from it).
+    drop_columns: list[str] = Field(default_factory=list)
 
 
 class FindMatchesConfig(_Strict):
     primary_key: str
+    #: A Glue version FindMatches runs on and that has not reached end of life (checked in
+    #: data_problems; the versions and dates are in mlops_constructs.glue).
+    glue_version: str = "2.0"
     precision_recall_tradeoff: float = Field(default=0.9, ge=0, le=1)
     accuracy_cost_tradeoff: float = Field(default=0.5, ge=0, le=1)
     enforce_provided_labels: bool = False
@@ -515,11 +524,18 @@ class DatasetConfig(_Strict):
     @property
     def curated_columns(self) -> list[str]:
         """The columns the feature ETL job writes (glue_src/feature_etl.py): split and one-hot
-        sources replaced by their outputs, and the log column added."""
+        sources replaced by their outputs, the log column added, ``drop_columns`` removed."""
+        return [c for c in self.engineered_columns if c not in self.features.drop_columns]
+
+    @property
+    def engineered_columns(self) -> list[str]:
+        """The columns after every feature step but ``drop_columns``."""
         f = self.features
-        kept = [c for c in self.column_names if c not in (f.one_hot.column, f.split.column)]
+        split_source = [f.split.column] if f.split else []
+        kept = [c for c in self.column_names if c not in (f.one_hot.column, *split_source)]
         one_hot = [f"{f.one_hot.column}_{sanitize_category(c)}" for c in f.one_hot.categories]
-        return [*kept, *f.split.into, *one_hot, f"{f.log_transform.column}_log"]
+        split_into = f.split.into if f.split else []
+        return [*kept, *split_into, *one_hot, f"{f.log_transform.column}_log"]
 
 
 class DataConfig(_Strict):
@@ -655,6 +671,18 @@ def _endpoint_problems(env: EnvironmentConfig, at: str, e: EndpointSettings) -> 
                     f"expected min_capacity <= max_capacity <= {a.max_capacity}",
                 )
             )
+    # The documented canary/linear limits against the smallest fleet (serving.py names the
+    # SageMaker documentation pages).
+    fleet = min(
+        e.instance_count,
+        a.min_capacity if a else e.instance_count,
+        a.off_hours.min_capacity if a and a.off_hours else e.instance_count,
+    )
+    if env.tier == Tier.PROD:
+        # Prod must keep 2 instances (checked below); one problem for a fleet that is too small.
+        fleet = max(fleet, 2)
+    rollout = Rollout(**e.rollout.model_dump())
+    problems += [(f"{at}.{f}", v, x) for f, v, x in rollout_problems(rollout, fleet)]
     if env.tier == Tier.PROD:
         lowest = min(e.instance_count, a.min_capacity if a else e.instance_count)
         if a is not None and a.off_hours is not None:
@@ -779,6 +807,32 @@ def serving_problems(env: EnvironmentConfig) -> list[Problem]:
     return problems
 
 
+def _find_matches_version_problems(at: str, version: str) -> list[Problem]:
+    # "Using FindMatches in a visual job" (find-matches-visual-job): FindMatches works only
+    # with Glue 2.0; "AWS Glue version support policy" (glue-version-support-policy): Glue
+    # 2.0 reached end of life on 2026-04-01, after which no task run starts.
+    if version not in ML_TRANSFORM_GLUE_VERSIONS:
+        return [
+            (
+                f"{at}.find_matches.glue_version",
+                version,
+                f"expected one of {list(ML_TRANSFORM_GLUE_VERSIONS)}, the Glue versions "
+                "FindMatches ML transforms run on",
+            )
+        ]
+    if version in GLUE_END_OF_LIFE:
+        return [
+            (
+                f"{at}.find_matches",
+                {"glue_version": version},
+                f"no find_matches: FindMatches runs only on Glue "
+                f"{', '.join(ML_TRANSFORM_GLUE_VERSIONS)}, which reached end of life on "
+                f"{GLUE_END_OF_LIFE[version]}, so the transform could never be trained or run",
+            )
+        ]
+    return []
+
+
 def data_problems(data: DataConfig) -> list[tuple[str, Any, str]]:
     """Cross-field checks of the data section: (field, value received, what is expected)."""
     problems: list[tuple[str, Any, str]] = []
@@ -803,13 +857,14 @@ def data_problems(data: DataConfig) -> list[tuple[str, Any, str]]:
         refs = [
             ("features.one_hot.column", f.one_hot.column),
             ("features.log_transform.column", f.log_transform.column),
-            ("features.split.column", f.split.column),
+            *([("features.split.column", f.split.column)] if f.split else []),
             ("features.dedup.latest_by", f.dedup.latest_by),
             *[("features.dedup.keys", k) for k in f.dedup.keys],
             *[("features.partition_by", p) for p in f.partition_by],
         ]
         if ds.find_matches:
             refs.append(("find_matches.primary_key", ds.find_matches.primary_key))
+            problems += _find_matches_version_problems(at, ds.find_matches.glue_version)
         if ds.databrew:
             refs += [("databrew.fill_missing.column", m.column) for m in ds.databrew.fill_missing]
             refs += [
@@ -824,12 +879,38 @@ def data_problems(data: DataConfig) -> list[tuple[str, Any, str]]:
                 problems.append(
                     (f"{at}.{field}", column, f"expected a column of the dataset {columns}")
                 )
-        consumed = {f.one_hot.column, f.split.column}
+        consumed = {f.one_hot.column, *([f.split.column] if f.split else []), *f.drop_columns}
         for column in f.partition_by:
             if column in consumed:
                 problems.append(
                     (f"{at}.features.partition_by", column, "expected a column the features keep")
                 )
+        engineered = ds.engineered_columns
+        for column in f.drop_columns:
+            if column not in engineered:
+                problems.append(
+                    (
+                        f"{at}.features.drop_columns",
+                        column,
+                        f"expected a column the feature steps leave {engineered}",
+                    )
+                )
+        if ds.databrew and f.split:
+            # DataBrew names split parts itself (<column>_1, _2...), so the recipe could not
+            # drop them by these names: drop the split source instead.
+            for column in set(f.drop_columns) & set(f.split.into):
+                problems.append(
+                    (
+                        f"{at}.features.drop_columns",
+                        column,
+                        f"expected no split output with databrew; drop {f.split.column!r} "
+                        "and leave out the split",
+                    )
+                )
+        if len(set(f.drop_columns)) != len(f.drop_columns):
+            problems.append(
+                (f"{at}.features.drop_columns", f.drop_columns, "expected each column once")
+            )
     return problems
 
 
@@ -962,8 +1043,15 @@ class TrainingConfig(_Strict):
     key_column: str
     bias_facet: str
     problem_type: Literal["binary_classification", "regression"]
+    #: The bias baseline's positive outcome: label values, or for regression one threshold
+    #: (required). Default for binary classification: [1], the positive class.
+    bias_label_values_or_threshold: list[float] | None = None
+    #: The facet's sensitive group: [1], the one-hot facet column's "member" value.
+    bias_facet_values_or_threshold: list[float] = Field(default_factory=lambda: [1.0])
     algorithm: str = "xgboost"
     algorithm_version: str = "1.7-1"
+    #: TrainingInputMode of the tuning jobs: File, or Pipe to stream the CSV splits.
+    input_mode: str = "File"
     objective_metric: str | None = None
     hyperparameter_ranges: list[HyperparameterRangeConfig] = Field(min_length=1)
     static_hyperparameters: dict[str, str] = Field(default_factory=dict)
@@ -1002,6 +1090,18 @@ class TrainingConfig(_Strict):
             raise ValueError(f"expected 12-digit account ids, not {bad}")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bias_label_default(cls, data: Any) -> Any:
+        # A 0/1 label's positive outcome is the class 1; a regression label has no default.
+        if (
+            isinstance(data, dict)
+            and data.get("problem_type") == "binary_classification"
+            and data.get("bias_label_values_or_threshold") is None
+        ):
+            return {**data, "bias_label_values_or_threshold": [1.0]}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> TrainingConfig:
         problems = []
@@ -1023,6 +1123,24 @@ class TrainingConfig(_Strict):
         names = [r.name for r in self.hyperparameter_ranges]
         if len(set(names)) != len(names):
             problems.append(f"hyperparameter ranges repeat a name: {names}")
+        # The XGBoost container rejects a channel whose (content type, input mode) it does not
+        # register; the table and its source: mlops_constructs/xgboost_channels.py. Doc:
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost-how-to-use.html
+        channel = xgboost_channels.problem(self.algorithm_version, "text/csv", self.input_mode)
+        if channel is not None:
+            problems.append(f"input_mode '{self.input_mode}': {channel}")
+        labels = self.bias_label_values_or_threshold
+        if self.problem_type == "regression" and (labels is None or len(labels) != 1):
+            # Clarify: a continuous label's single value is the positive-outcome threshold.
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-processing-job-configure-analysis.html
+            problems.append(
+                f"bias_label_values_or_threshold {labels}: a regression label needs one "
+                "threshold (labels above it are the positive outcome)"
+            )
+        if labels is not None and not labels:
+            problems.append("bias_label_values_or_threshold []: expected at least one value")
+        if not self.bias_facet_values_or_threshold:
+            problems.append("bias_facet_values_or_threshold []: expected at least one value")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -1060,10 +1178,13 @@ class EndpointAutoscalingConfig(_Strict):
 
 
 class RolloutConfig(_Strict):
-    """Blue/green traffic shifting of endpoint updates, rolled back on alarms."""
+    """Blue/green traffic shifting of endpoint updates, rolled back on alarms. ``traffic``
+    unset: CANARY from 2 instances, ALL_AT_ONCE on one (see serving.rollout_problems)."""
 
-    traffic: Literal["CANARY", "LINEAR", "ALL_AT_ONCE"] = "CANARY"
-    step_percent: int = Field(default=10, ge=1, le=99)
+    traffic: Literal["CANARY", "LINEAR", "ALL_AT_ONCE"] | None = None
+    # 1-50: SageMaker API Reference, TrafficRoutingConfig (CanarySize <= 50%, LinearStepSize
+    # 10-50% of the instances); the per-fleet checks are in serving_problems.
+    step_percent: int = Field(default=10, ge=1, le=50)
     wait_seconds: int = Field(default=300, ge=0, le=3600)
     bake_seconds: int = Field(default=600, ge=0, le=3600)
 
@@ -1107,8 +1228,8 @@ class ServingConfig(EndpointSettings):
     """The multi-model endpoint and the training ``models`` whose approved versions it gets."""
 
     models: list[str] = Field(min_length=1)
-    #: Run the approved-model copy one at a time (reserved concurrency 1). Accounts whose
-    #: Lambda concurrency quota is still the new-account 10 cannot reserve: set false there.
+    #: Deploy each approved model version one delivery at a time, with a lock object (an S3
+    #: conditional write); no Lambda concurrency is reserved, so new accounts work too.
     serialize_deployments: bool = True
 
 

@@ -152,6 +152,7 @@ class DataStack(PlatformStack):
                 worker_type=fm.worker_type,
                 number_of_workers=fm.number_of_workers,
                 timeout=Duration.minutes(fm.timeout_minutes),
+                glue_version=fm.glue_version,
             )
         if ds.databrew is not None:
             made["databrew"] = self._databrew(scope, ds, config)
@@ -162,13 +163,7 @@ class DataStack(PlatformStack):
     ) -> DataBrewPipeline:
         brew = ds.databrew
         assert brew is not None
-        f = ds.features
-        steps = [RecipeStep.fill_missing(m.column, m.strategy, m.value) for m in brew.fill_missing]
-        steps += [
-            RecipeStep.split_column(f.split.column, f.split.delimiter, len(f.split.into)),
-            RecipeStep.one_hot_encode(f.one_hot.column),
-            RecipeStep.natural_log(f.log_transform.column, f"{f.log_transform.column}_log"),
-        ]
+        steps = recipe_steps(ds)
         rules = [
             QualityRule.completeness(c, brew.quality.max_missing_percent)
             for c in brew.quality.complete_columns
@@ -192,3 +187,20 @@ class DataStack(PlatformStack):
             max_capacity=brew.max_capacity,
             timeout=Duration.minutes(brew.timeout_minutes),
         )
+
+
+def recipe_steps(ds: DatasetConfig) -> list[RecipeStep]:
+    """The DataBrew recipe of ``ds``: its missing-value filling, then the feature steps of the
+    ETL job (glue_src/feature_etl.py) in the job's order, so both paths make the same
+    features: split, one-hot encoding, ln(1 + x), and the dropped columns last."""
+    assert ds.databrew is not None
+    f = ds.features
+    steps = [
+        RecipeStep.fill_missing(m.column, m.strategy, m.value) for m in ds.databrew.fill_missing
+    ]
+    if f.split is not None:
+        steps.append(RecipeStep.split_column(f.split.column, f.split.delimiter, len(f.split.into)))
+    steps.append(RecipeStep.one_hot_encode(f.one_hot.column))
+    steps += RecipeStep.log1p(f.log_transform.column, f"{f.log_transform.column}_log")
+    steps += [RecipeStep.delete_column(c) for c in f.drop_columns]
+    return steps

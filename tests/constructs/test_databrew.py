@@ -14,7 +14,8 @@ STEPS = [
     RecipeStep.fill_missing("segment", "custom", "consumer"),
     RecipeStep.split_column("full_name", " ", 2),
     RecipeStep.one_hot_encode("segment"),
-    RecipeStep.natural_log("annual_spend", "annual_spend_log"),
+    *RecipeStep.log1p("annual_spend", "annual_spend_log"),
+    RecipeStep.delete_column("full_name_1"),
 ]
 RULES = [
     QualityRule.completeness("customer_id"),
@@ -74,9 +75,22 @@ def test_recipe_steps_are_real_databrew_actions_in_order(brew):
         },
         {"Operation": "ONE_HOT_ENCODING", "Parameters": {"sourceColumn": "segment"}},
         {
-            "Operation": "LN",
-            "Parameters": {"sourceColumn": "annual_spend", "targetColumn": "annual_spend_log"},
+            "Operation": "ADD",
+            "Parameters": {
+                "sourceColumn1": "annual_spend",
+                "value1": "1",
+                "targetColumn": "annual_spend_log_1p",
+            },
         },
+        {
+            "Operation": "LN",
+            "Parameters": {
+                "sourceColumn": "annual_spend_log_1p",
+                "targetColumn": "annual_spend_log",
+            },
+        },
+        {"Operation": "DELETE", "Parameters": {"sourceColumn": "annual_spend_log_1p"}},
+        {"Operation": "DELETE", "Parameters": {"sourceColumn": "full_name_1"}},
     ]
 
 

@@ -385,3 +385,110 @@ def test_security_configuration_name_follows_its_keys():
     # after the new one exists, instead of colliding with it.
     assert name_with("LogsKey") == name_with("LogsKey")
     assert name_with("LogsKey") != name_with("OtherLogsKey")
+
+
+# --------------------------------------------------------------------------------------------
+# FindMatches: the Glue version ML transforms accept, and a labelling path
+# --------------------------------------------------------------------------------------------
+
+
+def _managed_statements(resources, role) -> list[dict]:
+    """The statements of the customer managed policies attached to ``role``."""
+    arns = resources[_logical(role.node.default_child)]["Properties"]["ManagedPolicyArns"]
+    out = []
+    for arn in arns:
+        if isinstance(arn, dict) and "Ref" in arn:
+            out += resources[arn["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+    return out
+
+
+def test_find_matches_runs_on_the_glue_version_ml_transforms_accept(glue_app):
+    template, m, _, _ = glue_app
+    (transform,) = template.find_resources("AWS::Glue::MLTransform").values()
+    assert transform["Properties"]["GlueVersion"] == m.find_matches.glue_version == "2.0"
+    assert m.find_matches.glue_version in FindMatchesTransform.GLUE_VERSIONS
+
+
+@pytest.mark.parametrize("version", ["1.0", "3.0", "4.0", "5.0"])
+def test_find_matches_refuses_versions_ml_transforms_do_not_accept(version):
+    with pytest.raises(PropsError) as raised:
+        synth_construct(
+            lambda s: _find_matches_only(s, glue_version=version),
+            nag=False,
+        )
+    assert f"glue_version: got '{version}'" in str(raised.value)
+
+
+def _find_matches_only(stack, **props):
+    data_key = kms.Key(stack, "DataKey", enable_key_rotation=True)
+    logs_key = kms.Key(stack, "LogsKey", enable_key_rotation=True)
+    lake = DataLake(stack, "Lake", encryption_key=data_key)
+    catalog = LakeCatalog(stack, "Catalog", lake=lake, database_prefix="mlops-test")
+    security = GlueSecurityConfiguration(stack, "Security", data_key=data_key, logs_key=logs_key)
+    table = CsvTable(
+        stack,
+        "Table",
+        catalog=catalog,
+        zone="raw",
+        table_name="customers",
+        prefix="customers/",
+        columns=[Column("customer_id")],
+    )
+    return FindMatchesTransform(
+        stack,
+        "FindMatches",
+        lake=lake,
+        catalog=catalog,
+        table=table,
+        primary_key="customer_id",
+        security_configuration=security,
+        **props,
+    )
+
+
+def test_find_matches_role_can_write_and_read_its_labelling_prefix(glue_app):
+    _, m, _, resources = glue_app
+    fm = m.find_matches
+    assert fm.labeling_prefix == "find-matches/customers/"
+    assert fm.labeling_uri.endswith("/find-matches/customers/")
+    assert fm.labeling_set_uri == f"{fm.labeling_uri}labeling-set/"
+    assert fm.labels_uri == f"{fm.labeling_uri}labels/"
+    assert fm.exported_labels_uri == f"{fm.labeling_uri}exported-labels/"
+    statements = _managed_statements(resources, fm.role)
+    text = json.dumps(statements)
+
+    def allowed(action: str, fragment: str) -> bool:
+        for s in statements:
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            if s["Effect"] == "Allow" and action in actions and fragment in json.dumps(s):
+                return True
+        return False
+
+    # StartMLLabelingSetGenerationTaskRun and StartExportLabelsTaskRun write; the import
+    # reads the labels people upload.
+    assert allowed("s3:PutObject", "find-matches/customers/*")
+    assert allowed("s3:GetObject", "find-matches/customers/*")
+    assert allowed("s3:GetObject", "customers/*")  # the table's own data
+    assert "s3:PutObject" in text and "s3:DeleteBucket" not in text
+
+
+def test_find_matches_labelling_commands_are_documented():
+    from pathlib import Path
+
+    doc = FindMatchesTransform.__doc__ or ""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    for command in (
+        "start-ml-labeling-set-generation-task-run",
+        "start-import-labels-task-run",
+        "start-export-labels-task-run",
+    ):
+        assert command in doc and command in readme, command
+
+
+def test_find_matches_on_an_end_of_life_glue_version_warns_at_synth(glue_app):
+    from aws_cdk.assertions import Annotations, Match
+
+    _, _, stack, _ = glue_app
+    Annotations.from_stack(stack).has_warning(
+        "*", Match.string_like_regexp("Glue 2.0 reached end of life on 2026-04-01")
+    )

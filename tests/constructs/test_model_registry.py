@@ -83,3 +83,54 @@ def test_invalid_props_are_all_reported():
         )
     assert "group_name: got 'bad_name!'" in str(caught.value)
     assert "reader_accounts: got ['123']" in str(caught.value)
+
+
+def _shared(readers: list[str]):
+    from aws_cdk import aws_kms as kms
+
+    from mlops_constructs.artifacts import ArtifactStore
+
+    def build(stack):
+        key = kms.Key(stack, "ArtifactsKey", enable_key_rotation=True)
+        artifacts = ArtifactStore(stack, "Artifacts", encryption_key=key)
+        registry = ModelRegistry(
+            stack, "Registry", group_name="mlops-dev-churn", reader_accounts=readers
+        )
+        registry.share_model_artifacts(artifacts, "pipelines/mlops-dev-churn/tuning/")
+        return registry
+
+    # The store without access logs: nag is not what these tests are about.
+    template, _, _ = synth_construct(build, nag=False)
+    (policy,) = template.find_resources("AWS::S3::BucketPolicy").values()
+    (key,) = template.find_resources("AWS::KMS::Key").values()
+    return (
+        policy["Properties"]["PolicyDocument"]["Statement"],
+        key["Properties"]["KeyPolicy"]["Statement"],
+    )
+
+
+def _from(statements, account: str) -> list[dict]:
+    return [s for s in statements if account in str(s.get("Principal"))]
+
+
+def test_readers_can_fetch_model_archives_and_decrypt_them_through_s3_only():
+    bucket, key = _shared(["593027461185", "730461925847", "284751930618"])
+    for account in ("593027461185", "730461925847"):
+        (read,) = _from(bucket, account)
+        assert read["Effect"] == "Allow" and read["Action"] == "s3:GetObject"
+        resource = read["Resource"]["Fn::Join"][1]
+        assert resource[-1] == "/pipelines/mlops-dev-churn/tuning/*/output/model.tar.gz"
+        (decrypt,) = _from(key, account)
+        assert decrypt["Action"] == "kms:Decrypt"
+        assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == (
+            "s3.eu-west-1.amazonaws.com"
+        )
+    # The own account needs no resource policy; only the archives are shared.
+    shared = [s for s in bucket if "model.tar.gz" in str(s)]
+    assert len(shared) == 1 and "284751930618" not in str(shared[0]["Principal"])
+
+
+def test_nothing_is_shared_without_readers():
+    bucket, key = _shared([])
+    assert not [s for s in bucket if "model.tar.gz" in str(s)]
+    assert not [s for s in key if s.get("Sid", "").startswith("ModelRegistryReaders")]

@@ -441,3 +441,45 @@ def test_main_commits_an_empty_batch_without_writing(
     glue = FakeGlue(spark, spark.createDataFrame([], StructType([])))
     glue.run(monkeypatch)
     assert [event for event, _ in glue.events] == ["init", "read", "commit"]
+
+
+# --------------------------------------------------------------------------------------------
+# Optional split, dropped columns
+# --------------------------------------------------------------------------------------------
+
+
+def test_parse_spec_takes_no_split_and_columns_to_drop() -> None:
+    spec = {k: v for k, v in SPEC.items() if k != "split"} | {"drop_columns": ["full_name"]}
+    parsed = parse_spec(spec)
+    assert parsed.split is None and parsed.drop_columns == ("full_name",)
+    assert parse_spec(spec | {"split": None}) == parsed
+    assert parse_spec(SPEC).drop_columns == ()
+
+
+def test_parse_spec_refuses_drops_of_lost_or_partition_columns() -> None:
+    bad = json.loads(json.dumps(SPEC))
+    bad["drop_columns"] = ["full_name", "country"]
+    with pytest.raises(ValueError) as caught:
+        parse_spec(bad)
+    message = str(caught.value)
+    for fragment in (
+        'drop_columns[0]: got "full_name", expected a column that still exists; split drops it',
+        'partition_by[0]: got "country", expected a column that still exists; drop_columns',
+    ):
+        assert fragment in message, message
+    bad["drop_columns"] = ["first_name", "first_name"]
+    with pytest.raises(ValueError, match="expected distinct values"):
+        parse_spec(bad)
+
+
+def test_transform_drops_the_columns_last(spark: SparkSession) -> None:
+    spec = parse_spec(SPEC | {"drop_columns": ["first_name", "last_name", "updated_at"]})
+    df = transform(spark.createDataFrame(RAW_ROWS, RAW_COLUMNS), spec)
+    dropped = {"first_name", "last_name", "updated_at"}
+    assert df.columns == [c for c in FEATURE_COLUMNS if c not in dropped]
+    assert rows(df, "customer_id") == approx_rows(
+        [
+            tuple(v for c, v in zip(FEATURE_COLUMNS, row, strict=True) if c not in dropped)
+            for row in FEATURE_ROWS
+        ]
+    )

@@ -283,7 +283,8 @@ def test_example_data_config_is_complete(base_context):
     env = load_config(base_context).environment("prod")
     (ds,) = env.data.datasets
     assert ds.name == "customers" and ds.source_zone == "raw" and ds.target_zone == "curated"
-    assert ds.find_matches is not None and ds.databrew is not None
+    # FindMatches runs only on end-of-life Glue 2.0: refused by the config, not shipped.
+    assert ds.find_matches is None and ds.databrew is not None
     assert env.data.glue.number_of_workers == 10
     assert env.data.lake.zones == ["raw", "curated", "analytics"]
 
@@ -353,7 +354,7 @@ def test_good_schedule_expressions(base_context, expression):
 
 def test_databrew_and_find_matches_settings_are_checked(base_context):
     ctx = copy.deepcopy(base_context)
-    dataset(ctx)["find_matches"]["precision_recall_tradeoff"] = 1.5
+    dataset(ctx)["find_matches"] = {"primary_key": "customer_id", "precision_recall_tradeoff": 1.5}
     dataset(ctx)["databrew"]["fill_missing"] = [{"column": "segment", "strategy": "custom"}]
     dataset(ctx)["databrew"]["quality"]["ranges"] = [{"column": "annual_spend", "min": 5, "max": 1}]
     found = problems_of(ctx)

@@ -1,0 +1,73 @@
+"""The data section of the config: FindMatches only on a Glue version it runs on and that is
+still alive, and columns dropped from the curated zone."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from stacks.config import ENVIRONMENTS_CONTEXT_KEY, load_config
+from tests.helpers import config_problems
+
+
+def _dataset(ctx: dict[str, Any], env: str = "dev") -> dict[str, Any]:
+    return ctx[ENVIRONMENTS_CONTEXT_KEY][env]["data"]["datasets"][0]
+
+
+def test_find_matches_is_refused_while_its_only_glue_version_is_end_of_life(base_context):
+    ctx = copy.deepcopy(base_context)
+    _dataset(ctx)["find_matches"] = {"primary_key": "customer_id"}
+    (problem,) = config_problems(ctx)
+    assert problem.startswith("environment 'dev', field 'data.datasets.0.find_matches': ")
+    assert "runs only on Glue 2.0, which reached end of life on 2026-04-01" in problem
+
+
+def test_find_matches_glue_version_must_be_one_ml_transforms_run_on(base_context):
+    ctx = copy.deepcopy(base_context)
+    _dataset(ctx, "prod")["find_matches"] = {"primary_key": "customer_id", "glue_version": "5.0"}
+    (problem,) = config_problems(ctx)
+    assert "field 'data.datasets.0.find_matches.glue_version': got '5.0'" in problem
+    assert "the Glue versions FindMatches ML transforms run on" in problem
+
+
+def test_shipped_config_has_no_find_matches_and_no_personal_names_in_curated(base_context):
+    config = load_config(base_context)
+    for env in config.environments:
+        for ds in env.data.datasets:
+            assert ds.find_matches is None
+            assert not {"full_name", "first_name", "last_name"} & set(ds.curated_columns)
+            assert "customer_id" in ds.curated_columns
+
+
+def test_drop_columns_must_exist_and_keep_partitions(base_context):
+    ctx = copy.deepcopy(base_context)
+    _dataset(ctx)["features"]["drop_columns"] = ["full_name", "nickname", "country", "full_name"]
+    found = config_problems(ctx)
+    at = "environment 'dev', field 'data.datasets.0.features"
+    assert any(
+        f"{at}.drop_columns': got 'nickname'; expected a column the feature" in p for p in found
+    )
+    assert any(
+        f"{at}.partition_by': got 'country'; expected a column the features keep" in p
+        for p in found
+    )
+    assert any(f"{at}.drop_columns': got " in p and "expected each column once" in p for p in found)
+    assert len(found) == 3, found
+
+
+def test_training_cannot_read_a_dropped_column(base_context):
+    ctx = copy.deepcopy(base_context)
+    _dataset(ctx)["features"]["drop_columns"] = ["full_name", "annual_spend_log"]
+    (problem,) = config_problems(ctx)
+    assert "field 'training.0.label_column': got 'annual_spend_log'; expected a curated" in problem
+
+
+def test_databrew_cannot_drop_split_outputs_it_names_otherwise(base_context):
+    ctx = copy.deepcopy(base_context)
+    features = _dataset(ctx)["features"]
+    features["split"] = {"column": "full_name", "delimiter": " ", "into": ["first", "last"]}
+    features["drop_columns"] = ["first", "last"]
+    found = config_problems(ctx)
+    assert len(found) == 2 and all("expected no split output with databrew" in p for p in found)
+    del _dataset(ctx)["databrew"]
+    load_config(ctx)  # the ETL alone names them as configured
