@@ -17,11 +17,15 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 _TOKEN_RE = re.compile(r"\$\{Token\[[^\]]*\]\}")
+
+#: The splits' format: CSV, label first, no header (what built-in XGBoost reads; see
+#: mlops_constructs/xgboost_channels.py for the input modes it accepts with it).
+CSV_CONTENT_TYPE = "text/csv"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,15 @@ class PipelineSpec:
     evaluation_threshold: float
     approval_status: str
     bias_facet: str
+    #: Clarify's positive outcome: label values (classification) or one threshold (regression).
+    bias_label_values_or_threshold: list[float] = field(default_factory=lambda: [1.0])
+    #: The facet's sensitive group: value 1 of a one-hot facet column by default.
+    bias_facet_values_or_threshold: list[float] = field(default_factory=lambda: [1.0])
+    #: ``TrainingInputMode`` of the tuning jobs and their channels (``File`` or ``Pipe``).
+    input_mode: str = "File"
+    #: Instance types the registered model package declares for endpoints / batch transform.
+    inference_instances: list[str] = field(default_factory=lambda: ["ml.m5.large"])
+    transform_instances: list[str] = field(default_factory=lambda: ["ml.m5.xlarge"])
 
 
 @dataclass
@@ -264,7 +277,6 @@ def _build(spec: PipelineSpec) -> Definition:
         S3DataSource,
     )
     from sagemaker.core.training.configs import (
-        CheckpointConfig,
         Compute,
         Networking,
         OutputDataConfig,
@@ -424,7 +436,9 @@ def _build(spec: PipelineSpec) -> Definition:
                     input_name="features",
                     s3_input=ProcessingS3Input(
                         s3_uri=p_input,
-                        local_path="/opt/ml/processing/input",
+                        # Beside, not above, the SDK's code input (input/code): a dataset
+                        # reader walking input/ would read the script as data.
+                        local_path="/opt/ml/processing/input/features",
                         s3_data_type="S3Prefix",
                         s3_input_mode="File",
                     ),
@@ -477,13 +491,15 @@ def _build(spec: PipelineSpec) -> Definition:
             max_runtime_in_seconds=spec.max_runtime_seconds,
             max_wait_time_in_seconds=spec.max_wait_seconds if spec.use_spot else None,
         ),
-        checkpoint_config=CheckpointConfig(
-            s3_uri=f"{base}/checkpoints", local_path="/opt/ml/checkpoints"
-        ),
+        # No CheckpointConfig: a tuning job gives every training job the same checkpoint
+        # URI (the API documents no per-job suffix), and built-in XGBoost resumes from the
+        # newest checkpoint it finds there (num_round minus the rounds already done), so
+        # parallel and later jobs would continue other jobs' boosters. A spot interruption
+        # now restarts the job from round 0, within MaxWaitTimeInSeconds.
         output_data_config=OutputDataConfig(
             s3_output_path=f"{base}/tuning", kms_key_id=kms, compression_type="GZIP"
         ),
-        training_input_mode="FastFile",
+        training_input_mode=spec.input_mode,
         hyperparameters=dict(spec.static_hyperparameters),
     )
     ranges: dict[str, Any] = {}
@@ -512,8 +528,8 @@ def _build(spec: PipelineSpec) -> Definition:
             inputs=[
                 Channel(
                     channel_name=channel,
-                    content_type="text/csv",
-                    input_mode="FastFile",
+                    content_type=CSV_CONTENT_TYPE,
+                    input_mode=spec.input_mode,
                     data_source=DataSource(
                         s3_data_source=S3DataSource(
                             s3_data_type="S3Prefix",
@@ -559,7 +575,9 @@ def _build(spec: PipelineSpec) -> Definition:
             dataset_type="text/csv",
         ),
         data_bias_config=BiasConfig(
-            label_values_or_threshold=[1], facet_name=spec.bias_facet, facet_values_or_threshold=[1]
+            label_values_or_threshold=list(spec.bias_label_values_or_threshold),
+            facet_name=spec.bias_facet,
+            facet_values_or_threshold=list(spec.bias_facet_values_or_threshold),
         ),
         methods="all",
         kms_key=kms,
@@ -630,17 +648,17 @@ def _build(spec: PipelineSpec) -> Definition:
         s3_model_data_url=best_model,
         role_arn=role,
         sagemaker_session=session,
-        instance_type="ml.m5.large",
+        instance_type=spec.inference_instances[0],
         network=Networking(
             subnets=subnets, security_group_ids=groups, enable_network_isolation=True
         ),
     )
     register_args = builder.register(
         model_package_group_name=group_name,
-        content_types=["text/csv"],
-        response_types=["text/csv"],
-        inference_instances=["ml.m5.large", "ml.m5.xlarge"],
-        transform_instances=["ml.m5.xlarge"],
+        content_types=[CSV_CONTENT_TYPE],
+        response_types=[CSV_CONTENT_TYPE],
+        inference_instances=list(spec.inference_instances),
+        transform_instances=list(spec.transform_instances),
         model_metrics=ModelMetrics(
             model_statistics=metrics(Join(on="/", values=[evaluation_uri, "evaluation.json"])),
             model_data_statistics=metrics(data_quality.properties.CalculatedBaselineStatistics),

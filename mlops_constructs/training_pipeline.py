@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from mlops_constructs import xgboost_channels
 from mlops_constructs._nag import acknowledge_wildcards
 from mlops_constructs._sagemaker_roles import grant_sagemaker_runtime
+from mlops_constructs._sdk_calls import acknowledge_sdk_function
 from mlops_constructs._validation import PropsCheck
 from mlops_constructs.artifacts import ArtifactStore
 from mlops_constructs.data_lake import DataLake
@@ -28,7 +28,12 @@ from mlops_constructs.sources import sagemaker_script_path
 
 @dataclass(frozen=True)
 class TuningSettings:
-    """Hyperparameter tuning of the built-in XGBoost algorithm (Bayesian, early stopping)."""
+    """Hyperparameter tuning of the built-in XGBoost algorithm (Bayesian, early stopping).
+
+    ``input_mode`` is the training jobs' input mode, ``File`` by default; ``Pipe`` streams
+    the CSV splits (the XGBoost container accepts both for ``text/csv``, not ``FastFile``:
+    :mod:`mlops_constructs.xgboost_channels`).
+    """
 
     problem_type: str
     objective_metric: str
@@ -43,6 +48,7 @@ class TuningSettings:
     xgboost_version: str = "1.7-1"
     training_instance_type: str = "ml.m5.xlarge"
     processing_instance_type: str = "ml.m5.large"
+    input_mode: str = "File"
 
 
 class TrainingPipeline(Construct):
@@ -50,20 +56,36 @@ class TrainingPipeline(Construct):
 
     Steps (the definition is written by the SageMaker Python SDK v3 at synth time, offline):
     ``PrepareFeatures`` (scikit-learn processing of the curated features into train,
-    validation and test splits), ``TuneModel`` (Bayesian tuning of built-in XGBoost, early
-    stopping, managed spot training with ``max_wait`` and checkpoints, ``FastFile`` input),
+    validation and test splits: the label, then exactly ``features`` in their order),
+    ``TuneModel`` (Bayesian tuning of built-in XGBoost, early stopping, managed spot training
+    with ``max_wait`` and no checkpoints, ``tuning.input_mode`` input, ``File`` by default),
     ``DataQualityBaseline`` and ``DataBiasBaseline`` (baselines for Model Monitor, written
-    under ``pipelines/<name>/baselines/`` of the artifacts bucket), ``EvaluateModel``
-    (``sagemaker_src/evaluate.py``), and ``CheckMetric``: if the test metric reaches the
-    ``MetricThreshold`` parameter, ``RegisterModel`` in the registry's group with the
-    metrics and baselines attached and the ``ModelApprovalStatus`` parameter (its default
-    is ``approval_status``), else the pipeline fails.
+    under ``pipelines/<name>/baselines/`` of the artifacts bucket; the bias baseline's
+    positive outcome is ``bias_label_values_or_threshold``, by default ``[1]`` for binary
+    classification and required for regression, and its sensitive group
+    ``bias_facet_values_or_threshold``, ``[1]`` by default: value 1 of a one-hot facet),
+    ``EvaluateModel`` (``sagemaker_src/evaluate.py``), and ``CheckMetric``: if the test
+    metric reaches the ``MetricThreshold`` parameter, ``RegisterModel`` in the registry's
+    group with the metrics and baselines attached, the ``ModelApprovalStatus`` parameter
+    (its default is ``approval_status``) and ``inference_instance_types`` (``ml.m5.large``
+    by default; the types the environment's endpoints serve the model on) and
+    ``transform_instance_types`` (``ml.m5.xlarge`` by default), else the pipeline fails.
+
+    Files the SDK would upload while authoring (Clarify's ``analysis_config.json`` and the
+    bias monitoring config) are written at deploy time to exactly the artifacts-bucket
+    key the definition names, by a custom resource (``PutObject``): Clarify looks for
+    ``analysis_config.json`` by name, which an asset's hashed key would not give. They are
+    kept when the stack is deleted (registered model packages refer to the monitoring
+    config).
 
     Every job runs in the given subnets and security group, with network isolation,
     inter-container traffic encryption, and volumes and outputs encrypted with
     ``artifacts_key``, as one execution role. That role reads only the input prefix of the
-    lake and the pipeline's scripts, writes only ``pipelines/<name>/`` of the artifacts
-    bucket, and registers only in the model's group.
+    lake and the pipeline's scripts (with ``s3:ListBucket`` on the assets bucket for exactly
+    the scripts' keys, as processing inputs are ``S3Prefix`` inputs), writes only
+    ``pipelines/<name>/`` of the artifacts bucket, and registers only in the model's group.
+    The registry's reader accounts may read the tuning jobs' model archives
+    (:meth:`ModelRegistry.share_model_artifacts`), so a package they can see is usable.
 
     Parameters at start: ``InputDataUri`` (default: the curated prefix), ``MetricThreshold``,
     ``ModelApprovalStatus``, ``TriggerReason`` (``schedule``, ``new-data``, ``alarm``), and,
@@ -91,6 +113,10 @@ class TrainingPipeline(Construct):
         tuning: TuningSettings,
         evaluation_threshold: float,
         approval_status: str = "PendingManualApproval",
+        bias_label_values_or_threshold: Sequence[float] | None = None,
+        bias_facet_values_or_threshold: Sequence[float] = (1.0,),
+        inference_instance_types: Sequence[str] = ("ml.m5.large",),
+        transform_instance_types: Sequence[str] = ("ml.m5.xlarge",),
     ) -> None:
         super().__init__(scope, id)
         check = PropsCheck("TrainingPipeline")
@@ -114,6 +140,43 @@ class TrainingPipeline(Construct):
         )
         check.require(
             bias_facet in features, "bias_facet", bias_facet, "expected one of the features"
+        )
+        if bias_label_values_or_threshold is None:
+            check.require(
+                tuning.problem_type == "binary_classification",
+                "bias_label_values_or_threshold",
+                None,
+                "expected a label threshold (the positive outcome) for a regression model",
+            )
+            bias_label_values_or_threshold = (1.0,)
+        check.require(
+            tuning.problem_type != "regression" or len(bias_label_values_or_threshold) == 1,
+            "bias_label_values_or_threshold",
+            list(bias_label_values_or_threshold),
+            "expected one threshold for a regression label",
+        )
+        check.require(
+            bool(bias_facet_values_or_threshold),
+            "bias_facet_values_or_threshold",
+            list(bias_facet_values_or_threshold),
+            "expected at least one facet value",
+        )
+        check.require(
+            bool(inference_instance_types) and bool(transform_instance_types),
+            "inference_instance_types",
+            [list(inference_instance_types), list(transform_instance_types)],
+            "expected at least one inference and one transform instance type",
+        )
+        from mlops_constructs._sagemaker_definition import CSV_CONTENT_TYPE
+
+        channel_problem = xgboost_channels.problem(
+            tuning.xgboost_version, CSV_CONTENT_TYPE, tuning.input_mode
+        )
+        check.require(
+            channel_problem is None,
+            "tuning.input_mode",
+            tuning.input_mode,
+            channel_problem or "",
         )
         check.require(
             input_prefix.endswith("/"),
@@ -180,10 +243,17 @@ class TrainingPipeline(Construct):
             evaluation_threshold=evaluation_threshold,
             approval_status=approval_status,
             bias_facet=bias_facet,
+            bias_label_values_or_threshold=[float(v) for v in bias_label_values_or_threshold],
+            bias_facet_values_or_threshold=[float(v) for v in bias_facet_values_or_threshold],
+            input_mode=tuning.input_mode,
+            inference_instances=list(inference_instance_types),
+            transform_instances=list(transform_instance_types),
         )
         definition = build_definition(spec)
-        body = self._ship_uploads(definition.body, definition.uploads)
+        body = definition.body
         self.definition_body = body
+        #: The features the PrepareFeatures step passes as ``--features``, in CSV order.
+        self.features = list(features)
 
         self.pipeline = sagemaker.CfnPipeline(
             self,
@@ -197,20 +267,73 @@ class TrainingPipeline(Construct):
             service="sagemaker", resource="pipeline", resource_name=pipeline_name.lower()
         )
         self._grant(lake, input_zone, input_prefix, artifacts, registry, prefix, scripts)
+        # Registered packages point at the tuning jobs' archives: the registry's reader
+        # accounts may read those (and nothing else of the pipeline's prefix).
+        registry.share_model_artifacts(artifacts, f"{prefix}/tuning/")
         policy = self.role.node.find_child("DefaultPolicy")
         self.pipeline.node.add_dependency(policy)
+        uploads = self._deploy_uploads(definition.uploads, artifacts, prefix)
+        if uploads is not None:
+            self.pipeline.node.add_dependency(uploads)
 
-    def _ship_uploads(self, body: str, uploads: Mapping[str, bytes]) -> str:
-        """Files the SDK would have uploaded become assets; the definition points at them."""
-        self.upload_assets: list[s3_assets.Asset] = []
-        for i, (uri, content) in enumerate(sorted(uploads.items())):
-            folder = Path(tempfile.mkdtemp(prefix="pipeline-config-"))
-            name = Path(uri).name
-            (folder / name).write_bytes(content)
-            asset = s3_assets.Asset(self, f"Upload{i}", path=str(folder / name))
-            self.upload_assets.append(asset)
-            body = body.replace(uri, asset.s3_object_url)
-        return body
+    def _deploy_uploads(
+        self, uploads: Mapping[str, bytes], artifacts: ArtifactStore, prefix: str
+    ) -> Construct | None:
+        """Write each file the SDK would have uploaded to the very URI the definition names
+        (in the artifacts bucket, under ``prefix``), at deploy time."""
+        #: Artifacts-bucket keys of the files the definition reads (its SDK uploads).
+        self.upload_keys: dict[str, str] = {}
+        if not uploads:
+            return None
+        bucket = artifacts.bucket
+        head = f"s3://{bucket.bucket_name}/"
+        for uri in uploads:
+            key = uri[len(head) :] if uri.startswith(head) else ""
+            if not key.startswith(f"{prefix}/"):
+                raise ValueError(f"SDK upload {uri} is not under the pipeline's prefix {prefix}/")
+            self.upload_keys[uri] = key
+        scope = Construct(self, "SdkUploads")
+        region = Stack.of(self).region
+        for i, (uri, key) in enumerate(sorted(self.upload_keys.items())):
+            put = cr.AwsSdkCall(
+                service="S3",
+                action="putObject",
+                parameters={
+                    "Bucket": bucket.bucket_name,
+                    "Key": key,
+                    "Body": uploads[uri].decode("utf-8"),
+                    "ContentType": "application/json",
+                    "ServerSideEncryption": "aws:kms",
+                    "SSEKMSKeyId": artifacts.encryption_key.key_arn,
+                },
+                physical_resource_id=cr.PhysicalResourceId.of(key),
+            )
+            policy = cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=["s3:PutObject"], resources=[bucket.arn_for_objects(key)]
+                    ),
+                    # The bucket encrypts with the artifacts key; the writer needs it via S3.
+                    iam.PolicyStatement(
+                        actions=["kms:GenerateDataKey"],
+                        resources=[artifacts.encryption_key.key_arn],
+                        conditions={
+                            "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}
+                        },
+                    ),
+                ]
+            )
+            # No on_delete: registered model packages keep referring to these files.
+            cr.AwsCustomResource(
+                scope,
+                f"Upload{i}",
+                on_create=put,
+                on_update=put,
+                policy=policy,
+                install_latest_aws_sdk=False,
+            )
+        acknowledge_sdk_function(self)
+        return scope
 
     def _grant(
         self,
@@ -226,11 +349,29 @@ class TrainingPipeline(Construct):
         stack = Stack.of(self)
         lake.grant_read(role, input_zone, input_prefix)
         artifacts.grant_prefix(role, f"{prefix}/")
-        for asset in [*scripts.values(), *self.upload_assets]:
+        for asset in scripts.values():
             role.add_to_principal_policy(
                 iam.PolicyStatement(
                     actions=["s3:GetObject"],
                     resources=[asset.bucket.arn_for_objects(asset.s3_object_key)],
+                )
+            )
+        # A script is a processing job's S3Prefix input: the job lists the bucket with the
+        # object's key as prefix before it downloads. List exactly those keys.
+        for bucket_arn in sorted({a.bucket.bucket_arn for a in scripts.values()}):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[bucket_arn],
+                    conditions={
+                        "StringEquals": {
+                            "s3:prefix": [
+                                a.s3_object_key
+                                for a in scripts.values()
+                                if a.bucket.bucket_arn == bucket_arn
+                            ]
+                        }
+                    },
                 )
             )
         registry.grant_register(role)
@@ -278,19 +419,21 @@ class TrainingPipeline(Construct):
         """Start the pipeline on ``schedule`` (an EventBridge ``cron(...)``)."""
         return self._start_rule(id, reason, schedule_expression=schedule)
 
-    def data_rule(self, id: str, *, bucket: s3.IBucket, prefix: str) -> events.CfnRule:
-        """Start the pipeline when an object is created under ``prefix`` of ``bucket``
-        (S3 EventBridge notifications must be on, as the lake's are)."""
+    def data_rule(self, id: str, *, etl_job_name: str) -> events.CfnRule:
+        """Start the pipeline once per successful run of the Glue job ``etl_job_name`` that
+        writes its input (EventBridge ``Glue Job State Change`` to ``SUCCEEDED``).
+
+        Not on S3 ``Object Created``: one run writes many part files, and each would start
+        an execution with its own tuning job. Runs are as frequent as the ETL's schedule or
+        workflow; no cooldown applies (the retraining trigger's cooldown covers alarms).
+        """
         return self._start_rule(
             id,
             "new-data",
             event_pattern={
-                "source": ["aws.s3"],
-                "detail-type": ["Object Created"],
-                "detail": {
-                    "bucket": {"name": [bucket.bucket_name]},
-                    "object": {"key": [{"prefix": prefix}]},
-                },
+                "source": ["aws.glue"],
+                "detail-type": ["Glue Job State Change"],
+                "detail": {"jobName": [etl_job_name], "state": ["SUCCEEDED"]},
             },
         )
 

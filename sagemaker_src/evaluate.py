@@ -6,6 +6,10 @@ the test split (CSV, label first, no header) under /opt/ml/processing/test. Outp
 /opt/ml/processing/evaluation/evaluation.json in the SageMaker model-quality format, which
 the pipeline's condition step reads and the model registry stores as model metrics.
 
+Every ``/opt/ml/processing`` path is taken relative to the environment variable
+``MLOPS_PROCESSING_ROOT`` (``/opt/ml/processing`` by default, the container's layout), so
+the offline run rehearsal can run this script on temporary folders.
+
 The metric functions are pure Python so they can be tested anywhere.
 """
 
@@ -14,9 +18,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
+
+#: Environment variable naming the folder that stands for ``/opt/ml/processing``.
+ROOT_ENV = "MLOPS_PROCESSING_ROOT"
+DEFAULT_ROOT = "/opt/ml/processing"
+
+
+def processing_root() -> Path:
+    """``$MLOPS_PROCESSING_ROOT``, ``/opt/ml/processing`` by default (the container's)."""
+    return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
 def classification_metrics(
@@ -109,24 +123,26 @@ def _read_test(path: Path) -> tuple[list[float], list[list[float]]]:
     return labels, rows
 
 
-def main() -> None:  # pragma: no cover - runs inside the SageMaker container
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--problem-type", required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     import xgboost  # provided by the built-in XGBoost container
 
-    with tarfile.open("/opt/ml/processing/model/model.tar.gz") as archive:
-        archive.extractall("/opt/ml/processing/model", filter="data")
+    root = processing_root()
+    model_dir = root / "model"
+    with tarfile.open(model_dir / "model.tar.gz") as archive:
+        archive.extractall(model_dir, filter="data")
     booster = xgboost.Booster()
-    booster.load_model("/opt/ml/processing/model/xgboost-model")
-    labels, rows = _read_test(Path("/opt/ml/processing/test"))
+    booster.load_model(str(model_dir / "xgboost-model"))
+    labels, rows = _read_test(root / "test")
     predictions = booster.predict(xgboost.DMatrix(rows)).tolist()
     metrics = (
         classification_metrics(labels, predictions)
         if args.problem_type == "binary_classification"
         else regression_metrics(labels, predictions)
     )
-    out = Path("/opt/ml/processing/evaluation")
+    out = root / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     (out / "evaluation.json").write_text(
         json.dumps(model_quality_report(args.problem_type, metrics))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
+from mlops_constructs.glue import FeatureEtlJob
 from stacks.config import EnvironmentConfig, Tier
 from stacks.data_stack import DataStack
 from stacks.lake_stack import LakeStack
@@ -74,6 +77,10 @@ class PlatformStage(Stage):
                 lake=self.lake.lake,
                 artifacts=self.lake.artifacts,
                 network=self.network.network,
+                etl_jobs={
+                    name: cast(FeatureEtlJob, made["job"]).job_name
+                    for name, made in self.data.datasets.items()
+                },
                 description=f"ML platform {config.name}: model registry and training pipelines",
             )
         self.serving = None

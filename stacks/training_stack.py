@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from constructs import Construct
@@ -14,10 +16,44 @@ from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig
 from stacks.removal import data_removal_policy
 
+#: Registered instance types when no endpoint of the environment serves the model.
+DEFAULT_INFERENCE_INSTANCES = ("ml.m5.large",)
+DEFAULT_TRANSFORM_INSTANCES = ("ml.m5.xlarge",)
+
+
+@cache
+def _transform_instance_types() -> frozenset[str]:
+    """The instance types CreateModelPackage accepts for batch transform (botocore's model
+    of the SageMaker API, read offline): fewer than for endpoints (no ml.t2, ml.c5.large)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("TransformInstanceType").enum)
+
+
+def served_instance_types(config: EnvironmentConfig, model: str) -> tuple[list[str], list[str]]:
+    """The (inference, transform) instance types to register ``model`` with: every type an
+    endpoint of ``config`` serves it on (the multi-model endpoint and its shadow variant,
+    the monitored endpoints), in config order; transform takes those batch transform
+    accepts. Defaults when none: ml.m5.large, and ml.m5.xlarge for transform."""
+    types: list[str] = []
+    serving = config.serving
+    if serving is not None and model in serving.models:
+        types.append(serving.instance_type)
+        if serving.shadow is not None:
+            types.append(serving.shadow.instance_type)
+    types += [m.instance_type for m in config.monitoring if m.model == model]
+    if not types:
+        return list(DEFAULT_INFERENCE_INSTANCES), list(DEFAULT_TRANSFORM_INSTANCES)
+    inference = list(dict.fromkeys(types))
+    transform = [t for t in inference if t in _transform_instance_types()]
+    return inference, transform or list(DEFAULT_TRANSFORM_INSTANCES)
+
 
 class TrainingStack(PlatformStack):
     """For each model of ``config.training``: its model package group, its pipeline, a
-    scheduled start and a start on new curated data."""
+    scheduled start and a start after each successful run of the Glue job that writes the
+    model's curated dataset (``etl_jobs``: dataset name to Glue job name)."""
 
     def __init__(
         self,
@@ -28,6 +64,7 @@ class TrainingStack(PlatformStack):
         lake: DataLake,
         artifacts: ArtifactStore,
         network: Network,
+        etl_jobs: Mapping[str, str],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, config=config, **kwargs)
@@ -46,6 +83,7 @@ class TrainingStack(PlatformStack):
             )
             dataset = datasets[t.dataset]
             metric, direction = t.objective
+            inference, transform = served_instance_types(config, t.model_name)
             pipeline = TrainingPipeline(
                 self,
                 f"{t.model_name}-pipeline",
@@ -62,6 +100,10 @@ class TrainingStack(PlatformStack):
                 features=t.feature_columns,
                 key_column=t.key_column,
                 bias_facet=t.bias_facet,
+                bias_label_values_or_threshold=t.bias_label_values_or_threshold,
+                bias_facet_values_or_threshold=t.bias_facet_values_or_threshold,
+                inference_instance_types=inference,
+                transform_instance_types=transform,
                 tuning=TuningSettings(
                     problem_type=t.problem_type,
                     objective_metric=metric,
@@ -76,13 +118,12 @@ class TrainingStack(PlatformStack):
                     xgboost_version=t.algorithm_version,
                     training_instance_type=t.instance_type,
                     processing_instance_type=t.processing_instance_type,
+                    input_mode=t.input_mode,
                 ),
                 evaluation_threshold=t.evaluation_threshold,
                 approval_status=t.approval_status,
             )
             pipeline.schedule_rule("Schedule", schedule=t.schedule)
-            pipeline.data_rule(
-                "NewData", bucket=lake.bucket(dataset.target_zone), prefix=dataset.prefix
-            )
+            pipeline.data_rule("NewData", etl_job_name=etl_jobs[t.dataset])
             self.pipelines[t.model_name] = pipeline
             self.registries[t.model_name] = registry

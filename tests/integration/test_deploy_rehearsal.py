@@ -116,6 +116,9 @@ AWS_CALL_RESPONSES: dict[tuple[str, str], Any] = {
         "jobId": c.hex(32),
         "jobArn": c.arn("macie2", f"classification-job/{c.hex(32)}"),
     },
+    # The training pipeline's SDK uploads (Clarify's analysis_config.json...) are written to
+    # the exact key its definition names; the physical id is that key.
+    ("S3", "putObject"): lambda c: {"ETag": f'"{c.hex(32)}"'},
 }
 
 
@@ -717,6 +720,7 @@ def wiring_problems(env: Environment, config: Any) -> list[str]:
         props["ModelPackageGroupName"]
         for _, props in env.stand_ins("AWS::SageMaker::ModelPackageGroup")
     }
+    glue_jobs = {name for name, _ in env.stand_ins("AWS::Glue::Job")}
     for stack, logical_id, rule_name, _ in env.resources("AWS::Events::Rule"):
         pattern = json.loads(events.describe_rule(Name=rule_name).get("EventPattern") or "{}")
         where = f"{stack}/{logical_id} pattern"
@@ -736,6 +740,13 @@ def wiring_problems(env: Environment, config: Any) -> list[str]:
                 .get("EventBridgeEnabled")
             ):
                 problems.append(f"{where}: bucket {name!r} does not send events to EventBridge")
+        if source == ["aws.glue"]:
+            # a Glue job state change (the training pipeline's new-data start) names a job
+            problems += [
+                f"{where}: Glue job {job!r} does not exist"
+                for job in pattern.get("detail", {}).get("jobName", [])
+                if job not in glue_jobs
+            ]
         if source == ["aws.cloudwatch"]:
             problems += [
                 f"{where}: alarm {arn} does not exist"
@@ -1169,9 +1180,8 @@ def test_rehearsal_refuses_to_delete_a_stack_others_read(platform, aws):
 def test_wiring_checks_catch_broken_wiring(platform, aws):
     """dev deployed broken: a function pointed at a bucket that does not exist, an endpoint
     capturing another percentage than the config says, the Lambda permission for an
-    EventBridge rule gone (Serving), and the curated bucket no longer sending events to
-    EventBridge, which the training pipeline's new-data rule waits for (Lake). Each deploys;
-    the wiring checks report each."""
+    EventBridge rule gone (Serving), and the training pipeline's new-data rule waiting for a
+    Glue job that does not exist (Training). Each deploys; the wiring checks report each."""
     artifacts = stack_artifacts(platform.outdir / "assembly-dev")
     bootstrap(aws, artifacts[0].account, artifacts[0].region)
     rehearsal = new_rehearsal(aws)
@@ -1191,9 +1201,14 @@ def test_wiring_checks_catch_broken_wiring(platform, aws):
             template["Resources"] = {
                 k: v for k, v in resources.items() if v["Type"] != "AWS::Lambda::Permission"
             }
-        if artifact.stack_name == "dev-Lake":
-            curated = next(k for k in template["Resources"] if k.startswith("DataLakeCurated"))
-            del template["Resources"][curated]["Properties"]["NotificationConfiguration"]
+        if artifact.stack_name == "dev-Training":
+            (rule,) = [
+                r
+                for r in template["Resources"].values()
+                if r["Type"] == "AWS::Events::Rule"
+                and r["Properties"].get("EventPattern", {}).get("source") == ["aws.glue"]
+            ]
+            rule["Properties"]["EventPattern"]["detail"]["jobName"] = ["no-such-job"]
         rehearsal.deploy(artifact, template)
     with in_account(artifacts[0].account):
         env = Environment(rehearsal, artifacts[0].account, artifacts[0].region)
@@ -1201,7 +1216,7 @@ def test_wiring_checks_catch_broken_wiring(platform, aws):
     assert "MODEL_BUCKET names missing bucket 'no-such-bucket'" in report
     assert "Serving endpoint captures [99]%, config says 20" in report
     assert "no permission for events.amazonaws.com from arn:aws:events:" in report
-    assert "datalakecuratedbucket" in report and "does not send events to EventBridge" in report
+    assert "Glue job 'no-such-job' does not exist" in report
     assert len(report.splitlines()) == 4, report
 
 

@@ -64,3 +64,37 @@ def test_reads_the_test_split_label_first(tmp_path):
     labels, rows = _read_test(tmp_path)
     assert labels == [1.0, 0.0, 1.0]
     assert rows == [[0.5, 2.0], [0.1, 3.0], [0.9, 1.0]]
+
+
+def test_script_runs_on_the_processing_root(tmp_path):
+    """As the pipeline runs it (``python3 evaluate.py --problem-type ...``), with the
+    container's /opt/ml/processing at MLOPS_PROCESSING_ROOT."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tarfile
+
+    xgboost = pytest.importorskip("xgboost")
+    from tests.conftest import REPO_ROOT
+
+    rows = [[float(i % 2), float(i % 2), float(i)] for i in range(40)]
+    booster = xgboost.train(
+        {"objective": "binary:logistic", "max_depth": 2},
+        xgboost.DMatrix([r[1:] for r in rows], label=[r[0] for r in rows]),
+        num_boost_round=5,
+    )
+    (tmp_path / "model").mkdir()
+    booster.save_model(str(tmp_path / "xgboost-model"))
+    with tarfile.open(tmp_path / "model" / "model.tar.gz", "w:gz") as archive:
+        archive.add(tmp_path / "xgboost-model", arcname="xgboost-model")
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "test.csv").write_text("".join(",".join(map(str, r)) + "\n" for r in rows))
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "sagemaker_src" / "evaluate.py"),
+         "--problem-type", "binary_classification"],
+        env={**os.environ, "MLOPS_PROCESSING_ROOT": str(tmp_path)}, check=True,
+    )  # fmt: skip
+    report = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
+    # The label is the first feature: a perfect separation.
+    assert report["binary_classification_metrics"]["auc"]["value"] == 1.0

@@ -93,8 +93,8 @@ def test_tuning_strategy_ranges_and_spot(staging):
     job = arguments["TrainingJobDefinition"]
     assert job["EnableManagedSpotTraining"] is True
     assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
-    assert job["CheckpointConfig"]["S3Uri"].endswith("/checkpoints")
-    assert job["AlgorithmSpecification"]["TrainingInputMode"] == "FastFile"
+    # No checkpoints: one URI would be shared by every job of the tuning job and every run.
+    assert "CheckpointConfig" not in job
     assert job["StaticHyperParameters"]["objective"] == "reg:squarederror"
 
 
@@ -153,10 +153,6 @@ def test_triggers_start_the_pipeline_with_a_reason(platform):
     assert len(rules) == 2
     schedule = next(r for r in rules.values() if "ScheduleExpression" in r["Properties"])
     assert schedule["Properties"]["ScheduleExpression"] == "cron(0 3 ? * SUN *)"
-    data = next(r for r in rules.values() if "EventPattern" in r["Properties"])
-    pattern = data["Properties"]["EventPattern"]
-    assert pattern["detail-type"] == ["Object Created"]
-    assert pattern["detail"]["object"]["key"] == [{"prefix": "customers/"}]
     for rule in rules.values():
         (target,) = rule["Properties"]["Targets"]
         parameters = target["SageMakerPipelineParameters"]["PipelineParameterList"]
@@ -170,6 +166,39 @@ def test_model_group_is_readable_by_the_other_environments(platform):
     principals = json.dumps(group["Properties"]["ModelPackageGroupPolicy"])
     assert "593027461185" in principals and "730461925847" in principals
     assert group["DeletionPolicy"] == "Delete"  # dev may destroy
+
+
+def test_registry_readers_may_read_the_model_archives_they_may_list(platform):
+    """Reading a package in another account needs its archive too: the artifacts bucket
+    shares exactly the tuning jobs' model archives, and the key decrypts them through S3."""
+    readers = {"593027461185", "730461925847"}
+    policies = resources_of_type(platform.template("dev", "Lake"), "AWS::S3::BucketPolicy")
+    shared = [
+        s
+        for p in policies.values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid", "").startswith("ModelRegistryReaders")
+    ]
+    assert len(shared) == 1, shared
+    (statement,) = shared
+    assert statement["Action"] == "s3:GetObject"
+    assert all(account in json.dumps(statement["Principal"]) for account in readers)
+    assert "/tuning/*/output/model.tar.gz" in json.dumps(statement["Resource"])
+    (key,) = [
+        k
+        for k in resources_of_type(platform.template("dev", "Security"), "AWS::KMS::Key").values()
+        if any(
+            s.get("Sid", "").startswith("ModelRegistryReaders")
+            for s in k["Properties"]["KeyPolicy"]["Statement"]
+        )
+    ]
+    (decrypt,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid", "").startswith("ModelRegistryReaders")
+    ]
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert "kms:ViaService" in decrypt["Condition"]["StringEquals"]
 
 
 def test_the_sdk_is_imported_only_where_definitions_are_built():
@@ -277,3 +306,222 @@ def test_pipeline_takes_the_retraining_trigger_parameters(platform):
     ):
         assert parameters[name]["Type"] == "String"
         assert parameters[name].get("DefaultValue", "") == default
+
+
+def _exported_as(platform, env: str, stack: str, reference: Any) -> Any:
+    """The value a cross-stack reference (Fn::ImportValue or Fn::GetStackOutput) to
+    ``stack`` of ``env`` resolves to."""
+    outputs = platform.template(env, stack).get("Outputs", {})
+    if "Fn::GetStackOutput" in reference:
+        return outputs[reference["Fn::GetStackOutput"]["OutputName"]]["Value"]
+    for output in outputs.values():
+        if output.get("Export", {}).get("Name") == reference["Fn::ImportValue"]:
+            return output["Value"]
+    raise AssertionError(f"{reference} is not an output of {env}/{stack}")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_new_data_starts_one_execution_per_etl_run(platform, env):
+    """Issue 12, defect 6: not one execution per S3 object (N part files, N pipelines),
+    but one per successful run of the dataset's feature ETL job."""
+    rules = resources_of_type(platform.template(env, "Training"), "AWS::Events::Rule")
+    (data,) = [r for r in rules.values() if "EventPattern" in r["Properties"]]
+    pattern = data["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.glue"]
+    assert pattern["detail-type"] == ["Glue Job State Change"]
+    assert pattern["detail"]["state"] == ["SUCCEEDED"]
+    (job_name,) = pattern["detail"]["jobName"]
+    (job_id,) = resources_of_type(platform.template(env, "Data"), "AWS::Glue::Job")
+    assert _exported_as(platform, env, "Data", job_name) == {"Ref": job_id}
+    (target,) = data["Properties"]["Targets"]
+    parameters = target["SageMakerPipelineParameters"]["PipelineParameterList"]
+    assert parameters == [{"Name": "TriggerReason", "Value": "new-data"}]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_prepare_features_passes_the_configured_features_in_order(platform, env):
+    """Issue 12, defect 1: the script uses exactly --features; it must be the config's."""
+    (training,) = platform.config.environment(env).training
+    arguments = steps(definition(platform, env))["PrepareFeatures"]["Arguments"]
+    container = arguments["AppSpecification"]["ContainerArguments"]
+    assert container[container.index("--features") + 1] == ",".join(training.feature_columns)
+    assert container[container.index("--label") + 1] == training.label_column
+
+
+def test_tuning_channels_use_an_input_mode_xgboost_accepts(staging, platform):
+    """Issue 12, defect 2: the XGBoost container rejects FastFile channels."""
+    from mlops_constructs import xgboost_channels
+
+    job = steps(staging)["TuneModel"]["Arguments"]["TrainingJobDefinition"]
+    version = platform.config.environment("staging").training[0].algorithm_version
+    assert job["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
+    assert set(channels) == {"train", "validation"}
+    for channel in channels.values():
+        mode = channel.get("InputMode", job["AlgorithmSpecification"]["TrainingInputMode"])
+        assert xgboost_channels.supported(version, channel["ContentType"], mode), channel
+
+
+def test_pipe_mode_reaches_the_jobs_and_channels():
+    from mlops_constructs import _sagemaker_definition as definitions
+
+    doc = json.loads(definitions.build_definition(_spec(input_mode="Pipe")).body)
+    job = steps(doc)["TuneModel"]["Arguments"]["TrainingJobDefinition"]
+    assert job["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
+    assert {c["InputMode"] for c in job["InputDataConfig"]} == {"Pipe"}
+
+
+def _statements(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    found = []
+    for policy in resources_of_type(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"].get("Roles", []):
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def test_pipeline_role_may_list_the_prefix_of_each_assets_input(platform):
+    """Issue 12, defect 3: processing inputs are S3Prefix inputs, so the job lists the
+    bucket with the object key as prefix; GetObject alone fails the job."""
+    template = platform.template("staging", "Training")
+    (role_id,) = [
+        i for i, r in resources_of_type(template, "AWS::IAM::Role").items() if "ExecutionRole" in i
+    ]
+    statements = _statements(template, role_id)
+    inputs = [
+        i["S3Input"]
+        for name in ("PrepareFeatures", "EvaluateModel", "DataBiasBaseline", "DataQualityBaseline")
+        for i in steps(definition(platform, "staging"))[name]["Arguments"]["ProcessingInputs"]
+        if isinstance(i["S3Input"]["S3Uri"], str) and "-assets-" in i["S3Input"]["S3Uri"]
+    ]
+    assert {i["LocalPath"] for i in inputs} >= {"/opt/ml/processing/input/code"}
+    for s3_input in inputs:
+        assert s3_input["S3DataType"] == "S3Prefix"
+        bucket, key = s3_input["S3Uri"][len("s3://") :].split("/", 1)
+        listing = [
+            s
+            for s in statements
+            if s["Effect"] == "Allow"
+            and "s3:ListBucket" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+            and _text(s["Resource"]).endswith(f":s3:::{bucket}")
+        ]
+        assert listing, f"no s3:ListBucket on {bucket}"
+        prefixes = [p for s in listing for p in s["Condition"]["StringEquals"]["s3:prefix"]]
+        assert key in prefixes
+
+
+def _uploads(platform, env: str) -> dict[str, dict[str, Any]]:
+    """The SDK's files as the stack writes them: S3 key -> putObject parameters."""
+    found = {}
+    template = platform.template(env, "Training")
+    for resource in resources_of_type(template, "Custom::AWS").values():
+        call = json.loads(_text(resource["Properties"]["Create"]))
+        if (call["service"], call["action"]) == ("S3", "putObject"):
+            found[call["parameters"]["Key"]] = call["parameters"]
+    return found
+
+
+def test_clarify_finds_its_analysis_config_under_its_name(platform):
+    """Issue 12, defect 4: Clarify reads analysis_config.json in its config input folder;
+    every SDK upload the definition names exists at exactly that key, written by the stack."""
+    doc = definition(platform, "staging")
+    uploads = _uploads(platform, "staging")
+    bias = steps(doc)["DataBiasBaseline"]["Arguments"]
+    (config,) = [i for i in bias["ProcessingInputs"] if i["InputName"] == "analysis_config"]
+    uri = config["S3Input"]["S3Uri"]
+    # An S3Prefix input of one object: the job downloads it under its own name.
+    assert config["S3Input"]["LocalPath"] == "/opt/ml/processing/input/config"
+    assert uri.endswith("/analysis_config.json")
+    bucket, key = uri[len("s3://") :].split("/", 1)
+    assert bucket == DEPLOY_TIME  # the artifacts bucket
+    assert key in uploads
+    assert json.loads(uploads[key]["Body"])["label"] == "annual_spend_log"
+    # The registered bias config file too.
+    registered = steps(doc)["RegisterModel"]["Arguments"]["DriftCheckBaselines"]
+    config_file = registered["Bias"]["ConfigFile"]["S3Uri"]
+    assert config_file.split("/", 3)[3] in uploads
+    for parameters in uploads.values():
+        assert parameters["Key"].startswith("pipelines/mlops-platform-staging-spend/")
+
+
+def test_bias_baseline_uses_the_configured_positive_outcome_and_group(platform):
+    """Issue 12, defect 7: not a hard-coded [1] label and facet value."""
+    (config,) = [
+        json.loads(p["Body"])
+        for k, p in _uploads(platform, "staging").items()
+        if k.endswith("/analysis_config.json")
+    ]
+    assert config["label_values_or_threshold"] == [8.5]  # cdk.json: log spend above 8.5
+    (facet,) = config["facet"]
+    assert facet == {"name_or_index": "segment_consumer", "value_or_threshold": [1.0]}
+
+
+def test_bias_settings_reach_the_analysis_config():
+    from mlops_constructs import _sagemaker_definition as definitions
+
+    built = definitions.build_definition(
+        _spec(
+            problem_type="regression",
+            bias_label_values_or_threshold=[7.25],
+            bias_facet_values_or_threshold=[0.0],
+        )
+    )
+    (analysis,) = [
+        json.loads(body)
+        for uri, body in built.uploads.items()
+        if uri.endswith("analysis_config.json")
+    ]
+    assert analysis["label_values_or_threshold"] == [7.25]
+    assert analysis["facet"][0]["value_or_threshold"] == [0.0]
+
+
+@pytest.mark.parametrize(
+    ("env", "inference", "transform"),
+    [
+        # dev: the multi-model endpoint on ml.m5.large, the monitored one on ml.t2.medium
+        # (which batch transform does not offer).
+        ("dev", ["ml.m5.large", "ml.t2.medium"], ["ml.m5.large"]),
+        ("prod", ["ml.m5.xlarge"], ["ml.m5.xlarge"]),
+    ],
+)
+def test_model_package_lists_the_instance_types_it_is_served_on(
+    platform, env, inference, transform
+):
+    """Issue 12, defect 15: derived from the environment's endpoints, not fixed."""
+    register = steps(definition(platform, env))["RegisterModel"]["Arguments"]
+    specification = register["InferenceSpecification"]
+    assert specification["SupportedRealtimeInferenceInstanceTypes"] == inference
+    assert specification["SupportedTransformInstanceTypes"] == transform
+
+
+def test_served_instance_types_follow_the_serving_config(base_context):
+    from stacks.config import ENVIRONMENTS_CONTEXT_KEY, load_config
+    from stacks.training_stack import served_instance_types
+
+    context = json.loads(json.dumps(base_context))
+    settings = context[ENVIRONMENTS_CONTEXT_KEY]["staging"]
+    settings["serving"]["instance_type"] = "ml.c5.large"
+    settings["serving"].pop("autoscaling", None)
+    settings["monitoring"] = []
+    config = load_config(context).environment("staging")
+    assert served_instance_types(config, "spend") == (["ml.c5.large"], ["ml.m5.xlarge"])
+    assert served_instance_types(config, "other") == (["ml.m5.large"], ["ml.m5.xlarge"])
+
+    from mlops_constructs import _sagemaker_definition as definitions
+
+    doc = json.loads(
+        definitions.build_definition(
+            _spec(inference_instances=["ml.c5.large"], transform_instances=["ml.c5.xlarge"])
+        ).body
+    )
+    specification = steps(doc)["RegisterModel"]["Arguments"]["InferenceSpecification"]
+    assert specification["SupportedRealtimeInferenceInstanceTypes"] == ["ml.c5.large"]
+    assert specification["SupportedTransformInstanceTypes"] == ["ml.c5.xlarge"]
+
+
+def test_tuning_jobs_share_no_checkpoints(staging):
+    """Issue 12, defect 5: built-in XGBoost resumes from the newest checkpoint under the
+    URI, and a tuning job gives all its training jobs one URI: none is configured."""
+    job = steps(staging)["TuneModel"]["Arguments"]["TrainingJobDefinition"]
+    assert "CheckpointConfig" not in job
+    assert job["EnableManagedSpotTraining"] is True
+    assert "checkpoints" not in json.dumps(staging)

@@ -43,7 +43,12 @@ def test_valid_training_config_and_derived_objective(base_context):
     assert training.algorithm == "xgboost" and training.use_spot
     regression = (
         load_config(
-            with_training(base_context, problem_type="regression", label_column="annual_spend")
+            with_training(
+                base_context,
+                problem_type="regression",
+                label_column="annual_spend",
+                bias_label_values_or_threshold=[1000],
+            )
         )
         .environment("staging")
         .training[0]
@@ -125,8 +130,6 @@ def test_curated_columns_follow_the_feature_job(base_context):
         "annual_spend",
         "country",
         "updated_at",
-        "first_name",
-        "last_name",
         "segment_consumer",
         "segment_corporate",
         "segment_home_office",
@@ -136,3 +139,47 @@ def test_curated_columns_follow_the_feature_job(base_context):
         from stacks.config import sanitize_category as config_sanitize
 
         assert config_sanitize(category) == sanitize_category(category)
+
+
+def test_input_mode_is_what_built_in_xgboost_accepts_for_csv(base_context):
+    """The XGBoost container validates each channel's (content type, input mode):
+    text/csv in File or Pipe mode; FastFile fails every training job."""
+    (training,) = load_config(with_training(base_context)).environment("staging").training
+    assert training.input_mode == "File"
+    piped = load_config(with_training(base_context, input_mode="Pipe"))
+    assert piped.environment("staging").training[0].input_mode == "Pipe"
+    (problem,) = problems(with_training(base_context, input_mode="FastFile"))
+    assert "does not accept text/csv channels in FastFile mode" in problem
+    assert "https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost-how-to-use.html" in problem
+    (problem,) = problems(with_training(base_context, algorithm_version="0.90-2"))
+    assert "built-in XGBoost 0.90-2: channel support not recorded" in problem
+
+
+def test_channel_table():
+    from mlops_constructs import xgboost_channels as channels
+
+    assert channels.supported("1.7-1", "text/csv", "File")
+    assert channels.supported("1.7-1", "text/csv", "Pipe")
+    assert not channels.supported("1.7-1", "text/csv", "FastFile")
+    assert not channels.supported("1.7-1", "text/libsvm", "Pipe")
+    assert channels.supported("1.7-1", "application/x-recordio-protobuf", "Pipe")
+    assert not channels.supported("1.7-1", "text/csv; label_size=1", "File")  # exact match
+    assert not channels.supported("9.9-9", "text/csv", "File")
+    assert channels.problem("1.7-1", "text/csv", "File") is None
+
+
+def test_bias_settings_default_by_problem_type(base_context):
+    (classifier,) = load_config(with_training(base_context)).environment("staging").training
+    # The positive class of a 0/1 label, the one-hot facet's group.
+    assert classifier.bias_label_values_or_threshold == [1.0]
+    assert classifier.bias_facet_values_or_threshold == [1.0]
+    regression = {"problem_type": "regression", "label_column": "annual_spend"}
+    (problem,) = problems(with_training(base_context, **regression))
+    assert "bias_label_values_or_threshold" in problem
+    assert "a regression label needs one threshold" in problem
+    (problem,) = problems(
+        with_training(base_context, **regression, bias_label_values_or_threshold=[1, 2])
+    )
+    assert "a regression label needs one threshold" in problem
+    (problem,) = problems(with_training(base_context, bias_facet_values_or_threshold=[]))
+    assert "bias_facet_values_or_threshold" in problem
