@@ -73,7 +73,9 @@ def event_function(
     * The function: Python 3.14, code ``lambda_src/<handler>`` plus ``handler_common``,
       ``LOG_LEVEL`` INFO, JSON logs in its own log group encrypted with ``logs_key`` and
       kept ``log_retention``. Asynchronous invocations are retried twice and dropped after
-      6 hours; either way a failed event lands in the dead-letter queue. With
+      6 hours; either way a failed event lands in the dead-letter queue. A failure no retry
+      can change is sent there by the handler itself, at once (``DEAD_LETTER_QUEUE_URL``,
+      see ``handler_common.events.NonRetryable``). With
       ``reserved_concurrency``, at most that many invocations run at once (the account must
       keep 10 unreserved: new accounts with a concurrency quota of 10 cannot reserve any).
     * The dead-letter queue: SQS, encrypted with ``logs_key``, TLS only, 14 days.
@@ -109,7 +111,13 @@ def event_function(
         timeout=timeout,
         memory_size=memory_size,
         log_group=log_group,
-        environment={**environment, "LOG_LEVEL": "INFO"},
+        # The handler dead-letters a deterministic failure itself (no retry can change it);
+        # the on-failure destination below grants the send.
+        environment={
+            **environment,
+            "LOG_LEVEL": "INFO",
+            "DEAD_LETTER_QUEUE_URL": dead_letter_queue.queue_url,
+        },
         retry_attempts=2,
         max_event_age=Duration.hours(6),
         on_failure=destinations.SqsDestination(dead_letter_queue),

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -71,6 +71,16 @@ class DiscoverySchedule:
         if self.frequency == "monthly":
             return {"monthlySchedule": {"dayOfMonth": self.day_of_month}}
         return {"weeklySchedule": {"dayOfWeek": self.day}}
+
+
+def _bucket_identity(bucket: s3.IBucket) -> str:
+    """What names ``bucket`` at synth time: its name when known, else its construct path.
+
+    Buckets made by CloudFormation have generated names (unresolved tokens); their construct
+    path is what fixes their logical id, so it changes exactly when the bucket does.
+    """
+    name = bucket.bucket_name
+    return bucket.node.path if Token.is_unresolved(name) else name
 
 
 class MacieDiscovery(Construct):
@@ -218,7 +228,7 @@ class MacieDiscovery(Construct):
             json.dumps(
                 {
                     "schedule": schedule.to_api(),
-                    "buckets": len(buckets),
+                    "buckets": sorted(_bucket_identity(b) for b in buckets),
                     "sampling": sampling_percentage,
                     "identifiers": [vars(c) for c in custom_data_identifiers],
                     "allow": [vars(a) for a in allow_lists],
@@ -329,14 +339,18 @@ class MacieRemediation(Construct):
       lake's buckets, and nothing else.
     * A Lambda function (Python, ``lambda_src/macie_remediation``) that, per ``mode``:
       ``quarantine`` (default) moves the exact object version to the quarantine bucket,
-      verifying the copy before deleting the source; ``tag`` tags the object with the
-      finding, which the lake's bucket policy then refuses to serve. Either way it
-      publishes a summary without sensitive values to the KMS-encrypted SNS ``topic``.
+      verifying the copy before deleting the source; ``tag`` tags the object version with
+      the finding, which the lake's bucket policy then refuses to serve. The version is the
+      finding's, or for findings without one the version whose ETag and size match what
+      Macie scanned; never a version written since. Either way it publishes a summary
+      without sensitive values to the KMS-encrypted SNS ``topic``, and a "not remediated"
+      notice with the finding id when it cannot act (the scanned version is gone).
       Timeout 15 minutes (copies of large objects), 1 GB memory, JSON logs kept
       ``log_retention`` (one year) in a log group encrypted with ``logs_key``.
     * A dead-letter queue (SQS, encrypted with ``logs_key``, TLS only, 14 days): failed
       invocations go there after two retries, and so do events EventBridge could not
-      deliver after its own retries.
+      deliver after its own retries; a failure no retry can change (an object without
+      room for the finding's tags) goes there at once, with its reason.
     * In ``quarantine`` mode, the quarantine bucket: SSE-KMS with the lake key, versioned,
       private, TLS only, retained (with ``RemovalPolicy.DESTROY``: deleted, after emptying
       itself), with access logs to its own log bucket, and a policy that denies object

@@ -730,7 +730,9 @@ class RetrainingTrigger(Construct):
     * A Lambda function (``lambda_src/retraining_trigger``) that starts ``pipeline_name``
       with ``TriggerReason`` ``alarm`` and the alarm's name and reason as ``TriggerAlarm`` and
       ``TriggerDetail``, at most once per ``cooldown_minutes`` (360) whatever started the
-      last run, ignores other transitions and alarms, and logs and ignores malformed events.
+      last run, ignores other transitions and alarms, ignores state changes whose actions
+      CloudWatch suppressed (``actionsSuppressedBy``: a composite alarm's suppressor or its
+      wait or extension period), and logs and ignores malformed events.
       Failed invocations are retried twice, then go to a KMS-encrypted dead-letter queue.
       Its role may list and start executions of that one pipeline only.
     """

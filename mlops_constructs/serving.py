@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aws_cdk import Duration, Names, RemovalPolicy, Stack
@@ -84,12 +85,82 @@ class Rollout:
     """Blue/green traffic shifting of endpoint updates: ``CANARY`` (``step_percent`` of
     capacity first, the rest after ``wait_seconds``), ``LINEAR`` (``step_percent`` at a time,
     every ``wait_seconds``) or ``ALL_AT_ONCE``; the old fleet is kept ``bake_seconds`` before
-    it is terminated."""
+    it is terminated, and the endpoint's alarms roll the update back until then.
 
-    traffic: str = "CANARY"
+    ``traffic`` ``None`` (the default) chooses by the smallest fleet the variant can have:
+    ``CANARY`` from 2 instances, ``ALL_AT_ONCE`` on one instance, which cannot hold a canary
+    of at most half the fleet (see :func:`rollout_problems`). ``step_percent`` is 10 by
+    default, ``wait_seconds`` 300 and ``bake_seconds`` 600."""
+
+    traffic: str | None = None
     step_percent: int = 10
     wait_seconds: int = 300
     bake_seconds: int = 600
+
+    def for_fleet(self, smallest_fleet: int) -> Rollout:
+        """This rollout with ``traffic`` chosen for ``smallest_fleet`` instances if unset."""
+        if self.traffic is not None:
+            return self
+        return replace(self, traffic="CANARY" if smallest_fleet >= 2 else "ALL_AT_ONCE")
+
+
+def smallest_fleet(instance_count: int, autoscaling: EndpointAutoScaling | None) -> int:
+    """The fewest instances the variant can run: a blue/green update may start at any time,
+    also when autoscaling (or its off-hours bounds) has scaled the fleet in."""
+    fleet = instance_count
+    if autoscaling is not None:
+        fleet = min(fleet, autoscaling.min_capacity)
+        if autoscaling.off_hours is not None:
+            fleet = min(fleet, autoscaling.off_hours.min_capacity)
+    return fleet
+
+
+def rollout_problems(rollout: Rollout, fleet: int) -> list[tuple[str, object, str]]:
+    """What SageMaker would refuse in ``rollout`` for a variant of ``fleet`` instances (its
+    smallest, see :func:`smallest_fleet`): ``(field, value, expected)`` per problem."""
+    # Limits from the SageMaker API Reference, "TrafficRoutingConfig" (and the CloudFormation
+    # AWS::SageMaker::Endpoint TrafficRoutingConfig page): CanarySize "must be less than or
+    # equal to 50% of the variant's total instance count", LinearStepSize "must be 10-50%";
+    # WaitIntervalInSeconds 0-3600. "Use canary traffic shifting" / "Use linear traffic
+    # shifting" (deployment-guardrails-blue-green-canary, -linear) say the same of the fleet.
+    # A step is made of whole instances, at least one: we count it rounded up, so it must
+    # still be at most half the fleet (one instance is never a canary of at most half).
+    traffic = rollout.for_fleet(fleet).traffic
+    problems: list[tuple[str, object, str]] = []
+    known = traffic in ("CANARY", "LINEAR", "ALL_AT_ONCE")
+    if not known:
+        problems.append(("rollout.traffic", traffic, "expected CANARY, LINEAR or ALL_AT_ONCE"))
+    if traffic == "ALL_AT_ONCE":
+        return problems
+    low = 10 if traffic == "LINEAR" else 1
+    if not low <= rollout.step_percent <= 50:
+        problems.append(
+            (
+                "rollout.step_percent",
+                rollout.step_percent,
+                f"expected {low} to 50 (percent of the instances) for {traffic}",
+            )
+        )
+    elif known and fleet < 2:
+        problems.append(
+            (
+                "rollout.traffic",
+                traffic,
+                f"expected ALL_AT_ONCE (still baked and rolled back by the alarms): {traffic} "
+                f"shifts at most half of the instances, whole instances, and the variant can "
+                f"run with {fleet}; or keep at least 2 instances",
+            )
+        )
+    elif known and math.ceil(fleet * rollout.step_percent / 100) * 2 > fleet:
+        problems.append(
+            (
+                "rollout.step_percent",
+                rollout.step_percent,
+                f"expected a step of at most half of the {fleet} instances the variant can "
+                f"run with, once rounded up to whole instances",
+            )
+        )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -143,7 +214,7 @@ class ServingEndpoint(Construct):
         alarm_thresholds: EndpointAlarmThresholds | None = None,
     ) -> None:
         super().__init__(scope, id)
-        rollout = rollout or Rollout()
+        rollout = (rollout or Rollout()).for_fleet(smallest_fleet(instance_count, autoscaling))
         thresholds = alarm_thresholds or EndpointAlarmThresholds()
         self._check(instance_type, instance_count, capture_percentage, autoscaling, rollout, shadow)
         self.capture_percentage = capture_percentage
@@ -306,18 +377,10 @@ class ServingEndpoint(Construct):
             capture_percentage,
             "expected 0 to 100",
         )
-        check.require(
-            rollout.traffic in ("CANARY", "LINEAR", "ALL_AT_ONCE"),
-            "rollout.traffic",
-            rollout.traffic,
-            "expected CANARY, LINEAR or ALL_AT_ONCE",
-        )
-        check.require(
-            1 <= rollout.step_percent <= 99,
-            "rollout.step_percent",
-            rollout.step_percent,
-            "expected 1 to 99 (percent of capacity)",
-        )
+        for field, got, expected in rollout_problems(
+            rollout, smallest_fleet(instance_count, autoscaling)
+        ):
+            check.require(False, field, got, expected)
         for prop, seconds in (
             ("rollout.wait_seconds", rollout.wait_seconds),
             ("rollout.bake_seconds", rollout.bake_seconds),
@@ -368,6 +431,7 @@ class ServingEndpoint(Construct):
     # -- parts ----------------------------------------------------------------------------
     @staticmethod
     def _traffic(rollout: Rollout) -> sagemaker.CfnEndpoint.TrafficRoutingConfigProperty:
+        assert rollout.traffic is not None  # chosen for the fleet in __init__
         step = sagemaker.CfnEndpoint.CapacitySizeProperty(
             type="CAPACITY_PERCENT", value=rollout.step_percent
         )
@@ -646,8 +710,9 @@ class MultiModelEndpoint(ServingEndpoint):
       local NVMe storage take no volume key: they are hardware-encrypted, and SageMaker
       rejects one); **data capture** of requests and responses (``capture_percentage`` of
       them; 0 turns capture off) to ``endpoints/<name>/capture/``, KMS-encrypted.
-    * **Endpoint**: blue/green updates shifting traffic per ``rollout`` (canary 10% by
-      default), rolled back automatically when the server-error or latency alarm fires. With
+    * **Endpoint**: blue/green updates shifting traffic per ``rollout`` (by default a 10%
+      canary from 2 instances, all at once on one instance, baked 600 s either way), rolled
+      back automatically when the server-error or latency alarm fires. With
       autoscaling, an update keeps the instance count and weights autoscaling has set.
     * **Autoscaling** (``autoscaling``): a scalable target on the variant's instance count
       (it depends on the endpoint), target tracking on invocations per instance with the
@@ -723,13 +788,18 @@ class ApprovedModelDeployer(Construct):
       ``<group>/v<version>.tar.gz``), verifies it and writes a deployment record under
       ``endpoints/<name>/deployments/``; a copy that does not verify is deleted (its version).
       A repeated event changes nothing; an unrelated or
-      malformed one is logged and ignored. Failed invocations are retried twice, then go to
-      a KMS-encrypted dead-letter queue. JSON logs, encrypted with ``logs_key``. With
-      ``serialize`` (default), a reserved concurrency of one: deliveries of one event never
-      copy at once (new accounts whose concurrency quota is 10 cannot reserve; pass False).
+      malformed one is logged and ignored. A package still being created is waited for (then
+      retried); transient failures are retried twice, deterministic ones (a missing
+      artifact, a name deployed from another source) go to the KMS-encrypted dead-letter
+      queue at once, with the reason. JSON logs, encrypted with ``logs_key``. With
+      ``serialize`` (default), deliveries of one version never copy at once: each takes a
+      lock object under ``deployments/_locks/`` with an S3 conditional write, and one that
+      finds it held is retried later. No concurrency is reserved (a new account's quota of
+      10 leaves none to reserve).
     * Its role reads model archives under ``source_prefix`` (``pipelines/``, where the
       training pipelines write) of the artifacts bucket, writes only the endpoint's models
-      and deployments prefixes, and describes packages of the given groups only.
+      and deployments prefixes (and deletes versions of its own lock objects), and describes
+      packages of the given groups only.
 
     Adding groups changes the rule's pattern and the function's settings, not the number of
     resources.
@@ -770,14 +840,13 @@ class ApprovedModelDeployer(Construct):
                 "RECORD_PREFIX": endpoint.deployments_prefix,
                 "MODEL_PACKAGE_GROUPS": ",".join(groups),
                 "MODEL_KEY_ARN": artifacts.encryption_key.key_arn,
+                "SERIALIZE_DEPLOYMENTS": "true" if serialize else "false",
             },
             # Managed copies of multi-gigabyte archives.
             timeout=Duration.minutes(15),
             memory_size=512,
             log_retention=log_retention,
             removal_policy=removal_policy,
-            # Two deliveries of one event must not copy to the same name at once.
-            reserved_concurrency=1 if serialize else None,
         )
         self.function = handler.function
         self.dead_letter_queue = handler.dead_letter_queue
@@ -786,6 +855,8 @@ class ApprovedModelDeployer(Construct):
         # A copy that does not verify is deleted for good, not hidden behind a marker.
         artifacts.grant_prefix(role, endpoint.models_prefix, delete_versions=True)
         artifacts.grant_prefix(role, endpoint.deployments_prefix)
+        # A released lock leaves no version behind (a delete marker would pile up).
+        artifacts.grant_prefix(role, f"{endpoint.deployments_prefix}_locks/", delete_versions=True)
         stack = Stack.of(self)
         packages = [
             stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{g}/*")

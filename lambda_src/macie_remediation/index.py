@@ -9,12 +9,25 @@ Invoked by an EventBridge rule for ``aws.macie`` / ``Macie Finding`` events. Per
 * ``tag``: tag the source object version with the finding; the lake's bucket policy denies
   reads of objects carrying that tag.
 
+Which version: the finding's ``versionId`` when it has one. Macie publishes many findings
+with ``"versionId": ""``; then the finding's ``eTag`` and ``size`` (of the object it
+scanned) pick the version: the current one if its ETag and size match (``HeadObject``),
+otherwise the newest version in ``ListObjectVersions`` that matches. A version written
+after the scan is never moved or tagged. When no version matches (the scanned one was
+deleted or overwritten in place), or the finding gives neither a version nor an ETag,
+nothing is changed and a "not-remediated" notice naming the finding id and the reason is
+published.
+
 Both publish a summary to an SNS topic naming the bucket, key, finding type and action,
 never the sensitive values. A redelivered finding, or an object already quarantined, is a
-success. Events that are malformed, not sensitive-data findings, or about buckets outside
-the platform are logged and ignored. Errors are raised, so the asynchronous invocation is
-retried a bounded number of times and then lands in the dead-letter queue; a failure before
-the delete leaves the source object as it was.
+success (quarantine keeps an index ``_findings/<finding id>.json``, so a redelivered
+finding without a version id still finds what it moved). Events that are malformed, not
+sensitive-data findings, or about buckets outside the platform are logged and ignored. An
+object without room for the finding's three tags (S3 allows 10 per object) cannot be
+tagged by any retry: the event goes straight to the dead-letter queue with the reason (see
+``handler_common.events.NonRetryable``), after a "not-remediated" notice. Other errors are
+raised, so the asynchronous invocation is retried a bounded number of times and then lands
+in the dead-letter queue; a failure before the delete leaves the source object as it was.
 
 Only the standard library and the runtime's boto3 are used.
 """
@@ -31,7 +44,7 @@ from typing import Any
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from handler_common.events import Ignored, unless_ignored
+from handler_common.events import Ignored, NonRetryable, unless_ignored
 from handler_common.logs import json_logger
 
 FINDING_ID_TAG = "macie-finding-id"
@@ -42,6 +55,21 @@ _TRANSFER = TransferConfig(
     multipart_threshold=256 * 1024 * 1024, multipart_chunksize=256 * 1024 * 1024
 )
 _HASH_CHUNK = 8 * 1024 * 1024
+#: S3 allows at most 10 tags per object (Amazon S3 User Guide, "Categorizing your objects
+#: using tags").
+MAX_OBJECT_TAGS = 10
+#: Quarantine index of what each finding moved; bucket names have no "_", so no quarantined
+#: object's key (``<bucket>/<version>/<key>``) starts with it.
+INDEX_PREFIX = "_findings/"
+_MISSING = ("404", "NoSuchKey", "NoSuchVersion", "NotFound")
+
+
+class NotRemediated(Exception):
+    """The finding cannot be acted on safely; the message says why (published, not raised)."""
+
+
+class TooManyTags(NonRetryable):
+    """The object has no room for the finding's tags."""
 
 
 logger = json_logger("macie_remediation")
@@ -57,6 +85,9 @@ class Finding:
     bucket: str
     key: str
     version_id: str | None
+    #: ETag (without quotes) and size in bytes of the object Macie scanned, when given.
+    etag: str | None = None
+    size: int | None = None
 
 
 def parse_finding(event: Mapping[str, Any]) -> Finding:
@@ -85,6 +116,9 @@ def parse_finding(event: Mapping[str, Any]) -> Finding:
         raise Ignored("finding names no S3 bucket and object key")
     severity = detail.get("severity") or {}
     version_id = s3_object.get("versionId") or None
+    # "eTag" is the field's name in Macie's API model; accept the lower-case spelling too.
+    etag = s3_object.get("eTag") or s3_object.get("etag")
+    size = s3_object.get("size")
     return Finding(
         id=finding_id,
         type=finding_type,
@@ -93,6 +127,8 @@ def parse_finding(event: Mapping[str, Any]) -> Finding:
         # The finding gives the key as stored (not URL-encoded): use it as it is.
         key=key,
         version_id=version_id if isinstance(version_id, str) else None,
+        etag=(_unquote(etag) or None) if isinstance(etag, str) else None,
+        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
     )
 
 
@@ -123,22 +159,98 @@ class Remediator:
     def remediate(self, finding: Finding) -> dict[str, str]:
         if finding.bucket not in self.platform_buckets:
             raise Ignored(f"bucket {finding.bucket!r} is not a platform bucket")
-        action = self._quarantine(finding) if self.mode == "quarantine" else self._tag(finding)
-        self._notify(finding, action)
+        try:
+            if self.mode == "quarantine":
+                action, version_id = self._quarantine(finding)
+            else:
+                version_id = self._scanned_version(finding)
+                action = self._tag(finding, version_id)
+        except NotRemediated as why:
+            return self._not_remediated(finding, str(why))
+        except TooManyTags as why:
+            self._not_remediated(finding, str(why))
+            raise
+        self._notify(finding, action, version_id=version_id)
         return {"status": action, "findingId": finding.id}
 
-    # -- quarantine -------------------------------------------------------------------
-    def quarantine_key(self, finding: Finding) -> str:
-        """``<bucket>/<version id>/<key>``: one quarantine object per flagged version."""
-        return f"{finding.bucket}/{finding.version_id}/{finding.key}"
+    def _not_remediated(self, finding: Finding, reason: str) -> dict[str, str]:
+        logger.warning("not remediated", extra={"findingId": finding.id, "reason": reason})
+        self._notify(finding, "not-remediated", reason=reason)
+        return {"status": "not-remediated", "findingId": finding.id, "reason": reason}
 
-    def _quarantine(self, finding: Finding) -> str:
-        if not finding.version_id:
-            # The lake is versioned: without the version, a retry could move a version the
-            # finding never named.
-            raise Ignored("finding names no object version; nothing is moved without one")
-        target = self.quarantine_key(finding)
-        source = self._head(finding.bucket, finding.key, finding.version_id)
+    # -- which version ----------------------------------------------------------------
+    def _scanned_version(self, finding: Finding) -> str:
+        """The version id of the object version Macie scanned, or :class:`NotRemediated`."""
+        if finding.version_id:
+            return finding.version_id
+        if not finding.etag:
+            raise NotRemediated(
+                "the finding names neither a version id nor an ETag: the scanned version "
+                "cannot be told from one written since, so nothing was changed"
+            )
+        current = self._head(finding.bucket, finding.key)
+        if current is not None and self._is_scanned(finding, current, "ContentLength"):
+            if not current.get("VersionId"):
+                raise NotRemediated(
+                    f"bucket {finding.bucket!r} is not versioned: the object could change "
+                    "between the check and the remediation, so nothing was changed"
+                )
+            return str(current["VersionId"])
+        paginator = self.s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=finding.bucket, Prefix=finding.key):
+            # Newest first: of identical versions, the newest is the one still served.
+            for version in page.get("Versions", []):
+                if version.get("Key") == finding.key and self._is_scanned(finding, version, "Size"):
+                    return str(version["VersionId"])
+        raise NotRemediated(
+            f"no version of the object has the scanned ETag {finding.etag}"
+            + (f" and size {finding.size}" if finding.size is not None else "")
+            + ": it was deleted or overwritten after the scan, so nothing was changed"
+        )
+
+    @staticmethod
+    def _is_scanned(finding: Finding, described: Mapping[str, Any], size_field: str) -> bool:
+        return _unquote(str(described.get("ETag", ""))) == finding.etag and (
+            finding.size is None or described.get(size_field) == finding.size
+        )
+
+    # -- quarantine -------------------------------------------------------------------
+    def quarantine_key(self, finding: Finding, version_id: str | None = None) -> str:
+        """``<bucket>/<version id>/<key>``: one quarantine object per flagged version."""
+        return f"{finding.bucket}/{version_id or finding.version_id}/{finding.key}"
+
+    def index_key(self, finding: Finding) -> str:
+        """Where the quarantine records what ``finding`` moved."""
+        return f"{INDEX_PREFIX}{finding.id}.json"
+
+    def _quarantined_before(self, finding: Finding) -> str | None:
+        """The version a previous delivery of ``finding`` quarantined, if it did."""
+        try:
+            body = self.s3.get_object(Bucket=self.quarantine_bucket, Key=self.index_key(finding))[
+                "Body"
+            ].read()
+            version_id = json.loads(body)["versionId"]
+        except ClientError as error:
+            if _code(error) in _MISSING:
+                return None
+            raise
+        except (ValueError, KeyError, TypeError):
+            return None
+        return str(version_id)
+
+    def _quarantine(self, finding: Finding) -> tuple[str, str]:
+        try:
+            version_id = self._scanned_version(finding)
+        except NotRemediated:
+            if finding.version_id:
+                raise
+            # A redelivery of a finding without a version id whose version was moved.
+            moved = self._quarantined_before(finding)
+            if moved is None:
+                raise
+            version_id = moved
+        target = self.quarantine_key(finding, version_id)
+        source = self._head(finding.bucket, finding.key, version_id)
         existing = self._head(self.quarantine_bucket, target)
         if source is None:
             if (
@@ -148,13 +260,16 @@ class Remediator:
                 logger.info(
                     "already quarantined", extra={"findingId": finding.id, "quarantineKey": target}
                 )
-                return "already-quarantined"
-            raise Ignored("the object version named by the finding no longer exists")
+                return "already-quarantined", version_id
+            raise NotRemediated(
+                "the object version named by the finding no longer exists, and the quarantine "
+                "does not hold it"
+            )
         # Always the exact version, "null" included (objects written before versioning).
         copy_source = {
             "Bucket": finding.bucket,
             "Key": finding.key,
-            "VersionId": finding.version_id,
+            "VersionId": version_id,
         }
         already_copied = (
             existing is not None
@@ -184,12 +299,21 @@ class Remediator:
                 Key=target,
                 Tagging={"TagSet": _finding_tags(finding)},
             )
-        self.s3.delete_object(Bucket=finding.bucket, Key=finding.key, VersionId=finding.version_id)
+        # Before the delete: a redelivery that no longer finds the version finds this.
+        self.s3.put_object(
+            Bucket=self.quarantine_bucket,
+            Key=self.index_key(finding),
+            Body=json.dumps({"versionId": version_id, "quarantineKey": target}).encode(),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=self.quarantine_key_arn,
+        )
+        self.s3.delete_object(Bucket=finding.bucket, Key=finding.key, VersionId=version_id)
         logger.info(
             "quarantined",
             extra={"findingId": finding.id, "bucket": finding.bucket, "quarantineKey": target},
         )
-        return "quarantined"
+        return "quarantined", version_id
 
     def _same_content(
         self,
@@ -213,22 +337,27 @@ class Remediator:
         return digest.hexdigest()
 
     # -- tag ----------------------------------------------------------------------------
-    def _tag(self, finding: Finding) -> str:
-        location: dict[str, str] = {"Bucket": finding.bucket, "Key": finding.key}
-        if finding.version_id:
-            location["VersionId"] = finding.version_id
+    def _tag(self, finding: Finding, version_id: str) -> str:
+        # Always the scanned version: a version written since was never scanned.
+        location = {"Bucket": finding.bucket, "Key": finding.key, "VersionId": version_id}
         try:
             current = self.s3.get_object_tagging(**location)["TagSet"]
         except ClientError as error:
-            if _code(error) in ("NoSuchKey", "NoSuchVersion", "404"):
-                raise Ignored("the object version named by the finding no longer exists") from None
+            if _code(error) in _MISSING:
+                raise NotRemediated(
+                    "the object version named by the finding no longer exists"
+                ) from None
             raise
         tags = {t["Key"]: t["Value"] for t in current}
         if tags.get(FINDING_ID_TAG) == finding.id:
             return "already-tagged"
         tags.update({t["Key"]: t["Value"] for t in _finding_tags(finding)})
-        if len(tags) > 10:
-            raise RuntimeError(f"{finding.key} has too many tags to add the finding's three")
+        if len(tags) > MAX_OBJECT_TAGS:
+            raise TooManyTags(
+                f"version {version_id} of the object has {len(current)} tags: S3 allows "
+                f"{MAX_OBJECT_TAGS} tags per object, so the finding's {len(_finding_tags(finding))}"
+                " do not fit; remove tags from the object, or quarantine it by hand"
+            )
         self.s3.put_object_tagging(
             **location, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
         )
@@ -243,7 +372,7 @@ class Remediator:
         try:
             return dict(self.s3.head_object(**args))
         except ClientError as error:
-            if _code(error) in ("404", "NoSuchKey", "NoSuchVersion", "NotFound"):
+            if _code(error) in _MISSING:
                 return None
             raise
 
@@ -251,7 +380,14 @@ class Remediator:
         tag_set = self.s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
         return {t["Key"]: t["Value"] for t in tag_set}
 
-    def _notify(self, finding: Finding, action: str) -> None:
+    def _notify(
+        self,
+        finding: Finding,
+        action: str,
+        *,
+        version_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         # Names where and what, never the values Macie detected.
         message = {
             "action": action,
@@ -261,12 +397,20 @@ class Remediator:
             "bucket": finding.bucket,
             "key": finding.key,
         }
+        if version_id:
+            message["versionId"] = version_id
+        if reason:
+            message["reason"] = reason
         if action in ("quarantined", "already-quarantined"):
-            message["quarantine"] = f"s3://{self.quarantine_bucket}/{self.quarantine_key(finding)}"
+            target = self.quarantine_key(finding, version_id)
+            message["quarantine"] = f"s3://{self.quarantine_bucket}/{target}"
+        subject = (
+            "Macie finding NOT remediated"
+            if action == "not-remediated"
+            else f"Macie finding remediated: {action}"
+        )
         self.sns.publish(
-            TopicArn=self.topic_arn,
-            Subject=f"Macie finding remediated: {action}"[:100],
-            Message=json.dumps(message),
+            TopicArn=self.topic_arn, Subject=subject[:100], Message=json.dumps(message)
         )
 
 
@@ -276,6 +420,10 @@ def _finding_tags(finding: Finding) -> list[dict[str, str]]:
         {"Key": FINDING_TYPE_TAG, "Value": finding.type[:256]},
         {"Key": SEVERITY_TAG, "Value": finding.severity[:256]},
     ]
+
+
+def _unquote(etag: str) -> str:
+    return etag.strip().strip('"')
 
 
 def _code(error: ClientError) -> str:
@@ -296,5 +444,8 @@ def remediator_from_environment() -> Remediator:
 
 def handler(event: Any, context: Any) -> dict[str, str]:
     return unless_ignored(
-        event, logger, lambda: remediator_from_environment().remediate(parse_finding(event))
+        event,
+        logger,
+        lambda: remediator_from_environment().remediate(parse_finding(event)),
+        context,
     )

@@ -28,13 +28,32 @@ never loads a partial or foreign object.
 A deployed model version is never overwritten: the endpoint caches models by name, so a
 second object under the same name would be served inconsistently. A target that already
 carries the same provenance makes a redelivered event a no-op (``already-deployed``); a
-target with any other provenance is an error. The function is meant to run with a reserved
-concurrency of one, so two deliveries of one event never copy at the same time.
+target with any other provenance is an error.
+
+With ``SERIALIZE_DEPLOYMENTS`` (``true`` unless ``false``), one deployment of a version at a
+time, without reserved concurrency (a new account's concurrency quota of 10 leaves none to
+reserve): after the read-only check for a finished deployment, an invocation takes a lock
+object ``<RECORD_PREFIX>_locks/<group>/v<version>.lock`` with a conditional write
+(``PutObject`` with ``If-None-Match: *``, which S3 lets only one writer win). A second
+delivery that finds the lock held raises :class:`DeploymentInProgress`, and Lambda retries
+it later, when the first has finished (then ``already-deployed``). The lock's version is
+deleted when the invocation ends, however it ends (no version or delete marker stays); a
+lock left by an invocation that timed out expires after :data:`LOCK_SECONDS` and is then
+taken over with a conditional write on its ETag.
 
 Events that are malformed, of another kind, not Approved (in the event or in the registry)
-or for another group are logged at WARNING and ignored. Errors are raised, so the
-asynchronous invocation is retried a bounded number of times and then lands in the
-dead-letter queue.
+or for another group are logged at WARNING and ignored. Failures are classified:
+
+* deterministic ones (a Completed package whose artifact does not exist, a target with other
+  provenance) are :class:`handler_common.events.NonRetryable`: the event goes straight to the
+  dead-letter queue with the reason, and the invocation succeeds, so Lambda does not retry;
+* a package still being created (``Pending``, ``InProgress``) is waited for, polling
+  ``DescribeModelPackage`` every :data:`POLL_SECONDS` while the invocation has more than
+  :data:`COPY_RESERVE_SECONDS` left (about 10 minutes of a 15-minute timeout); if it is
+  still not Completed, :class:`PackageNotReady` is raised and Lambda retries the invocation
+  twice (after about 1 and 2 minutes), each attempt waiting again: about 30 minutes in all;
+* everything else (throttling, a lost connection, a copy that did not verify) is raised, so
+  the asynchronous invocation is retried and then lands in the dead-letter queue.
 
 Only the standard library and the runtime's boto3 are used.
 """
@@ -44,6 +63,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +72,7 @@ from urllib.parse import quote
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from handler_common.events import Ignored, unless_ignored
+from handler_common.events import Ignored, NonRetryable, unless_ignored
 from handler_common.logs import json_logger
 
 SOURCE = "aws.sagemaker"
@@ -73,6 +93,23 @@ META_SOURCE_URI = "source-uri"
 META_SOURCE_ETAG = "source-etag"
 META_SOURCE_SIZE = "source-size"
 META_SOURCE_VERSION = "source-version-id"
+
+# Waiting for a package still being created: poll this often, and stop while this much of
+# the invocation is left for the copy (a managed copy of a multi-gigabyte archive). Lambda
+# retries a failed asynchronous invocation twice, about 1 and then 2 minutes later (Lambda
+# Developer Guide, "Error handling and automatic retries in Lambda", asynchronous
+# invocation), so three waits of about 10 minutes cover a package that takes half an hour.
+POLL_SECONDS = 15
+COPY_RESERVE_SECONDS = 5 * 60
+#: A lock older than this belongs to an invocation that ended without releasing it (the
+#: function's timeout is 15 minutes).
+LOCK_SECONDS = 20 * 60
+LOCK_DIRECTORY = "_locks/"
+_PENDING = ("Pending", "InProgress")
+# Amazon S3 User Guide, "Add preconditions to S3 operations with conditional requests": a
+# conditional write that loses is refused with 412 PreconditionFailed, one racing another
+# write of the key with 409 ConditionalRequestConflict.
+_CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
 
 _MISSING = ("404", "NoSuchKey", "NoSuchVersion", "NotFound")
 _FORBIDDEN = ("403", "AccessDenied", "Forbidden")
@@ -102,8 +139,20 @@ class S3Location:
         return f"s3://{self.bucket}/{self.key}"
 
 
-class DeploymentConflict(RuntimeError):
+class DeploymentConflict(NonRetryable):
     """The target name already holds a model with other provenance; it is left alone."""
+
+
+class ArtifactMissing(NonRetryable):
+    """The approved, Completed package's artifact does not exist."""
+
+
+class PackageNotReady(RuntimeError):
+    """The package is still being created; Lambda's retry looks again later."""
+
+
+class DeploymentInProgress(RuntimeError):
+    """Another invocation holds the version's lock; Lambda's retry looks again later."""
 
 
 class CopyNotVerified(RuntimeError):
@@ -126,6 +175,12 @@ def model_key(model_prefix: str, group: str, version: int) -> str:
 def record_key(record_prefix: str, group: str, version: int) -> str:
     """The key of the deployment record of ``version`` of ``group``."""
     return f"{record_prefix}{group}/v{version}.json"
+
+
+def lock_key(record_prefix: str, group: str, version: int) -> str:
+    """The key of the lock that serializes deployments of ``version`` of ``group``."""
+    # Group names are letters, digits and hyphens: no record key starts with "_locks/".
+    return f"{record_prefix}{LOCK_DIRECTORY}{group}/v{version}.lock"
 
 
 def transfer_config() -> TransferConfig:
@@ -227,6 +282,7 @@ class Deployer:
         record_prefix: str,
         groups: frozenset[str],
         key_arn: str,
+        serialize: bool = True,
     ) -> None:
         for name, prefix in (("MODEL_PREFIX", model_prefix), ("RECORD_PREFIX", record_prefix)):
             if not prefix.endswith("/") or prefix == "/":
@@ -242,6 +298,9 @@ class Deployer:
         self.record_prefix = record_prefix
         self.groups = groups
         self.key_arn = key_arn
+        self.serialize = serialize
+        #: Seconds this invocation may spend waiting for a package still being created.
+        self.wait_budget = 0.0
 
     def deploy(self, change: PackageChange) -> dict[str, str]:
         if change.group not in self.groups:
@@ -260,17 +319,28 @@ class Deployer:
                 f"{description.get('ModelPackageGroupName')!r} version "
                 f"{description.get('ModelPackageVersion')!r}, not as the event does"
             )
-        package_status = description.get("ModelPackageStatus")
-        if package_status in ("Failed", "Deleting"):
-            raise Ignored(f"the model package's status is {package_status!r}")
-        if package_status != "Completed":
-            # Still being created: raising lets the asynchronous retry look again later.
-            raise RuntimeError(f"the model package's status is {package_status!r}, not Completed")
+        description = self._await_completion(change.arn, description)
         source = artifact_location(description)
         source_head = self._head(source.bucket, source.key)
         if source_head is None:
-            raise RuntimeError(f"the approved model package's artifact {source.uri} does not exist")
+            raise ArtifactMissing(
+                f"the approved model package's artifact {source.uri} does not exist"
+            )
+        done = self._already_deployed(change, source, source_head)
+        if done is not None:
+            return done  # a redelivery: read-only, no lock taken
+        if not self.serialize:
+            return self._deploy(change, source, source_head)
+        lock = lock_key(self.record_prefix, change.group, change.version)
+        lock_version = self._acquire(lock)
+        try:
+            return self._deploy(change, source, source_head)
+        finally:
+            self._release(lock, lock_version)
 
+    def _deploy(
+        self, change: PackageChange, source: S3Location, source_head: Mapping[str, Any]
+    ) -> dict[str, str]:
         target = model_key(self.model_prefix, change.group, change.version)
         record = record_key(self.record_prefix, change.group, change.version)
         provenance = _provenance(change, source, source_head)
@@ -316,6 +386,112 @@ class Deployer:
         return {"status": "deployed", **result}
 
     # -- steps --------------------------------------------------------------------------
+    def _already_deployed(
+        self, change: PackageChange, source: S3Location, source_head: Mapping[str, Any]
+    ) -> dict[str, str] | None:
+        target = model_key(self.model_prefix, change.group, change.version)
+        existing = self._head(self.bucket, target)
+        if existing is None or not _same_provenance(
+            existing, _provenance(change, source, source_head), source_head["ContentLength"]
+        ):
+            return None
+        if self._head(self.bucket, record_key(self.record_prefix, change.group, change.version)):
+            result = {"targetModel": target_model(change.group, change.version), "key": target}
+            logger.info("already deployed", extra={"modelPackageArn": change.arn, **result})
+            return {"status": "already-deployed", **result}
+        return None
+
+    def _await_completion(self, arn: str, description: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The description once the package is Completed, polling within the wait budget."""
+        deadline = _monotonic() + self.wait_budget
+        while True:
+            status = description.get("ModelPackageStatus")
+            if status == "Completed":
+                return description
+            if status not in _PENDING:
+                raise Ignored(f"the model package's status is {status!r}")
+            if _monotonic() + POLL_SECONDS > deadline:
+                raise PackageNotReady(f"the model package's status is {status!r}, not Completed")
+            _sleep(POLL_SECONDS)
+            description = self._describe(arn)
+            if description.get("ModelApprovalStatus") != APPROVED:
+                raise Ignored(
+                    f"the model package is now {description.get('ModelApprovalStatus')!r} "
+                    f"in the registry, not {APPROVED!r}"
+                )
+
+    def _acquire(self, key: str) -> str | None:
+        """Take the version's lock (returns its version id), or raise
+        :class:`DeploymentInProgress`."""
+        body = json.dumps({"owner": str(uuid.uuid4()), "expires": int(time.time()) + LOCK_SECONDS})
+        try:
+            return self._put_lock(key, body, IfNoneMatch="*")
+        except ClientError as error:
+            if _code(error) not in _CONFLICT:
+                raise
+        held = self._read_lock(key)
+        if held is not None and held[1] > time.time():
+            raise DeploymentInProgress(
+                f"another invocation is deploying this version (lock s3://{self.bucket}/{key} "
+                f"until {time.strftime('%H:%M:%SZ', time.gmtime(held[1]))})"
+            )
+        try:
+            # Expired (or unreadable): take it over, unless someone else just did.
+            if held is None:
+                version = self._put_lock(key, body, IfNoneMatch="*")
+            else:
+                version = self._put_lock(key, body, IfMatch=held[0])
+        except ClientError as error:
+            if _code(error) in _CONFLICT or _code(error) in _MISSING:
+                raise DeploymentInProgress(
+                    f"another invocation took the expired lock s3://{self.bucket}/{key}"
+                ) from None
+            raise
+        logger.warning("took over an expired deployment lock", extra={"key": key})
+        return version
+
+    def _put_lock(self, key: str, body: str, **condition: str) -> str | None:
+        response = self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body.encode(),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=self.key_arn,
+            **condition,
+        )
+        return response.get("VersionId")
+
+    def _read_lock(self, key: str) -> tuple[str, float] | None:
+        """(ETag, expiry) of the lock, or None when it is gone."""
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in _MISSING:
+                return None
+            raise
+        try:
+            expires = float(json.loads(response["Body"].read())["expires"])
+        except (ValueError, KeyError, TypeError):
+            expires = 0.0  # not a lock this function wrote: treat it as expired
+        return str(response["ETag"]), expires
+
+    def _release(self, key: str, version_id: str | None) -> None:
+        try:
+            args = {"Bucket": self.bucket, "Key": key}
+            if version_id:
+                args["VersionId"] = version_id
+            try:
+                self.s3.delete_object(**args)
+            except ClientError as error:
+                if not version_id or _code(error) != "AccessDenied":
+                    raise
+                # Without s3:DeleteObjectVersion a delete marker frees the lock too.
+                self.s3.delete_object(Bucket=self.bucket, Key=key)
+        except Exception:
+            # The deployment's own outcome stands; an unreleased lock expires.
+            logger.exception("could not release the deployment lock", extra={"key": key})
+
     def _describe(self, arn: str) -> dict[str, Any]:
         try:
             return dict(self.sagemaker.describe_model_package(ModelPackageName=arn))
@@ -510,6 +686,24 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def _monotonic() -> float:
+    """``time.monotonic``; tests replace it."""
+    return time.monotonic()
+
+
+def _sleep(seconds: float) -> None:
+    """``time.sleep``; tests replace it."""
+    time.sleep(seconds)
+
+
+def wait_budget(context: Any) -> float:
+    """Seconds this invocation may wait for a package: its time left but the copy's reserve."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return 0.0
+    return max(0.0, remaining() / 1000 - COPY_RESERVE_SECONDS)
+
+
 def deployer_from_environment() -> Deployer:
     return Deployer(
         s3=boto3.client("s3"),
@@ -521,10 +715,15 @@ def deployer_from_environment() -> Deployer:
             g.strip() for g in os.environ["MODEL_PACKAGE_GROUPS"].split(",") if g.strip()
         ),
         key_arn=os.environ["MODEL_KEY_ARN"],
+        serialize=os.environ.get("SERIALIZE_DEPLOYMENTS", "true").strip().lower() != "false",
     )
 
 
 def handler(event: Any, context: Any) -> dict[str, str]:
-    return unless_ignored(
-        event, logger, lambda: deployer_from_environment().deploy(parse_event(event))
-    )
+    def work() -> dict[str, str]:
+        change = parse_event(event)
+        deployer = deployer_from_environment()
+        deployer.wait_budget = wait_budget(context)
+        return deployer.deploy(change)
+
+    return unless_ignored(event, logger, work, context)

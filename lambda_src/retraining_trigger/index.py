@@ -12,16 +12,22 @@ A missing or invalid setting raises at the start of every invocation, whatever t
 that is a deployment bug, and it should reach the dead-letter queue rather than be ignored.
 
 What is acted on: a state change into ``ALARM`` of an alarm named in ``ALARM_NAMES``,
-whatever the previous state (a composite alarm whose actions were suppressed runs them later
-with ``ALARM`` as the previous state too). ``OK`` and ``INSUFFICIENT_DATA``, other alarms,
-other sources, and malformed events (not an object, no alarm name, no state object) are
-logged at WARNING with the reason and ignored: nothing is started. ``reasonData`` (a JSON
-string) is informational: when it parses, the log line carries the threshold, recent
-datapoints or triggering alarms; when it is missing or not valid JSON, the log line says so
-and the retraining still starts. A composite alarm's ``actionsSuppressedBy`` is logged but
-not obeyed: suppression applies to alarm actions, not to EventBridge rules, and no further
-event comes when it ends, so obeying it could lose the retraining; the cooldown bounds what
-acting costs.
+whatever the previous state. ``OK`` and ``INSUFFICIENT_DATA``, other alarms, other sources,
+and malformed events (not an object, no alarm name, no state object) are logged at WARNING
+with the reason and ignored: nothing is started. ``reasonData`` (a JSON string) is
+informational: when it parses, the log line carries the threshold, recent datapoints or
+triggering alarms; when it is missing or not valid JSON, the log line says so and the
+retraining still starts.
+
+Composite alarm suppression: CloudWatch suppresses a composite alarm's *actions*, not its
+EventBridge events, so an EventBridge state change whose ``state.actionsSuppressedBy`` is set
+(``Alarm``, ``WaitPeriod`` or ``ExtensionPeriod``) is logged and ignored here, as the alarm's
+own actions would be: a maintenance window must not start a retraining. When a wait or
+extension period ends without the suppressor in ALARM, CloudWatch runs the alarm's actions
+but sends no new event; a composite alarm that should then retrain must therefore name this
+function among its own alarm actions (the alarm action payload below), where CloudWatch
+applies suppression itself. An alarm action payload is acted on whatever it carries: that
+CloudWatch invoked the function means the actions were not suppressed.
 
 Cooldown, at most one retraining per ``COOLDOWN_MINUTES``, with no table of our own:
 
@@ -137,7 +143,14 @@ def parse_alarm_change(event: Any) -> AlarmChange:
     previous = body.get("previousState")
     reason = state.get("reason")
     timestamp = state.get("timestamp")
-    suppressed_by = state.get("actionsSuppressedBy")
+    suppressed_by = _str_or_none(state.get("actionsSuppressedBy"))
+    if suppressed_by is not None and "detail-type" in event:
+        raise Ignored(
+            f"alarm {name!r}: its actions are suppressed (actionsSuppressedBy={suppressed_by!r}, "
+            f"{_str_or_none(state.get('actionsSuppressedReason')) or 'no reason given'}); "
+            "CloudWatch runs its own actions if the suppression ends without the suppressor "
+            "in ALARM"
+        )
     return AlarmChange(
         name=name,
         state=value,
@@ -146,7 +159,7 @@ def parse_alarm_change(event: Any) -> AlarmChange:
         previous_state=_str_or_none(previous.get("value"))
         if isinstance(previous, Mapping)
         else None,
-        actions_suppressed_by=_str_or_none(suppressed_by),
+        actions_suppressed_by=suppressed_by,
         reason_data=summarize_reason_data(state.get("reasonData")),
     )
 

@@ -173,6 +173,36 @@ def test_job_identity_follows_its_settings():
     assert digest(DiscoverySchedule("weekly")) != digest(DiscoverySchedule("daily"))
 
 
+def _job_identity(zones: tuple[str, ...]) -> tuple[str, str]:
+    """(SettingsDigest, clientToken) of a discovery job over ``zones`` of a three-zone lake."""
+
+    def build(stack):
+        key = kms.Key(stack, "LakeKey", enable_key_rotation=True)
+        lake = DataLake(stack, "Lake", encryption_key=key, zones=("raw", "curated", "analytics"))
+        MacieDiscovery(
+            stack, "Discovery", name_prefix="mlops-test", buckets=[lake.bucket(z) for z in zones]
+        )
+
+    template, _, _ = synth_construct(build, nag=False)
+    (job,) = [
+        r
+        for r in template.find_resources("Custom::AWS").values()
+        if "createClassificationJob" in json.dumps(r)
+    ]
+    create = json.loads(_flatten(job["Properties"]["Create"]))
+    return job["Properties"]["SettingsDigest"], create["parameters"]["clientToken"]
+
+
+def test_job_identity_follows_which_buckets_are_scanned():
+    # As many zones, other zones: another job (a reused client token with other parameters
+    # is refused by Macie, or returns the old job), so the identity must name the buckets.
+    raw_curated = _job_identity(("raw", "curated"))
+    assert _job_identity(("raw", "analytics")) != raw_curated
+    assert _job_identity(("curated", "analytics"))[0] != raw_curated[0]
+    # The same buckets in another order are the same job.
+    assert _job_identity(("curated", "raw")) == raw_curated
+
+
 def test_custom_identifiers_and_allow_lists(quarantine_mode):
     template, *_ = quarantine_mode
     template.has_resource_properties(
@@ -237,6 +267,11 @@ def test_function_settings_dlq_and_logs(quarantine_mode):
         "QUARANTINE_KEY_ARN",
         "TOPIC_ARN",
         "LOG_LEVEL",
+        "DEAD_LETTER_QUEUE_URL",
+    }
+    # The handler dead-letters what no retry can change (an object without room for tags).
+    assert env["DEAD_LETTER_QUEUE_URL"] == {
+        "Ref": _logical(remediation.dead_letter_queue.node.default_child)
     }
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",

@@ -75,8 +75,15 @@ def put(
 
 
 def finding_event(
-    bucket: str, key: str, version_id: str | None, finding_id: str = "f-1"
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    finding_id: str = "f-1",
+    *,
+    scanned: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
+    """The sample finding about ``key``; ``scanned`` is the (eTag, size) Macie saw, as
+    :func:`scanned_as` gives it (Macie publishes ``"versionId": ""`` for many findings)."""
     event = copy.deepcopy(EVENT)
     detail = event["detail"]
     detail["id"] = finding_id
@@ -85,7 +92,15 @@ def finding_event(
     )
     s3_object = detail["resourcesAffected"]["s3Object"]
     s3_object.update({"key": key, "path": f"{bucket}/{key}", "versionId": version_id or ""})
+    etag, size = scanned or ("", 0)
+    s3_object.update({"eTag": etag, "size": size})
     return event
+
+
+def scanned_as(aws, key: str, version_id: str, bucket: str = LAKE) -> tuple[str, int]:
+    """(eTag, size) of a version, as a finding carries them (the ETag without quotes)."""
+    head = aws["s3"].head_object(Bucket=bucket, Key=key, VersionId=version_id)
+    return head["ETag"].strip('"'), head["ContentLength"]
 
 
 def versions(aws, bucket: str, key: str) -> list[str]:
@@ -297,13 +312,15 @@ def test_notification_names_the_object_but_no_sensitive_value(aws):
     assert "classificationDetails" not in message
 
 
-def test_missing_object_version_is_ignored_not_retried(aws):
+def test_missing_object_version_is_reported_not_retried(aws):
     key = "customers/gone.csv"
     version = put(aws, key)
     aws["s3"].delete_object(Bucket=LAKE, Key=key, VersionId=version)
     result = index.handler(finding_event(LAKE, key, version), None)
-    assert result["status"] == "ignored"
+    assert result["status"] == "not-remediated"
     assert "no longer exists" in result["reason"]
+    (message,) = notifications(aws)
+    assert json.loads(message)["action"] == "not-remediated"
 
 
 def test_the_null_version_of_an_object_from_before_versioning(aws):
@@ -320,12 +337,153 @@ def test_the_null_version_of_an_object_from_before_versioning(aws):
     assert versions(aws, LAKE, key) == [newer]  # the newer version stays
 
 
-def test_quarantine_needs_the_version_the_finding_names(aws):
+def test_a_finding_with_neither_version_nor_etag_moves_nothing_and_says_so(aws):
     key = "customers/unversioned-finding.csv"
     version = put(aws, key)
     result = index.handler(finding_event(LAKE, key, None), None)
-    assert result["status"] == "ignored" and "no object version" in result["reason"]
+    assert result["status"] == "not-remediated"
+    assert "neither a version id nor an ETag" in result["reason"]
     assert versions(aws, LAKE, key) == [version]
+    (message,) = notifications(aws)
+    assert json.loads(message)["findingId"] == "f-1"
+
+
+# -- findings without a version id (as Macie publishes many) ----------------------------
+def test_a_finding_without_version_quarantines_the_current_version_it_scanned(aws):
+    key = "customers/no-version.csv"
+    version = put(aws, key)
+    event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
+    assert event["detail"]["resourcesAffected"]["s3Object"]["versionId"] == ""
+    assert index.handler(event, None) == {"status": "quarantined", "findingId": "f-1"}
+    body = aws["s3"].get_object(Bucket=QUARANTINE, Key=f"{LAKE}/{version}/{key}")["Body"].read()
+    assert SECRET.encode() in body
+    assert versions(aws, LAKE, key) == []
+    (message,) = notifications(aws)
+    assert json.loads(message)["action"] == "quarantined"
+    # Redelivered: the version is gone from the lake, the quarantine has it.
+    assert index.handler(event, None)["status"] == "already-quarantined"
+
+
+def test_a_finding_without_version_moves_the_scanned_version_not_a_newer_one(aws):
+    key = "customers/changed-since.csv"
+    scanned = put(aws, key)
+    newer = put(aws, key, b"innocent,update\n")
+    event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, scanned))
+    assert index.handler(event, None)["status"] == "quarantined"
+    body = aws["s3"].get_object(Bucket=QUARANTINE, Key=f"{LAKE}/{scanned}/{key}")["Body"].read()
+    assert SECRET.encode() in body
+    assert versions(aws, LAKE, key) == [newer]  # the newer version was never scanned
+
+
+@pytest.mark.parametrize("mode", ["quarantine", "tag"])
+def test_a_finding_whose_scanned_version_is_gone_is_reported_not_remediated(aws, monkeypatch, mode):
+    monkeypatch.setenv("MODE", mode)
+    key = "customers/rewritten.csv"
+    scanned = put(aws, key)
+    etag_and_size = scanned_as(aws, key, scanned)
+    aws["s3"].delete_object(Bucket=LAKE, Key=key, VersionId=scanned)
+    newer = put(aws, key, b"name,ssn\nBob,000-00-0000\n")  # another content
+    result = index.handler(finding_event(LAKE, key, None, scanned=etag_and_size), None)
+    assert result["status"] == "not-remediated"
+    assert "no version" in result["reason"] and etag_and_size[0] in result["reason"]
+    assert versions(aws, LAKE, key) == [newer]
+    assert tags(aws, LAKE, key) == {}  # not tagged either
+    assert aws["s3"].list_objects_v2(Bucket=QUARANTINE).get("KeyCount") == 0
+    (message,) = notifications(aws)
+    notice = json.loads(message)
+    assert notice["action"] == "not-remediated" and notice["findingId"] == "f-1"
+    assert notice["reason"] == result["reason"]
+
+
+def test_a_size_that_differs_is_not_the_scanned_version(aws):
+    key = "customers/same-etag-other-size.csv"
+    version = put(aws, key)
+    etag, size = scanned_as(aws, key, version)
+    result = index.handler(finding_event(LAKE, key, None, scanned=(etag, size + 1)), None)
+    assert result["status"] == "not-remediated"
+    assert versions(aws, LAKE, key) == [version]
+
+
+def test_tag_mode_without_version_tags_the_scanned_version_not_a_newer_one(aws, monkeypatch):
+    monkeypatch.setenv("MODE", "tag")
+    key = "customers/tag-changed-since.csv"
+    scanned = put(aws, key)
+    newer = put(aws, key, b"innocent,update\n")
+    event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, scanned))
+    assert index.handler(event, None)["status"] == "tagged"
+    tagged = aws["s3"].get_object_tagging(Bucket=LAKE, Key=key, VersionId=scanned)["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tagged}["macie-finding-id"] == "f-1"
+    assert tags(aws, LAKE, key) == {}  # the current, newer version is untouched
+    assert versions(aws, LAKE, key) == [newer, scanned]
+    assert index.handler(event, None)["status"] == "already-tagged"
+
+
+def test_tag_mode_without_version_tags_the_current_version_it_scanned(aws, monkeypatch):
+    monkeypatch.setenv("MODE", "tag")
+    key = "customers/tag-current.csv"
+    version = put(aws, key)
+    event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
+    assert index.handler(event, None)["status"] == "tagged"
+    assert tags(aws, LAKE, key)["macie-finding-id"] == "f-1"
+
+
+def test_without_version_a_copy_failing_midway_leaves_the_source(aws, monkeypatch):
+    key = "customers/no-version-fault.csv"
+    version = put(aws, key)
+    original_init = index.Remediator.__init__
+
+    def failing_init(self, **kwargs):
+        original_init(self, **kwargs)
+        real_copy = self.s3.copy
+
+        def copy_then_fail(*args, **kw):
+            real_copy(*args, **kw)
+            raise ConnectionError("connection reset during copy")
+
+        monkeypatch.setattr(self.s3, "copy", copy_then_fail)
+
+    monkeypatch.setattr(index.Remediator, "__init__", failing_init)
+    event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
+    with pytest.raises(ConnectionError):
+        index.handler(event, None)
+    assert versions(aws, LAKE, key) == [version]
+    monkeypatch.setattr(index.Remediator, "__init__", original_init)
+    assert index.handler(event, None)["status"] == "quarantined"  # the retry finishes
+    assert versions(aws, LAKE, key) == []
+
+
+# -- deterministic failures go straight to the dead-letter queue ------------------------
+@pytest.fixture
+def dead_letters(aws, monkeypatch):
+    url = aws["sqs"].create_queue(QueueName="remediation-dlq")["QueueUrl"]
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", url)
+
+    def read() -> list[dict[str, Any]]:
+        got = aws["sqs"].receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+
+    return read
+
+
+def test_an_object_without_room_for_the_tags_is_dead_lettered_at_once(
+    aws, monkeypatch, dead_letters
+):
+    monkeypatch.setenv("MODE", "tag")
+    key = "customers/nine-tags.csv"
+    version = put(aws, key)
+    nine = [{"Key": f"team-{i}", "Value": "x"} for i in range(9)]  # S3 allows 10 per object
+    aws["s3"].put_object_tagging(Bucket=LAKE, Key=key, VersionId=version, Tagging={"TagSet": nine})
+    event = finding_event(LAKE, key, version)
+    result = index.handler(event, None)  # returns: Lambda does not retry what cannot change
+    assert result["status"] == "dead-lettered"
+    assert "10 tags" in result["reason"]
+    (record,) = dead_letters()
+    assert record["requestPayload"] == event
+    assert record["requestContext"]["condition"] == "NonRetryable"
+    assert record["responsePayload"]["errorType"] == "TooManyTags"
+    assert len(tags(aws, LAKE, key)) == 9  # unchanged
+    (message,) = notifications(aws)
+    assert json.loads(message)["action"] == "not-remediated"
 
 
 def test_two_versions_of_one_key_are_quarantined_apart(aws):

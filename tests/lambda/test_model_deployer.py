@@ -336,10 +336,11 @@ def test_a_retry_after_the_record_failed_writes_only_the_record(aws, handler_s3)
     event = approval_event(package)
 
     def fail_record(deployer):
-        def refuse(**_):
-            raise ConnectionError("connection reset writing the record")
+        def refuse(params, **_):
+            if params["Key"] == record_key(package):  # not the deployment lock's PutObject
+                raise ConnectionError("connection reset writing the record")
 
-        deployer.s3.meta.events.register("before-call.s3.PutObject", refuse)
+        deployer.s3.meta.events.register("before-parameter-build.s3.PutObject", refuse)
 
     handler_s3.setup.append(fail_record)
     with pytest.raises(ConnectionError):
@@ -388,7 +389,7 @@ def test_a_target_with_other_provenance_is_an_error_and_left_alone(aws, metadata
     before = snapshot(aws)
     with pytest.raises(index.DeploymentConflict, match="never overwritten"):
         index.handler(approval_event(package), None)
-    assert snapshot(aws) == before
+    assert snapshot(aws) == before  # nothing written, no lock left behind either
     assert aws["s3"].get_object(Bucket=BUCKET, Key=target_key(package))["Body"].read() == older
 
 
@@ -551,9 +552,187 @@ def test_a_package_still_being_created_is_retried(aws, handler_s3):
 def test_a_missing_artifact_is_an_error(aws):
     package = register(aws)
     aws["s3"].delete_object(Bucket=BUCKET, Key=package["key"])
-    with pytest.raises(RuntimeError, match="does not exist"):
+    with pytest.raises(index.ArtifactMissing, match="does not exist"):
         index.handler(approval_event(package), None)
     nothing_half_written(aws, package)
+
+
+# -- deterministic failures go straight to the dead-letter queue ------------------------
+@pytest.fixture
+def dead_letters(aws, monkeypatch) -> Callable[[], list[dict[str, Any]]]:
+    """The function's dead-letter queue (moto SQS); returns a reader of its records."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="deployer-dlq")["QueueUrl"]
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", url)
+
+    def read() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    return read
+
+
+LAMBDA_CONTEXT = SimpleNamespace(
+    aws_request_id="4f1b6c1e-8d0a-4c55-9a1e-2b7d7f0e5a10",
+    invoked_function_arn="arn:aws:lambda:eu-west-1:284751930618:function:deployer",
+    get_remaining_time_in_millis=lambda: 15 * 60 * 1000,
+)
+
+
+def test_a_missing_artifact_is_dead_lettered_with_its_reason_not_retried(aws, dead_letters):
+    package = register(aws)
+    aws["s3"].delete_object(Bucket=BUCKET, Key=package["key"])
+    event = approval_event(package)
+    result = index.handler(event, LAMBDA_CONTEXT)  # returns: Lambda does not retry
+    assert result["status"] == "dead-lettered" and "does not exist" in result["reason"]
+    (record,) = dead_letters()
+    assert record["requestPayload"] == event
+    assert record["requestContext"]["condition"] == "NonRetryable"
+    assert record["requestContext"]["requestId"] == LAMBDA_CONTEXT.aws_request_id
+    assert record["responsePayload"]["errorType"] == "ArtifactMissing"
+    assert package["url"] in record["responsePayload"]["errorMessage"]
+    nothing_half_written(aws, package)
+
+
+def test_a_target_with_other_provenance_is_dead_lettered(aws, dead_letters):
+    package = register(aws)
+    aws["s3"].put_object(Bucket=BUCKET, Key=target_key(package), Body=ARCHIVE[::-1])
+    before = snapshot(aws)
+    result = index.handler(approval_event(package), LAMBDA_CONTEXT)
+    assert result["status"] == "dead-lettered"
+    (record,) = dead_letters()
+    assert record["responsePayload"]["errorType"] == "DeploymentConflict"
+    assert snapshot(aws) == before
+
+
+def test_a_transient_failure_is_raised_for_lambda_to_retry(aws, dead_letters, handler_s3):
+    package = register(aws)
+    handler_s3.setup.append(_raise_before("CopyObject"))
+    with pytest.raises(ConnectionError):
+        index.handler(approval_event(package), LAMBDA_CONTEXT)
+    assert dead_letters() == []  # Lambda's on-failure destination does it after the retries
+
+
+class FakeClock:
+    """``time.monotonic`` and ``time.sleep`` of the handler, without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _completes_after(clock: FakeClock, seconds: float) -> Callable[[Any], None]:
+    def install(deployer: Any) -> None:
+        describe = deployer.sagemaker.describe_model_package
+
+        def describe_until_done(**kwargs):
+            status = "Completed" if clock.now >= seconds else "InProgress"
+            return {**describe(**kwargs), "ModelPackageStatus": status}
+
+        deployer.sagemaker.describe_model_package = describe_until_done
+
+    return install
+
+
+def test_a_package_that_completes_in_ten_minutes_is_still_deployed(aws, handler_s3, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(index, "_monotonic", clock.monotonic)
+    monkeypatch.setattr(index, "_sleep", clock.sleep)
+    package = register(aws)
+    handler_s3.setup.append(_completes_after(clock, 10 * 60))
+    event = approval_event(package)
+    # Each attempt waits while the time left leaves room for the copy; Lambda retries a
+    # failed asynchronous invocation twice (after about 1 and 2 minutes).
+    outcomes = []
+    for retry_delay in (0, 60, 120):
+        clock.now += retry_delay
+        try:
+            outcomes.append(index.handler(event, LAMBDA_CONTEXT)["status"])
+            break
+        except index.PackageNotReady:
+            outcomes.append("retry")
+    assert outcomes[-1] == "deployed", outcomes
+    assert aws["s3"].head_object(Bucket=BUCKET, Key=target_key(package))["ContentLength"] == len(
+        ARCHIVE
+    )
+    assert all(s <= 30 for s in clock.sleeps)  # polls, does not sleep blindly
+
+
+def test_a_package_that_never_completes_is_retried_not_deployed(aws, handler_s3, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(index, "_monotonic", clock.monotonic)
+    monkeypatch.setattr(index, "_sleep", clock.sleep)
+    package = register(aws)
+    handler_s3.setup.append(_completes_after(clock, float("inf")))
+    with pytest.raises(index.PackageNotReady, match="'InProgress', not Completed"):
+        index.handler(approval_event(package), LAMBDA_CONTEXT)
+    # It stopped waiting with time left for Lambda to finish the invocation.
+    assert clock.now <= 15 * 60 - index.COPY_RESERVE_SECONDS
+    nothing_half_written(aws, package)
+
+
+# -- one deployment of a version at a time, without reserved concurrency ----------------
+def test_two_concurrent_deliveries_never_both_copy(aws, handler_s3):
+    package = register(aws)
+    event = approval_event(package)
+    second: list[Any] = []
+
+    def deliver_again_while_copying(deployer: Any) -> None:
+        def during_copy(**_: Any) -> None:
+            if not second:  # the first copy only: the second delivery runs meanwhile
+                second.append(None)
+                try:
+                    second[0] = index.handler(copy.deepcopy(event), None)
+                except Exception as error:  # the outcome is what is checked
+                    second[0] = error
+
+        deployer.s3.meta.events.register("before-call.s3.CopyObject", during_copy)
+
+    handler_s3.setup.append(deliver_again_while_copying)
+    assert index.handler(event, None)["status"] == "deployed"
+    # The second delivery found the deployment in progress: an error, so Lambda retries it.
+    assert isinstance(second[0], index.DeploymentInProgress), second[0]
+    assert handler_s3.calls.count("CopyObject") == 1
+    # Its retry, after the first finished, changes nothing.
+    assert index.handler(event, None)["status"] == "already-deployed"
+    assert handler_s3.calls.count("CopyObject") == 1
+    assert [k for k in keys_under(aws, target_key(package))] == [target_key(package)]
+
+
+def test_the_lock_is_released_when_the_deployment_fails(aws, handler_s3):
+    package = register(aws)
+    failing = _raise_before("CopyObject")
+    handler_s3.setup.append(failing)
+    with pytest.raises(ConnectionError):
+        index.handler(approval_event(package), None)
+    handler_s3.setup.remove(failing)
+    assert index.handler(approval_event(package), None)["status"] == "deployed"
+
+
+def test_without_serialize_no_lock_is_taken(aws, handler_s3, monkeypatch):
+    monkeypatch.setenv("SERIALIZE_DEPLOYMENTS", "false")
+    package = register(aws)
+    assert index.handler(approval_event(package), None)["status"] == "deployed"
+    assert handler_s3.calls.count("PutObject") == 1  # the record only
+    assert keys_under(aws, f"{RECORD_PREFIX}_locks/") == []
+
+
+def test_a_lock_left_by_a_timed_out_invocation_expires(aws, monkeypatch):
+    package = register(aws)
+    lock = f"{RECORD_PREFIX}_locks/{GROUP}/v{package['version']}.lock"
+    aws["s3"].put_object(
+        Bucket=BUCKET,
+        Key=lock,
+        Body=json.dumps({"owner": "crashed", "expires": 1_000}).encode(),
+    )
+    assert index.handler(approval_event(package), None)["status"] == "deployed"
 
 
 def _raise_before(operation: str, part: int | None = None) -> Callable[[Any], None]:
@@ -722,7 +901,7 @@ def test_without_permission_to_delete_versions_a_bad_copy_is_still_hidden(aws, h
         index.handler(approval_event(package), None)
     with pytest.raises(ClientError, match="404"):
         aws["s3"].head_object(Bucket=BUCKET, Key=target_key(package))  # not current any more
-    assert keys_under(aws, RECORD_PREFIX) == []
+    assert keys_under(aws, record_key(package)) == []
 
 
 def test_missing_keys_are_told_apart_without_permission_to_list_the_bucket(aws, handler_s3):
@@ -751,7 +930,7 @@ def test_missing_keys_are_told_apart_without_permission_to_list_the_bucket(aws, 
     # A missing artifact is still reported as missing, not as a refusal.
     other = register(aws)
     aws["s3"].delete_object(Bucket=BUCKET, Key=other["key"])
-    with pytest.raises(RuntimeError, match="does not exist"):
+    with pytest.raises(index.ArtifactMissing, match="does not exist"):
         index.handler(approval_event(other), None)
 
 

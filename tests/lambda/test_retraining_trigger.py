@@ -293,10 +293,14 @@ def test_metric_alarm_starts_one_retraining_with_the_alarm_as_parameters(sagemak
     assert line.threshold == 0.1 and line.recentDatapoints == [0.2317]
 
 
+# The composite sample with its suppression removed: the composite alarm's actions run.
+UNSUPPRESSED_COMPOSITE = event(COMPOSITE, actionsSuppressedBy=None, actionsSuppressedReason=None)
+
+
 @pytest.mark.parametrize(
     ("template", "alarm", "reason"),
     [
-        (COMPOSITE, COMPOSITE_ALARM, COMPOSITE["detail"]["state"]["reason"]),
+        (UNSUPPRESSED_COMPOSITE, COMPOSITE_ALARM, COMPOSITE["detail"]["state"]["reason"]),
         (ACTION, QUALITY_ALARM, ACTION["alarmData"]["state"]["reason"]),
     ],
     ids=["composite-eventbridge", "lambda-alarm-action"],
@@ -315,13 +319,42 @@ def test_composite_alarms_and_alarm_action_payloads_start_too(sagemaker, templat
 
 
 def test_composite_alarm_names_its_triggering_alarms_in_the_log(sagemaker, logs):
-    index.handler(COMPOSITE, None)
+    index.handler(UNSUPPRESSED_COMPOSITE, None)
     (line,) = [r for r in logs if r.getMessage() == "started retraining"]
-    assert line.actionsSuppressedBy == "WaitPeriod"  # logged, not obeyed
+    assert line.actionsSuppressedBy is None
     assert line.triggeringAlarms == [
         f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:"
         "dev-Monitoring-ChurnBiasDriftAlarm4A9E6C2D-3HZ8W1KQ7V5N"
     ]
+
+
+@pytest.mark.parametrize(
+    ("suppressed_by", "reason"),
+    [
+        ("WaitPeriod", "Actions suppressed by WaitPeriod"),  # the published sample as it is
+        ("Alarm", "Alarm dev-Monitoring-ChurnMaintenanceWindowAlarm in ALARM"),
+        ("ExtensionPeriod", "Actions suppressed by ExtensionPeriod"),
+    ],
+)
+def test_a_suppressed_composite_alarm_starts_nothing(sagemaker, logs, suppressed_by, reason):
+    # CloudWatch suppresses the composite alarm's actions during a maintenance window (its
+    # suppressor in ALARM) and its wait and extension periods; the EventBridge event still
+    # comes, carrying actionsSuppressedBy. Retraining is an action: it must not start.
+    made = event(COMPOSITE, actionsSuppressedBy=suppressed_by, actionsSuppressedReason=reason)
+    result = index.handler(made, None)
+    assert result["status"] == "ignored"
+    assert f"actionsSuppressedBy={suppressed_by!r}" in result["reason"]
+    assert reason in result["reason"]
+    assert sagemaker.calls == []
+    (warning,) = [r for r in logs if r.levelname == "WARNING"]
+    assert warning.reason == result["reason"]
+
+
+def test_an_alarm_action_runs_whatever_it_carries(sagemaker):
+    # CloudWatch invokes its alarm actions only when they are not (or no longer) suppressed:
+    # a delayed action after a wait period must start the retraining.
+    made = event(ACTION, actionsSuppressedBy="WaitPeriod")
+    assert index.handler(made, None)["status"] == "started"
 
 
 def test_alarm_to_alarm_still_starts(sagemaker):
