@@ -22,7 +22,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup synth test lint bench clean
+.PHONY: help setup synth test rehearse lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -51,6 +51,12 @@ synth: setup ## Synthesize every environment (or ENV=dev) into cdk.out/
 
 test: setup lint ## Run the whole test suite (and the linters)
 	@$(PY) -m pytest
+
+# The run rehearsal (tests/rehearsal): executes what the stacks deploy, offline, from the
+# synthesized app: the pipeline's steps with their real scripts, the serving payloads, and
+# every run-time data flow against the synthesized policies. make test runs it too.
+rehearse: setup ## Run what is deployed, offline: pipeline steps, payloads, data flows
+	@$(PY) -m pytest -q tests/rehearsal
 
 lint: setup ## ruff and mypy
 	@$(PY) -m ruff check .

@@ -16,7 +16,8 @@ Measures, in one run on this machine:
 * every environment again with the SageMaker SDK's results cached on disk (warm), as
   ``app.py`` keeps them between synths under ``.cache/pipeline-definitions``; the other
   figures are cold (no cache), as in a fresh clone;
-* optionally the whole test suite (``--with-tests``, on by default from make).
+* optionally the run rehearsal (``tests/rehearsal``, as ``make rehearse`` runs it) and the
+  whole test suite (``--with-tests``, on by default from make).
 
 Each synth is repeated ``--runs`` times (5 by default) and the median reported.
 """
@@ -106,10 +107,10 @@ def synth_once(mode: str) -> dict[str, float]:
         return data
 
 
-def time_tests() -> float:
+def time_tests(*paths: str) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths],
         cwd=REPO_ROOT,
         env=_env(),
         check=True,
@@ -165,6 +166,8 @@ def main() -> int:
         "peak_memory_mib": round(peak_mib),
     }
     if args.with_tests:
+        # The run rehearsal alone, as `make rehearse` runs it (its own synth included).
+        figures["rehearsal_s"] = round(time_tests("tests/rehearsal"), 1)
         figures["test_suite_s"] = round(time_tests(), 1)
 
     width = max(len(k) for k in figures)

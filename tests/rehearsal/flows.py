@@ -1,0 +1,1443 @@
+"""Every run-time data flow of an environment, evaluated against its synthesized policies.
+
+A *flow* is something the deployed platform does at run time on its own: a pipeline job
+reading its inputs and writing its outputs, the endpoint loading models, the deployer copying
+an approved model, the Macie remediation moving or tagging an object, CloudWatch and
+EventBridge delivering to encrypted topics and queues. Each flow is a list of AWS requests
+(principal, action, resource, request context); a flow works when every request is allowed.
+
+The requests are evaluated by ``@cloud-copilot/iam-simulate`` (an npm package pinned in
+``package.json``, run by the project's Node.js through ``tools/iam_simulate.mjs``), against
+every policy AWS would consult: the principal's identity policies (inline, ``AWS::IAM::Policy``
+and customer-managed policies attached from any stack), the resource's policy (bucket, topic,
+queue policy, a function's ``AWS::Lambda::Permission`` statements) and, for each KMS call,
+the key policy. Policies are taken from the synthesized templates of one cloud assembly.
+
+Why templates resolved here rather than a deployment into moto: the flows need only names
+and ARNs to line up, and a resolver that gives every resource one fake physical name from
+its logical id (and ARNs per type, from the environment's account and region) reproduces
+every cross-reference exactly, including the CDK's ``Fn::GetStackOutput`` between stacks,
+in milliseconds; moto would add stand-ins for the types it cannot create, its own
+rewrites of policies, and seconds of deploy time, without evaluating anything itself.
+Resolution is strict: an intrinsic or reference the resolver does not know fails the
+rehearsal instead of passing silently.
+
+The flows are derived from what the templates say the platform will do: the pipeline's
+requests come from its synthesized definition (every processing input and output, every
+training channel, the KMS key each output names), the endpoint's from its model data URL,
+the deployer's and the remediation function's from their environment variables, the
+deliveries from the alarms' actions, the rules' targets and dead-letter queues.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import hashlib
+import json
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NODE = REPO_ROOT / "node_modules" / ".bin" / "node"
+SIMULATOR = REPO_ROOT / "tools" / "iam_simulate.mjs"
+#: The execution id a pipeline expression ``Execution.PipelineExecutionId`` stands for.
+EXECUTION_ID = "rehearsal-execution"
+#: The name of the best training job of a tuning step (``TrainingJobSummaries[0]``).
+TRAINING_JOB = "rehearsal-tuning-001-abc"
+#: The role Macie assumes to read objects (a service-linked role, not in any template).
+MACIE_SLR = "role/aws-service-role/macie.amazonaws.com/AWSServiceRoleForAmazonMacie"
+
+Template = dict[str, Any]
+
+
+class UnresolvableError(AssertionError):
+    """The resolver met something it does not know: the rehearsal must not guess."""
+
+
+# --------------------------------------------------------------------------------------
+# Resolving the templates of one assembly
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class StackTemplate:
+    stack_name: str
+    artifact_id: str
+    template: Template
+
+
+def _short_id(*parts: str, length: int = 12) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+class Assembly:
+    """The stacks of one environment's cloud assembly, with every intrinsic resolvable.
+
+    Each resource gets one physical name, ``<stack name>-<logical id>`` (lower case where
+    the service requires it), unless its template names it; ``Ref`` and ``Fn::GetAtt``
+    return what CloudFormation documents for the type, built from that name.
+    """
+
+    def __init__(
+        self,
+        stacks: Iterable[StackTemplate],
+        *,
+        account: str,
+        region: str,
+        paths: Mapping[str, tuple[str, str]],
+    ) -> None:
+        self.stacks = {s.stack_name: s for s in stacks}
+        self.account = account
+        self.region = region
+        self.partition = "aws"
+        #: Construct path (``Serving/ApprovedModels/Function/Resource``) -> (stack, logical id).
+        self.paths = dict(paths)
+        self._exports: dict[str, tuple[str, Any]] = {}
+        for stack in self.stacks.values():
+            for output in stack.template.get("Outputs", {}).values():
+                export = output.get("Export", {}).get("Name")
+                if export is not None:
+                    self._exports[self.resolve(stack.stack_name, export)] = (
+                        stack.stack_name,
+                        output["Value"],
+                    )
+
+    @classmethod
+    def load(cls, assembly_dir: Path, tree_file: Path) -> Assembly:
+        """The stacks of the cloud assembly in ``assembly_dir`` (a stage's), with the
+        construct paths of the app's ``tree_file``."""
+        manifest = json.loads((assembly_dir / "manifest.json").read_text(encoding="utf-8"))
+        stacks, account, region = [], "", ""
+        #: Construct path of each stack (its display name, ``dev/Serving``) -> stack name.
+        stack_paths: dict[str, str] = {}
+        for artifact_id, artifact in manifest["artifacts"].items():
+            if artifact["type"] != "aws:cloudformation:stack":
+                continue
+            account, region = artifact["environment"].removeprefix("aws://").split("/")
+            props = artifact["properties"]
+            template = json.loads(
+                (assembly_dir / props["templateFile"]).read_text(encoding="utf-8")
+            )
+            stacks.append(StackTemplate(props["stackName"], artifact_id, template))
+            stack_paths[artifact.get("displayName", artifact_id)] = props["stackName"]
+        return cls(
+            stacks, account=account, region=region, paths=_construct_paths(tree_file, stack_paths)
+        )
+
+    def copy(self) -> Assembly:
+        """A deep copy whose templates a negative control may break."""
+        return Assembly(
+            [copy.deepcopy(s) for s in self.stacks.values()],
+            account=self.account,
+            region=self.region,
+            paths=self.paths,
+        )
+
+    # -- resources ------------------------------------------------------------------
+
+    def resources(self, type_name: str | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(stack name, logical id, resource) of every resource, optionally of one type."""
+        for stack in self.stacks.values():
+            for logical_id, resource in stack.template.get("Resources", {}).items():
+                if type_name is None or resource["Type"] == type_name:
+                    yield stack.stack_name, logical_id, resource
+
+    def by_path(self, pattern: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """Resources whose construct path below the stage matches ``pattern`` (fnmatch)."""
+        found = []
+        for path, (stack_name, logical_id) in sorted(self.paths.items()):
+            if fnmatch.fnmatchcase(path, pattern):
+                found.append(
+                    (
+                        stack_name,
+                        logical_id,
+                        self.stacks[stack_name].template["Resources"][logical_id],
+                    )
+                )
+        return found
+
+    def props(self, stack_name: str, resource: dict[str, Any]) -> dict[str, Any]:
+        return self.resolve(stack_name, resource.get("Properties", {}))
+
+    # -- intrinsics -----------------------------------------------------------------
+
+    def physical_name(self, stack_name: str, logical_id: str) -> str:
+        resource = self.stacks[stack_name].template["Resources"][logical_id]
+        props = resource.get("Properties", {})
+        explicit = {
+            "AWS::S3::Bucket": "BucketName",
+            "AWS::SNS::Topic": "TopicName",
+            "AWS::SQS::Queue": "QueueName",
+            "AWS::Lambda::Function": "FunctionName",
+            "AWS::IAM::Role": "RoleName",
+            "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+            "AWS::SageMaker::Pipeline": "PipelineName",
+            "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName",
+            "AWS::CloudWatch::Alarm": "AlarmName",
+            "AWS::Events::Rule": "Name",
+        }.get(resource["Type"])
+        if explicit and explicit in props:
+            return str(self.resolve(stack_name, props[explicit]))
+        name = f"{stack_name}-{logical_id}"
+        if resource["Type"] == "AWS::S3::Bucket":
+            return f"{name.lower()[:50]}-{_short_id(stack_name, logical_id)}"
+        if resource["Type"] == "AWS::IAM::Role":
+            return name[:64]
+        return name
+
+    def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:{self.partition}:{service}:{region}:{self.account}:{resource}"
+
+    def ref(self, stack_name: str, logical_id: str) -> Any:
+        template = self.stacks[stack_name].template
+        if logical_id.startswith("AWS::"):
+            return self._pseudo(stack_name, logical_id)
+        if logical_id in template.get("Parameters", {}):
+            parameter = template["Parameters"][logical_id]
+            if "Default" not in parameter:
+                raise UnresolvableError(f"{stack_name}: parameter {logical_id} has no default")
+            return parameter["Default"]
+        if logical_id not in template.get("Resources", {}):
+            raise UnresolvableError(f"{stack_name}: Ref to unknown {logical_id}")
+        type_name = template["Resources"][logical_id]["Type"]
+        name = self.physical_name(stack_name, logical_id)
+        by_type: dict[str, Callable[[], str]] = {
+            "AWS::IAM::ManagedPolicy": lambda: (
+                f"arn:{self.partition}:iam::{self.account}:policy/{name}"
+            ),
+            "AWS::SNS::Topic": lambda: self._arn("sns", name),
+            "AWS::SQS::Queue": lambda: (
+                f"https://sqs.{self.region}.amazonaws.com/{self.account}/{name}"
+            ),
+            "AWS::KMS::Key": lambda: _short_id(stack_name, logical_id, length=32),
+            "AWS::SageMaker::Model": lambda: self._arn("sagemaker", f"model/{name.lower()}"),
+            "AWS::SageMaker::Endpoint": lambda: self._arn("sagemaker", f"endpoint/{name.lower()}"),
+            "AWS::SageMaker::ModelPackageGroup": lambda: self._arn(
+                "sagemaker", f"model-package-group/{name.lower()}"
+            ),
+            "AWS::EC2::SecurityGroup": lambda: f"sg-{_short_id(stack_name, logical_id, length=17)}",
+            "AWS::EC2::Subnet": lambda: f"subnet-{_short_id(stack_name, logical_id, length=17)}",
+            "AWS::EC2::VPC": lambda: f"vpc-{_short_id(stack_name, logical_id, length=17)}",
+        }
+        return by_type.get(type_name, lambda: name)()
+
+    def get_att(self, stack_name: str, logical_id: str, attribute: str) -> Any:
+        template = self.stacks[stack_name].template
+        if logical_id not in template.get("Resources", {}):
+            raise UnresolvableError(f"{stack_name}: Fn::GetAtt of unknown {logical_id}")
+        type_name = template["Resources"][logical_id]["Type"]
+        name = self.physical_name(stack_name, logical_id)
+        ref = self.ref(stack_name, logical_id)
+        arns: dict[str, Callable[[], str]] = {
+            "AWS::IAM::Role": lambda: f"arn:{self.partition}:iam::{self.account}:role/{name}",
+            "AWS::S3::Bucket": lambda: f"arn:{self.partition}:s3:::{name}",
+            "AWS::KMS::Key": lambda: self._arn("kms", f"key/{ref}"),
+            "AWS::SQS::Queue": lambda: self._arn("sqs", name),
+            "AWS::SNS::Topic": lambda: self._arn("sns", name),
+            "AWS::Lambda::Function": lambda: self._arn("lambda", f"function:{name}"),
+            "AWS::Events::Rule": lambda: self._arn("events", f"rule/{name}"),
+            "AWS::CloudWatch::Alarm": lambda: self._arn("cloudwatch", f"alarm:{name}"),
+            "AWS::CloudWatch::CompositeAlarm": lambda: self._arn("cloudwatch", f"alarm:{name}"),
+            "AWS::Logs::LogGroup": lambda: self._arn("logs", f"log-group:{name}:*"),
+            "AWS::SageMaker::MonitoringSchedule": lambda: self._arn(
+                "sagemaker", f"monitoring-schedule/{name.lower()}"
+            ),
+        }
+        if attribute in ("Arn", f"{type_name.rsplit('::', 1)[1]}Arn") and type_name in arns:
+            return arns[type_name]()
+        plain: dict[tuple[str, str], Callable[[], str]] = {
+            ("AWS::SQS::Queue", "QueueName"): lambda: name,
+            ("AWS::SQS::Queue", "QueueUrl"): lambda: ref,
+            ("AWS::SNS::Topic", "TopicName"): lambda: name,
+            ("AWS::SNS::Topic", "TopicArn"): lambda: ref,
+            ("AWS::KMS::Key", "KeyId"): lambda: ref,
+            ("AWS::IAM::Role", "RoleId"): lambda: f"AROA{_short_id(name, length=17).upper()}",
+            ("AWS::S3::Bucket", "DomainName"): lambda: f"{name}.s3.amazonaws.com",
+            ("AWS::S3::Bucket", "RegionalDomainName"): lambda: (
+                f"{name}.s3.{self.region}.amazonaws.com"
+            ),
+            ("AWS::IAM::ManagedPolicy", "PolicyArn"): lambda: ref,
+        }
+        if (type_name, attribute) in plain:
+            return plain[(type_name, attribute)]()
+        # Attributes no flow reads as a policy subject (endpoint names, a VPC's default
+        # security group...): a unique, deterministic value is all that matters.
+        return f"{name}.{attribute}"
+
+    def _pseudo(self, stack_name: str, name: str) -> Any:
+        values = {
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
+            "AWS::Partition": self.partition,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack_name,
+            "AWS::StackId": self._arn(
+                "cloudformation", f"stack/{stack_name}/{_short_id(stack_name)}"
+            ),
+        }
+        if name not in values:
+            raise UnresolvableError(f"{stack_name}: pseudo parameter {name}")
+        return values[name]
+
+    def _condition(self, stack_name: str, name: str) -> bool:
+        conditions = self.stacks[stack_name].template.get("Conditions", {})
+        if name not in conditions:
+            raise UnresolvableError(f"{stack_name}: unknown condition {name}")
+        return bool(self.resolve(stack_name, conditions[name]))
+
+    def resolve(self, stack_name: str, node: Any) -> Any:
+        """``node`` with every intrinsic of ``stack_name``'s template replaced by its value."""
+        if isinstance(node, list):
+            return [
+                v for v in (self.resolve(stack_name, item) for item in node) if v is not _NO_VALUE
+            ]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                return _NO_VALUE if arg == "AWS::NoValue" else self.ref(stack_name, arg)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.get_att(stack_name, logical_id, attribute)
+            if key == "Fn::Join":
+                sep, values = arg
+                return str(sep).join(str(v) for v in self.resolve(stack_name, values))
+            if key == "Fn::Select":
+                index, values = self.resolve(stack_name, arg)
+                return values[int(index)]
+            if key == "Fn::Split":
+                sep, value = self.resolve(stack_name, arg)
+                return str(value).split(sep)
+            if key == "Fn::Sub":
+                return self._sub(stack_name, arg)
+            if key == "Fn::GetAZs":
+                return [f"{self.region}{zone}" for zone in "abc"]
+            if key == "Fn::ImportValue":
+                export = self.resolve(stack_name, arg)
+                if export not in self._exports:
+                    raise UnresolvableError(f"{stack_name}: Fn::ImportValue of unknown {export}")
+                producer, value = self._exports[export]
+                return self.resolve(producer, value)
+            if key == "Fn::GetStackOutput":
+                # The CDK's weak cross-stack reference: the producer's output, resolved there.
+                producer = self.resolve(stack_name, arg["StackName"])
+                output = self.resolve(stack_name, arg["OutputName"])
+                outputs = self.stacks.get(producer, StackTemplate("", "", {})).template.get(
+                    "Outputs", {}
+                )
+                if output not in outputs:
+                    raise UnresolvableError(f"{stack_name}: no output {producer}.{output}")
+                return self.resolve(producer, outputs[output]["Value"])
+            if key == "Fn::If":
+                name, if_true, if_false = arg
+                chosen = if_true if self._condition(stack_name, name) else if_false
+                return self.resolve(stack_name, chosen)
+            if key == "Fn::Equals":
+                left, right = self.resolve(stack_name, arg)
+                return left == right
+            if key == "Fn::Not":
+                return not self.resolve(stack_name, arg)[0]
+            if key == "Fn::And":
+                return all(self.resolve(stack_name, arg))
+            if key == "Fn::Or":
+                return any(self.resolve(stack_name, arg))
+            if key == "Condition":
+                return self._condition(stack_name, arg)
+            if key == "Fn::FindInMap":
+                mapping, top, second = self.resolve(stack_name, arg)
+                return self.stacks[stack_name].template["Mappings"][mapping][top][second]
+            if key.startswith("Fn::"):
+                raise UnresolvableError(f"{stack_name}: intrinsic {key} is not supported")
+        return {
+            k: v
+            for k, v in ((k, self.resolve(stack_name, v)) for k, v in node.items())
+            if v is not _NO_VALUE
+        }
+
+    def _sub(self, stack_name: str, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else arg
+        variables = self.resolve(stack_name, variables)
+
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            if "." in name and not name.startswith("AWS::"):
+                logical_id, attribute = name.split(".", 1)
+                return str(self.get_att(stack_name, logical_id, attribute))
+            return str(self.ref(stack_name, name))
+
+        return re.sub(r"\$\{([^}]+)\}", value, text)
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+_NO_VALUE = _NoValue()
+
+
+def _construct_paths(tree_file: Path, stack_paths: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Construct path below the stage (``Serving/ApprovedModels/Function/Resource``) ->
+    (stack name, logical id) of every resource of the stacks in ``stack_paths``, from the
+    app's ``tree.json`` (the templates carry no ``aws:cdk:path`` metadata)."""
+    tree = json.loads(tree_file.read_text(encoding="utf-8"))["tree"]
+    found: dict[str, tuple[str, str]] = {}
+
+    def walk(node: dict[str, Any], stack_name: str | None, stage: str) -> None:
+        path = node.get("path", "")
+        stack_name = stack_paths.get(path, stack_name)
+        if stack_name is None and path in {p.rsplit("/", 1)[0] for p in stack_paths}:
+            stage = path
+        attributes = node.get("attributes") or {}
+        if "aws:cdk:cloudformation:logicalId" in attributes and stack_name is not None:
+            found[path.removeprefix(f"{stage}/")] = (
+                stack_name,
+                attributes["aws:cdk:cloudformation:logicalId"],
+            )
+        for child in (node.get("children") or {}).values():
+            walk(child, stack_name, stage)
+
+    walk(tree, None, "")
+    return found
+
+
+# --------------------------------------------------------------------------------------
+# Principals and requests
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role of the platform, making requests as one of its sessions."""
+
+    arn: str
+    account: str
+
+    @property
+    def session(self) -> str:
+        name = self.arn.split(":role/", 1)[1].rsplit("/", 1)[-1]
+        return f"arn:aws:sts::{self.account}:assumed-role/{name}/rehearsal"
+
+    def __str__(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Service:
+    """An AWS service principal acting for a resource of the account (``source_arn``)."""
+
+    name: str
+    account: str
+    source_arn: str | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass
+class Request:
+    principal: Role | Service
+    action: str
+    resource: str
+    context: dict[str, str | list[str]] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in sorted(self.context.items()))
+        return f"{self.principal} {self.action} {self.resource}" + (f" [{extra}]" if extra else "")
+
+
+@dataclass
+class Flow:
+    """A run-time data flow: ``name`` works when every request of ``requests`` is allowed."""
+
+    name: str
+    kind: str
+    requests: list[Request]
+
+
+@dataclass
+class Decision:
+    request: Request
+    result: str
+    detail: Any = None
+
+    def describe(self) -> str:
+        return f"{self.result}: {self.request.describe()}" + (
+            f" ({json.dumps(self.detail)})" if self.detail else ""
+        )
+
+
+@dataclass
+class FlowResult:
+    flow: Flow
+    decisions: list[Decision]
+
+    @property
+    def allowed(self) -> bool:
+        return all(d.result == "Allowed" for d in self.decisions)
+
+    @property
+    def denied(self) -> list[Decision]:
+        return [d for d in self.decisions if d.result != "Allowed"]
+
+
+# --------------------------------------------------------------------------------------
+# The policies AWS consults
+# --------------------------------------------------------------------------------------
+
+
+class Policies:
+    """Identity, resource and key policies of one resolved assembly, by the ARN they govern."""
+
+    def __init__(self, assembly: Assembly) -> None:
+        self.assembly = assembly
+        a = assembly
+        self.role_arns: dict[tuple[str, str], str] = {}
+        self.resource: dict[str, dict[str, Any]] = {}
+        self.identity: dict[str, list[dict[str, Any]]] = {}
+        self.unknown_managed: dict[str, list[str]] = {}
+        role_names: dict[str, str] = {}
+        managed: dict[str, tuple[str, dict[str, Any]]] = {}
+        for stack, logical_id, _ in a.resources("AWS::IAM::Role"):
+            arn = a.get_att(stack, logical_id, "Arn")
+            self.role_arns[(stack, logical_id)] = arn
+            role_names[a.ref(stack, logical_id)] = arn
+            self.identity[arn] = []
+        for stack, logical_id, resource in a.resources("AWS::IAM::ManagedPolicy"):
+            props = a.props(stack, resource)
+            arn = a.ref(stack, logical_id)
+            managed[arn] = (logical_id, props["PolicyDocument"])
+            for role in props.get("Roles", []):
+                self._attach(role_names, role, f"{logical_id}", props["PolicyDocument"])
+        for stack, logical_id, resource in a.resources("AWS::IAM::Role"):
+            props = a.props(stack, resource)
+            arn = self.role_arns[(stack, logical_id)]
+            # The trust policy is the role's resource policy for sts:AssumeRole.
+            self.resource[arn] = props["AssumeRolePolicyDocument"]
+            for inline in props.get("Policies", []):
+                self.identity[arn].append(
+                    {"name": inline["PolicyName"], "policy": inline["PolicyDocument"]}
+                )
+            for policy_arn in props.get("ManagedPolicyArns", []):
+                if policy_arn in managed:
+                    name, document = managed[policy_arn]
+                    self.identity[arn].append({"name": name, "policy": document})
+                else:
+                    # AWS managed policies (the Lambda basic execution policy) are not in the
+                    # assembly; no flow here depends on them (they grant logs only).
+                    self.unknown_managed.setdefault(arn, []).append(policy_arn)
+        for stack, logical_id, resource in a.resources("AWS::IAM::Policy"):
+            props = a.props(stack, resource)
+            for role in props.get("Roles", []):
+                self._attach(role_names, role, logical_id, props["PolicyDocument"])
+
+        self.bucket_keys: dict[str, tuple[str | None, bool]] = {}
+        self.encryption_keys: dict[str, str | None] = {}
+        self.queue_arns: dict[str, str] = {}
+        for stack, logical_id, resource in a.resources("AWS::S3::Bucket"):
+            props = a.props(stack, resource)
+            rules = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+            key = None
+            bucket_key = False
+            for rule in rules:
+                default = rule.get("ServerSideEncryptionByDefault", {})
+                if default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse"):
+                    key = default.get("KMSMasterKeyID")
+                    bucket_key = bool(rule.get("BucketKeyEnabled"))
+            self.bucket_keys[a.get_att(stack, logical_id, "Arn")] = (key, bucket_key)
+        for stack, logical_id, resource in a.resources("AWS::SNS::Topic"):
+            props = a.props(stack, resource)
+            self.encryption_keys[a.ref(stack, logical_id)] = props.get("KmsMasterKeyId")
+        for stack, logical_id, resource in a.resources("AWS::SQS::Queue"):
+            props = a.props(stack, resource)
+            arn = a.get_att(stack, logical_id, "Arn")
+            self.queue_arns[a.ref(stack, logical_id)] = arn
+            self.encryption_keys[arn] = props.get("KmsMasterKeyId")
+        for stack, _, resource in a.resources("AWS::S3::BucketPolicy"):
+            props = a.props(stack, resource)
+            self._set_resource_policy(f"arn:aws:s3:::{props['Bucket']}", props["PolicyDocument"])
+        for stack, _, resource in a.resources("AWS::SNS::TopicPolicy"):
+            props = a.props(stack, resource)
+            for topic in props["Topics"]:
+                self._set_resource_policy(topic, props["PolicyDocument"])
+        for stack, _, resource in a.resources("AWS::SQS::QueuePolicy"):
+            props = a.props(stack, resource)
+            for queue in props["Queues"]:
+                self._set_resource_policy(self.queue_arns[queue], props["PolicyDocument"])
+        for stack, _, resource in a.resources("AWS::SageMaker::ModelPackageGroup"):
+            props = a.props(stack, resource)
+            if "ModelPackageGroupPolicy" in props:
+                self._set_resource_policy(
+                    a._arn("sagemaker", f"model-package-group/{props['ModelPackageGroupName']}"),
+                    props["ModelPackageGroupPolicy"],
+                )
+        for stack, logical_id, resource in a.resources("AWS::KMS::Key"):
+            props = a.props(stack, resource)
+            self.resource[a.get_att(stack, logical_id, "Arn")] = props["KeyPolicy"]
+        for stack, logical_id, resource in a.resources("AWS::Lambda::Permission"):
+            self._lambda_permission(a.props(stack, resource), logical_id)
+
+    def _attach(self, role_names: Mapping[str, str], role: str, name: str, document: Any) -> None:
+        if role not in role_names:
+            raise UnresolvableError(f"policy {name} attaches to an unknown role {role}")
+        self.identity[role_names[role]].append({"name": name, "policy": document})
+
+    def _set_resource_policy(self, arn: str, document: dict[str, Any]) -> None:
+        # Each of these policy types replaces the resource's policy: two would overwrite
+        # each other at deploy time, whichever CloudFormation applies last.
+        if arn in self.resource:
+            raise UnresolvableError(f"{arn} has more than one resource policy")
+        self.resource[arn] = document
+
+    def _lambda_permission(self, props: dict[str, Any], logical_id: str) -> None:
+        function = props["FunctionName"]
+        if not function.startswith("arn:"):
+            function = self.assembly._arn("lambda", f"function:{function}")
+        principal = props["Principal"]
+        statement: dict[str, Any] = {
+            "Sid": logical_id,
+            "Effect": "Allow",
+            "Principal": {"Service": principal}
+            if principal.endswith(".amazonaws.com")
+            else {"AWS": principal},
+            "Action": props["Action"],
+            "Resource": function,
+        }
+        conditions: dict[str, dict[str, str]] = {}
+        if "SourceArn" in props:
+            conditions.setdefault("ArnLike", {})["AWS:SourceArn"] = props["SourceArn"]
+        if "SourceAccount" in props:
+            conditions.setdefault("StringEquals", {})["AWS:SourceAccount"] = props["SourceAccount"]
+        if conditions:
+            statement["Condition"] = conditions
+        policy = self.resource.setdefault(function, {"Version": "2012-10-17", "Statement": []})
+        policy["Statement"].append(statement)
+
+    def key_arn(self, key: str | None) -> str | None:
+        """The key ARN behind ``key`` (an ARN, a key id or an alias of the assembly)."""
+        if key is None or (key.startswith("arn:aws:kms:") and ":key/" in key):
+            return key
+        if key.startswith("alias/") or ":alias/" in key:
+            alias = key.split(":", 5)[-1]
+            for stack, _, resource in self.assembly.resources("AWS::KMS::Alias"):
+                props = self.assembly.props(stack, resource)
+                if props["AliasName"] == alias:
+                    return self.key_arn(props["TargetKeyId"])
+            return None
+        return self.assembly._arn("kms", f"key/{key}")
+
+    def resource_policy_for(self, resource: str) -> dict[str, Any] | None:
+        package = re.fullmatch(r"(arn:aws:sagemaker:[^:]+:\d+:)model-package/([^/]+)/\d+", resource)
+        if package:
+            # A model package is governed by its group's policy.
+            return self.resource.get(f"{package[1]}model-package-group/{package[2]}")
+        if resource.startswith("arn:aws:s3:::"):
+            return self.resource.get(
+                "arn:aws:s3:::" + resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+            )
+        return self.resource.get(resource)
+
+    def simulation(self, request: Request) -> dict[str, Any]:
+        account = self.assembly.account
+        context: dict[str, str | list[str]] = {"aws:SecureTransport": "true"}
+        principal = request.principal
+        identity: list[dict[str, Any]] = []
+        if isinstance(principal, ForeignRole):
+            identity = [{"name": "granted-by-its-account", "policy": json.loads(principal.policy)}]
+            context["aws:PrincipalArn"] = principal.arn
+            context["aws:PrincipalAccount"] = principal.account
+            principal_id = principal.session
+        elif isinstance(principal, _MacieRole):
+            context["aws:PrincipalArn"] = principal.arn
+            context["aws:PrincipalAccount"] = principal.account
+            principal_id = principal.session
+        elif isinstance(principal, Role):
+            if principal.arn not in self.identity:
+                raise UnresolvableError(f"no role {principal.arn} in the assembly")
+            identity = self.identity[principal.arn]
+            context.update(
+                {"aws:PrincipalArn": principal.arn, "aws:PrincipalAccount": principal.account}
+            )
+            principal_id = principal.session
+        else:
+            principal_id = principal.name
+            context["aws:PrincipalServiceName"] = principal.name
+            context["aws:SourceAccount"] = principal.account
+            if principal.source_arn:
+                context["aws:SourceArn"] = principal.source_arn
+        context.update(request.context)
+        simulation: dict[str, Any] = {
+            "request": {
+                "principal": principal_id,
+                "action": request.action,
+                "resource": {"resource": request.resource, "accountId": account},
+                "contextVariables": context,
+            },
+            "identityPolicies": identity,
+        }
+        policy = self.resource_policy_for(request.resource)
+        if policy is not None:
+            simulation["resourcePolicy"] = policy
+        elif request.resource.startswith("arn:aws:kms:"):
+            raise UnresolvableError(f"no key policy for {request.resource}")
+        return simulation
+
+
+# --------------------------------------------------------------------------------------
+# Request builders (what each AWS API call needs, including KMS for encrypted data)
+# --------------------------------------------------------------------------------------
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise UnresolvableError(f"not an S3 URI: {uri}")
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+class Requests:
+    """Builds the requests of S3, SNS, SQS and Lambda calls against one assembly."""
+
+    def __init__(self, policies: Policies) -> None:
+        self.policies = policies
+        self.region = policies.assembly.region
+        self.account = policies.assembly.account
+
+    def _kms(
+        self,
+        principal: Role | Service,
+        key: str | None,
+        actions: Iterable[str],
+        via: str,
+        **ctx: str,
+    ) -> list[Request]:
+        key_arn = self.policies.key_arn(key)
+        if key_arn is None:
+            return []
+        context: dict[str, str | list[str]] = dict(ctx)
+        if not isinstance(principal, Service):
+            # A role's data key requests reach KMS through the service it called; a service
+            # principal (CloudWatch, EventBridge) calls KMS itself.
+            context["kms:ViaService"] = f"{via}.{self.region}.amazonaws.com"
+            context["kms:CallerAccount"] = principal.account
+        return [Request(principal, action, key_arn, context) for action in actions]
+
+    def s3_kms(
+        self, principal: Role, bucket: str, actions: Iterable[str], kms_key: str | None
+    ) -> list[Request]:
+        """The KMS requests S3 makes for ``principal`` on ``bucket``'s objects, with
+        ``kms_key`` or else the bucket's default key. None for a bucket outside the assembly
+        (the CDK's file-asset bucket: ``cdk bootstrap`` encrypts it with the AWS managed
+        ``aws/s3`` key, whose policy lets every principal of the account use it through S3).
+
+        S3 also sends an encryption context (the bucket ARN with Bucket Keys, else the
+        object's); the simulator's action data does not take ``kms:EncryptionContext:*``
+        keys, so a key policy conditioned on it would show here as denied, never allowed."""
+        default_key, _ = self.policies.bucket_keys.get(f"arn:aws:s3:::{bucket}", (None, False))
+        return self._kms(principal, kms_key or default_key, actions, "s3")
+
+    def s3_list(self, principal: Role, uri: str) -> list[Request]:
+        bucket, prefix = _split_s3(uri)
+        return [
+            Request(principal, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix})
+        ]
+
+    def s3_read(self, principal: Role, uri: str, *, kms_key: str | None = None) -> list[Request]:
+        """GetObject of ``uri`` (an object), with ``kms:Decrypt`` of the key it is encrypted
+        with (``kms_key``, by default the bucket's default key)."""
+        bucket, key = _split_s3(uri)
+        return [
+            Request(principal, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"),
+            *self.s3_kms(principal, bucket, ["kms:Decrypt"], kms_key),
+        ]
+
+    def s3_read_prefix(
+        self, principal: Role, uri: str, *, kms_key: str | None = None
+    ) -> list[Request]:
+        """A SageMaker ``S3Prefix`` input: list the prefix, then read what is under it (an
+        object named exactly like the prefix, as the CDK's file assets are, or below it)."""
+        bucket, key = _split_s3(uri)
+        object_key = (
+            key
+            if key and not key.endswith("/") and "." in key.rsplit("/", 1)[-1]
+            else (key.rstrip("/") + "/part-00000.csv")
+        )
+        return [
+            *self.s3_list(principal, uri),
+            *self.s3_read(principal, f"s3://{bucket}/{object_key}", kms_key=kms_key),
+        ]
+
+    def s3_write(self, principal: Role, uri: str, *, kms_key: str | None = None) -> list[Request]:
+        """PutObject of ``uri`` encrypted with ``kms_key`` (the bucket's default key unless
+        the writer names one): SSE-KMS headers, ``kms:GenerateDataKey`` and, for multipart
+        uploads (SageMaker's and boto3's for large files), ``kms:Decrypt``."""
+        bucket, key = _split_s3(uri)
+        bucket_arn = f"arn:aws:s3:::{bucket}"
+        default_key, _ = self.policies.bucket_keys.get(bucket_arn, (None, False))
+        key_arn = self.policies.key_arn(kms_key or default_key)
+        headers: dict[str, str | list[str]] = {}
+        if key_arn:
+            headers = {
+                "s3:x-amz-server-side-encryption": "aws:kms",
+                "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn,
+            }
+        return [
+            Request(principal, "s3:PutObject", f"{bucket_arn}/{key}", headers),
+            *self.s3_kms(principal, bucket, ["kms:GenerateDataKey", "kms:Decrypt"], key_arn),
+        ]
+
+    def s3_object_call(self, principal: Role, uri: str, action: str) -> list[Request]:
+        bucket, key = _split_s3(uri)
+        return [Request(principal, action, f"arn:aws:s3:::{bucket}/{key}")]
+
+    def sns_publish(self, principal: Role | Service, topic: str) -> list[Request]:
+        """Publish to ``topic``; an encrypted topic needs the publisher's use of its key
+        (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)."""
+        key = self.policies.encryption_keys.get(topic)
+        return [
+            Request(principal, "sns:Publish", topic),
+            *self._kms(principal, key, ["kms:GenerateDataKey", "kms:Decrypt"], "sns"),
+        ]
+
+    def sqs_send(self, principal: Role | Service, queue_arn: str) -> list[Request]:
+        key = self.policies.encryption_keys.get(queue_arn)
+        return [
+            Request(principal, "sqs:SendMessage", queue_arn),
+            *self._kms(principal, key, ["kms:GenerateDataKey", "kms:Decrypt"], "sqs"),
+        ]
+
+    def lambda_invoke(self, principal: Role | Service, function_arn: str) -> list[Request]:
+        return [Request(principal, "lambda:InvokeFunction", function_arn)]
+
+    def assume(self, service: str, role: Role) -> list[Request]:
+        """``service`` assuming ``role`` (the role's trust policy)."""
+        return [Request(Service(service, self.account), "sts:AssumeRole", role.arn)]
+
+
+# --------------------------------------------------------------------------------------
+# The flows
+# --------------------------------------------------------------------------------------
+
+
+def _role(policies: Policies, arn: str) -> Role:
+    if arn not in policies.identity:
+        raise UnresolvableError(f"{arn} is not a role of the assembly")
+    return Role(arn, policies.assembly.account)
+
+
+def _function_role(policies: Policies, stack: str, function: dict[str, Any]) -> Role:
+    return _role(policies, policies.assembly.resolve(stack, function["Properties"]["Role"]))
+
+
+class _PipelineExpressions:
+    """Resolves the SageMaker pipeline expressions (``Get``, ``Std:Join``) a flow needs."""
+
+    def __init__(self, definition: dict[str, Any]) -> None:
+        self.parameters = {
+            p["Name"]: p.get("DefaultValue") for p in definition.get("Parameters", [])
+        }
+        self.steps: dict[str, dict[str, Any]] = {}
+
+        def collect(steps: list[dict[str, Any]]) -> None:
+            for step in steps:
+                self.steps[step["Name"]] = step
+                arguments = step.get("Arguments", {})
+                if step["Type"] == "Condition":
+                    collect(arguments.get("IfSteps", []) + arguments.get("ElseSteps", []))
+
+        collect(definition["Steps"])
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, str):
+            return node
+        if isinstance(node, dict) and "Std:Join" in node:
+            join = node["Std:Join"]
+            parts = [self.value(v) for v in join["Values"]]
+            return None if None in parts else join["On"].join(str(p) for p in parts)
+        if isinstance(node, dict) and "Get" in node:
+            path = node["Get"]
+            if path.startswith("Parameters."):
+                return self.parameters[path.removeprefix("Parameters.")]
+            if path == "Execution.PipelineExecutionId":
+                return EXECUTION_ID
+            output = re.fullmatch(
+                r"Steps\.(\w+)\.ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri", path
+            )
+            if output:
+                step, name = output.groups()
+                outputs = self.steps[step]["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+                return self.value(
+                    next(o for o in outputs if o["OutputName"] == name)["S3Output"]["S3Uri"]
+                )
+            if re.fullmatch(r"Steps\.\w+\.TrainingJobSummaries\[0\]\.TrainingJobName", path):
+                return TRAINING_JOB
+        return None
+
+
+def pipeline_flows(policies: Policies, requests: Requests) -> list[Flow]:
+    """Per pipeline: its role reading every processing input and training channel and
+    writing every output, with the key each output names."""
+    a = policies.assembly
+    flows: list[Flow] = []
+    for stack, _, resource in a.resources("AWS::SageMaker::Pipeline"):
+        props = a.props(stack, resource)
+        definition = json.loads(props["PipelineDefinition"]["PipelineDefinitionBody"])
+        expressions = _PipelineExpressions(definition)
+        pipeline_role = _role(policies, props["RoleArn"])
+        flows.append(
+            Flow(
+                f"{props['PipelineName']}: SageMaker assumes the execution role",
+                "pipeline-input",
+                requests.assume("sagemaker.amazonaws.com", pipeline_role),
+            )
+        )
+        for step in expressions.steps.values():
+            arguments = step.get("Arguments", {})
+            role = _role(policies, arguments.get("RoleArn", pipeline_role.arn))
+            where = f"{props['PipelineName']}/{step['Name']}"
+            for item in arguments.get("ProcessingInputs", []):
+                s3 = item.get("S3Input", {})
+                uri = expressions.value(s3.get("S3Uri"))
+                if uri is None:
+                    continue
+                reads = (
+                    requests.s3_read_prefix(role, uri)
+                    if s3.get("S3DataType", "S3Prefix") == "S3Prefix"
+                    else requests.s3_read(role, uri)
+                )
+                flows.append(
+                    Flow(
+                        f"{where} reads input {item['InputName']} ({uri})", "pipeline-input", reads
+                    )
+                )
+            output_config = arguments.get("ProcessingOutputConfig", {})
+            for item in output_config.get("Outputs", []):
+                uri = expressions.value(item["S3Output"]["S3Uri"])
+                if uri is None:
+                    continue
+                flows.append(
+                    Flow(
+                        f"{where} writes output {item['OutputName']} ({uri})",
+                        "pipeline-output",
+                        requests.s3_write(
+                            role,
+                            uri.rstrip("/") + "/output.csv",
+                            kms_key=output_config.get("KmsKeyId"),
+                        ),
+                    )
+                )
+            training = arguments.get("TrainingJobDefinition") or (
+                arguments if step["Type"] == "Training" else None
+            )
+            if training is None:
+                continue
+            role = _role(policies, training.get("RoleArn", pipeline_role.arn))
+            for channel in training.get("InputDataConfig", []):
+                source = channel["DataSource"]["S3DataSource"]
+                uri = expressions.value(source["S3Uri"])
+                if uri is None:
+                    continue
+                flows.append(
+                    Flow(
+                        f"{where} reads channel {channel['ChannelName']} ({uri})",
+                        "pipeline-input",
+                        requests.s3_read_prefix(role, uri),
+                    )
+                )
+            output = training.get("OutputDataConfig", {})
+            if "S3OutputPath" in output:
+                uri = expressions.value(output["S3OutputPath"])
+                flows.append(
+                    Flow(
+                        f"{where} writes the model ({uri})",
+                        "pipeline-output",
+                        requests.s3_write(
+                            role,
+                            f"{uri}/{TRAINING_JOB}/output/model.tar.gz",
+                            kms_key=output.get("KmsKeyId"),
+                        ),
+                    )
+                )
+            checkpoint = training.get("CheckpointConfig", {})
+            if "S3Uri" in checkpoint:
+                uri = expressions.value(checkpoint["S3Uri"])
+                # Checkpoints are written and read back (a resumed spot job lists them too).
+                flows.append(
+                    Flow(
+                        f"{where} keeps checkpoints ({uri})",
+                        "pipeline-output",
+                        [
+                            *requests.s3_write(
+                                role, f"{uri}/checkpoint.0", kms_key=output.get("KmsKeyId")
+                            ),
+                            *requests.s3_read_prefix(
+                                role, f"{uri}/checkpoint.0", kms_key=output.get("KmsKeyId")
+                            ),
+                        ],
+                    )
+                )
+    return flows
+
+
+def registered_models(policies: Policies) -> dict[str, list[str]]:
+    """Model package group -> the model data URLs its pipelines' RegisterModel steps name."""
+    a = policies.assembly
+    found: dict[str, list[str]] = {}
+    for stack, _, resource in a.resources("AWS::SageMaker::Pipeline"):
+        props = a.props(stack, resource)
+        expressions = _PipelineExpressions(
+            json.loads(props["PipelineDefinition"]["PipelineDefinitionBody"])
+        )
+        for step in expressions.steps.values():
+            if step["Type"] != "RegisterModel":
+                continue
+            arguments = step["Arguments"]
+            for container in arguments["InferenceSpecification"]["Containers"]:
+                url = expressions.value(container.get("ModelDataUrl"))
+                if url:
+                    found.setdefault(arguments["ModelPackageGroupName"], []).append(url)
+    return found
+
+
+def endpoint_flows(policies: Policies, requests: Requests) -> list[Flow]:
+    """Every SageMaker model's execution role reading its model data (a multi-model
+    endpoint's models live under the data URL prefix)."""
+    a = policies.assembly
+    flows = []
+    for stack, logical_id, resource in a.resources("AWS::SageMaker::Model"):
+        props = a.props(stack, resource)
+        role = _role(policies, props["ExecutionRoleArn"])
+        flows.append(
+            Flow(
+                f"{stack}/{logical_id}: SageMaker assumes the execution role",
+                "endpoint",
+                requests.assume("sagemaker.amazonaws.com", role),
+            )
+        )
+        for container in [props.get("PrimaryContainer"), *props.get("Containers", [])]:
+            if not container or "ModelDataUrl" not in container:
+                continue
+            url = container["ModelDataUrl"]
+            uri = f"{url}group/v1.tar.gz" if container.get("Mode") == "MultiModel" else url
+            reads = requests.s3_read(role, uri)
+            if container.get("Mode") == "MultiModel":
+                reads = [*requests.s3_list(role, url), *reads]
+            flows.append(Flow(f"{stack}/{logical_id} loads models from {url}", "endpoint", reads))
+    return flows
+
+
+def _function_environment(a: Assembly, stack: str, function: dict[str, Any]) -> dict[str, str]:
+    return a.props(stack, function).get("Environment", {}).get("Variables", {})
+
+
+def deployer_flows(policies: Policies, requests: Requests) -> list[Flow]:
+    """The approved-model deployer copies a package's artifact into the endpoint's prefix
+    and records the deployment (environment MODEL_BUCKET, MODEL_PREFIX, RECORD_PREFIX)."""
+    a = policies.assembly
+    flows = []
+    for stack, logical_id, function in a.by_path("Serving/*/Function/Resource"):
+        env = _function_environment(a, stack, function)
+        if "MODEL_PREFIX" not in env:
+            continue
+        role = _function_role(policies, stack, function)
+        flows.append(
+            Flow(
+                f"{stack}/{logical_id}: Lambda assumes the function's role",
+                "deployer",
+                requests.assume("lambda.amazonaws.com", role),
+            )
+        )
+        bucket, key_arn = env["MODEL_BUCKET"], env.get("MODEL_KEY_ARN") or None
+        models = registered_models(policies)
+        for group in env["MODEL_PACKAGE_GROUPS"].split(","):
+            package = a._arn("sagemaker", f"model-package/{group}/1")
+            target = f"s3://{bucket}/{env['MODEL_PREFIX']}{group}/v1.tar.gz"
+            record = f"s3://{bucket}/{env['RECORD_PREFIX']}{group}/v1.json"
+            for source in models.get(group, []):
+                # The handler: describe the package, copy its artifact (verified), keep a
+                # record; a failed copy removes what it left at the target.
+                flows.append(
+                    Flow(
+                        f"{stack}/{logical_id} copies {source} into {env['MODEL_PREFIX']}",
+                        "deployer",
+                        [
+                            Request(role, "sagemaker:DescribeModelPackage", package),
+                            *requests.s3_read(role, source),
+                            *requests.s3_write(role, target, kms_key=key_arn),
+                            *requests.s3_read(role, target, kms_key=key_arn),
+                            *requests.s3_object_call(role, target, "s3:DeleteObject"),
+                            *requests.s3_write(role, record, kms_key=key_arn),
+                        ],
+                    )
+                )
+    return flows
+
+
+def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
+    """The Macie remediation function, per its MODE: quarantine reads the exact version,
+    writes it to the quarantine bucket, reads the copy back and deletes the source version;
+    tag tags the scanned version. Either way it publishes a summary to TOPIC_ARN."""
+    a = policies.assembly
+    flows = []
+    for stack, logical_id, function in a.by_path("Protection/*/Function/Resource"):
+        env = _function_environment(a, stack, function)
+        if "MODE" not in env:
+            continue
+        role = _function_role(policies, stack, function)
+        flows.append(
+            Flow(
+                f"{stack}/{logical_id}: Lambda assumes the function's role",
+                "remediation",
+                requests.assume("lambda.amazonaws.com", role),
+            )
+        )
+        for bucket in env["PLATFORM_BUCKETS"].split(","):
+            key = "any/object.csv"
+            source = f"s3://{bucket}/{key}"
+            # The handler finds the scanned version (HEAD, else the key's versions).
+            steps = [
+                *requests.s3_object_call(role, source, "s3:GetObject"),
+                Request(
+                    role, "s3:ListBucketVersions", f"arn:aws:s3:::{bucket}", {"s3:prefix": key}
+                ),
+            ]
+            if env["MODE"] == "quarantine":
+                target = f"s3://{env['QUARANTINE_BUCKET']}/{bucket}/{key}"
+                target_key = env.get("QUARANTINE_KEY_ARN") or None
+                steps += [
+                    # Copy the exact version, verify the copy byte for byte, tag it, index
+                    # it, then delete the source version.
+                    *requests.s3_object_call(role, source, "s3:GetObjectVersion"),
+                    *requests.s3_kms(role, bucket, ["kms:Decrypt"], None),
+                    *requests.s3_write(role, target, kms_key=target_key),
+                    *requests.s3_read(role, target, kms_key=target_key),
+                    *requests.s3_object_call(role, target, "s3:GetObjectTagging"),
+                    *requests.s3_object_call(role, target, "s3:PutObjectTagging"),
+                    *requests.s3_write(
+                        role, f"s3://{env['QUARANTINE_BUCKET']}/index.json", kms_key=target_key
+                    ),
+                    *requests.s3_object_call(role, source, "s3:DeleteObjectVersion"),
+                ]
+            else:
+                steps += [
+                    *requests.s3_object_call(role, source, "s3:GetObjectVersionTagging"),
+                    *requests.s3_object_call(role, source, "s3:PutObjectVersionTagging"),
+                ]
+            flows.append(
+                Flow(
+                    f"{stack}/{logical_id} ({env['MODE']}) remediates {source}",
+                    "remediation",
+                    steps,
+                )
+            )
+        flows.append(
+            Flow(
+                f"{stack}/{logical_id} publishes its summary",
+                "remediation",
+                requests.sns_publish(role, env["TOPIC_ARN"]),
+            )
+        )
+    return flows
+
+
+def macie_flows(policies: Policies, requests: Requests) -> list[Flow]:
+    """Macie's service-linked role reads SSE-KMS objects of the buckets its discovery job
+    scans. The role is AWS's and its AWS managed policy grants no KMS use, so the key
+    policy alone must allow it
+    (https://docs.aws.amazon.com/macie/latest/user/discovery-supported-encryption-types.html)."""
+    a = policies.assembly
+    if not any(name.endswith("-Protection") for name in a.stacks):
+        return []
+    slr = f"arn:aws:iam::{a.account}:{MACIE_SLR}"
+    flows = []
+    for stack, _, function in a.by_path("Protection/*/Function/Resource"):
+        env = _function_environment(a, stack, function)
+        for bucket in env.get("PLATFORM_BUCKETS", "").split(","):
+            if not bucket:
+                continue
+            key, _ = policies.bucket_keys.get(f"arn:aws:s3:::{bucket}", (None, False))
+            key_arn = policies.key_arn(key)
+            if key_arn is None:
+                continue
+            flows.append(
+                Flow(
+                    f"Macie decrypts objects of {bucket}",
+                    "macie",
+                    [
+                        Request(
+                            _MacieRole(slr, a.account),
+                            "kms:Decrypt",
+                            key_arn,
+                            {
+                                "kms:ViaService": f"s3.{a.region}.amazonaws.com",
+                                "kms:CallerAccount": a.account,
+                            },
+                        )
+                    ],
+                )
+            )
+    return flows
+
+
+@dataclass(frozen=True)
+class _MacieRole(Role):
+    """Macie's service-linked role: AWS owns its (KMS-less) policy, so it has none here."""
+
+
+@dataclass(frozen=True)
+class ForeignRole(Role):
+    """A role of another account, with the identity ``policy`` (JSON) its account grants."""
+
+    policy: str = "{}"
+
+
+def registry_reader_flows(policies: Policies, requests: Requests) -> list[Flow]:
+    """Each account a model package group's policy names deploys a registered version in
+    its own account: it describes the package and fetches the model archive through S3.
+    Cross-account, so the group, bucket and key policies must each allow it, whatever the
+    reader's account grants its own role (here: exactly those requests)."""
+    a = policies.assembly
+    flows = []
+    models = registered_models(policies)
+    for stack, _, resource in a.resources("AWS::SageMaker::ModelPackageGroup"):
+        props = a.props(stack, resource)
+        group = props["ModelPackageGroupName"]
+        document = props.get("ModelPackageGroupPolicy")
+        if not document:
+            continue
+        readers = sorted(
+            {
+                principal.split(":")[4]
+                for statement in document["Statement"]
+                if statement.get("Effect") == "Allow"
+                for principal in _listed(statement.get("Principal", {}).get("AWS", []))
+            }
+        )
+        package = a._arn("sagemaker", f"model-package/{group}/1")
+        for reader in readers:
+            for source in models.get(group, []):
+                bucket, key = _split_s3(source)
+                default_key = policies.bucket_keys.get(f"arn:aws:s3:::{bucket}", (None, False))[0]
+                key_arn = policies.key_arn(default_key)
+                grants = {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sagemaker:DescribeModelPackage",
+                            "Resource": package,
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:GetObject",
+                            "Resource": f"arn:aws:s3:::{bucket}/{key}",
+                        },
+                        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn or "*"},
+                    ],
+                }
+                role = ForeignRole(
+                    f"arn:aws:iam::{reader}:role/model-deployer", reader, json.dumps(grants)
+                )
+                flows.append(
+                    Flow(
+                        f"account {reader} fetches {group} version 1 ({source})",
+                        "registry-reader",
+                        [
+                            Request(role, "sagemaker:DescribeModelPackage", package),
+                            *requests.s3_read(role, source),
+                        ],
+                    )
+                )
+    return flows
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def delivery_flows(policies: Policies, requests: Requests) -> list[Flow]:
+    """CloudWatch alarms notifying topics, EventBridge rules delivering to their targets
+    (topics, queues, functions) and their dead-letter queues, functions' on-failure
+    destinations."""
+    a = policies.assembly
+    flows = []
+    for stack, logical_id, resource in a.resources("AWS::CloudWatch::Alarm"):
+        props = a.props(stack, resource)
+        alarm = a.get_att(stack, logical_id, "Arn")
+        actions = [
+            *props.get("AlarmActions", []),
+            *props.get("OKActions", []),
+            *props.get("InsufficientDataActions", []),
+        ]
+        for action in dict.fromkeys(actions):
+            if action.startswith("arn:aws:sns:"):
+                cloudwatch = Service("cloudwatch.amazonaws.com", a.account, alarm)
+                steps = requests.sns_publish(cloudwatch, action)
+            elif action.startswith("arn:aws:lambda:"):
+                # Alarms invoke functions as this principal (the function's resource policy).
+                cloudwatch = Service("lambda.alarms.cloudwatch.amazonaws.com", a.account, alarm)
+                steps = requests.lambda_invoke(cloudwatch, action)
+            else:
+                continue  # Auto Scaling policies, EC2 actions: no data flow.
+            flows.append(Flow(f"alarm {stack}/{logical_id} notifies {action}", "alarm", steps))
+    for stack, logical_id, resource in a.resources("AWS::Events::Rule"):
+        props = a.props(stack, resource)
+        rule = a.get_att(stack, logical_id, "Arn")
+        events = Service("events.amazonaws.com", a.account, rule)
+        for target in props.get("Targets", []):
+            arn = target["Arn"]
+            if "RoleArn" in target:
+                # EventBridge assumes the target's role and calls the target with it.
+                role = _role(policies, target["RoleArn"])
+                if arn.startswith("arn:aws:sagemaker:") and ":pipeline/" in arn:
+                    steps = [
+                        *requests.assume("events.amazonaws.com", role),
+                        Request(role, "sagemaker:StartPipelineExecution", arn),
+                    ]
+                else:
+                    raise UnresolvableError(f"rule {logical_id}: no flow for a target like {arn}")
+            elif arn.startswith("arn:aws:sns:"):
+                steps = requests.sns_publish(events, arn)
+            elif arn.startswith("arn:aws:sqs:"):
+                steps = requests.sqs_send(events, arn)
+            elif arn.startswith("arn:aws:lambda:"):
+                steps = requests.lambda_invoke(events, arn)
+            else:
+                raise UnresolvableError(f"rule {logical_id}: no flow for a target like {arn}")
+            flows.append(Flow(f"rule {stack}/{logical_id} delivers to {arn}", "event", steps))
+            dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
+            if dead_letter:
+                flows.append(
+                    Flow(
+                        f"rule {stack}/{logical_id} dead-letters to {dead_letter}",
+                        "event",
+                        requests.sqs_send(events, dead_letter),
+                    )
+                )
+    for stack, _, resource in a.resources("AWS::Lambda::EventInvokeConfig"):
+        props = a.props(stack, resource)
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if not destination:
+            continue
+        function_name = props["FunctionName"]
+        function = next(
+            (s, lid, r)
+            for s, lid, r in a.resources("AWS::Lambda::Function")
+            if a.ref(s, lid) == function_name
+        )
+        role = _function_role(policies, function[0], function[2])
+        # Lambda sends the failed event with the function's execution role.
+        steps = (
+            requests.sqs_send(role, destination)
+            if ":sqs:" in destination
+            else requests.sns_publish(role, destination)
+        )
+        flows.append(
+            Flow(
+                f"function {stack}/{function[1]} sends failures to {destination}",
+                "dead-letter",
+                steps,
+            )
+        )
+    return flows
+
+
+FLOW_SOURCES = (
+    pipeline_flows,
+    endpoint_flows,
+    deployer_flows,
+    remediation_flows,
+    macie_flows,
+    delivery_flows,
+    registry_reader_flows,
+)
+
+
+def all_flows(policies: Policies) -> list[Flow]:
+    """Every run-time flow of the assembly, each listed once."""
+    requests = Requests(policies)
+    flows: dict[str, Flow] = {}
+    for source in FLOW_SOURCES:
+        for flow in source(policies, requests):
+            flows.setdefault(flow.name, flow)
+    return list(flows.values())
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation: one Node process for every request of every flow
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    results: list[FlowResult]
+    seconds: float
+    requests: int
+
+
+def evaluate(batches: Mapping[str, tuple[Policies, list[Flow]]]) -> dict[str, Evaluation]:
+    """Evaluate the flows of several assemblies (by label) in one simulator run."""
+    payload = []
+    index: list[tuple[str, int, int]] = []
+    for label, (policies, flows) in batches.items():
+        for f, flow in enumerate(flows):
+            for r, request in enumerate(flow.requests):
+                payload.append(
+                    {"id": f"{label}:{f}:{r}", "simulation": policies.simulation(request)}
+                )
+                index.append((label, f, r))
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [str(NODE), str(SIMULATOR)],
+        input=json.dumps({"requests": payload}),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(f"iam_simulate.mjs failed: {completed.stderr[-4000:]}")
+    results = {r["id"]: r for r in json.loads(completed.stdout)["results"]}
+    out: dict[str, Evaluation] = {}
+    for label, (_, flows) in batches.items():
+        flow_results = []
+        for f, flow in enumerate(flows):
+            decisions = []
+            for r, request in enumerate(flow.requests):
+                result = results[f"{label}:{f}:{r}"]
+                detail: Any = result.get("errors") or result.get("denials") or None
+                ignored = [k for k in result.get("ignoredContextKeys", []) if k in request.context]
+                if ignored and result["result"] == "Allowed":
+                    # A key the flow relies on that the simulator dropped would make the
+                    # decision unfounded: report it as a failure, not a pass.
+                    decisions.append(Decision(request, "Error", {"ignoredContextKeys": ignored}))
+                    continue
+                decisions.append(Decision(request, result["result"], detail))
+            flow_results.append(FlowResult(flow, decisions))
+        out[label] = Evaluation(flow_results, seconds, len(payload))
+    return out
+
+
+def report(results: Iterable[FlowResult]) -> str:
+    """The denied flows and, for each, every request that is not allowed and why."""
+    lines = []
+    for result in results:
+        if result.allowed:
+            continue
+        lines.append(f"- {result.flow.name}")
+        lines.extend(f"    {d.describe()}" for d in result.denied)
+    return "\n".join(lines)

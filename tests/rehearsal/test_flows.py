@@ -1,0 +1,450 @@
+"""The run-time data flows of every environment, evaluated against the synthesized policies.
+
+Each flow (see ``flows.py``) must be allowed by the identity, resource and KMS key policies
+of the synthesized templates. The negative controls break a copy of the policies the way a
+real defect would (no ``s3:ListBucket`` for a prefix input, no CloudWatch allow in a topic
+policy, no key policy statement for a service, an explicit deny) and check that the same
+evaluation then reports the flow denied, for that reason. Every evaluation of the module,
+controls included, runs in one Node.js process.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from tests.conftest import ENVIRONMENTS
+from tests.rehearsal.flows import (
+    Assembly,
+    Evaluation,
+    Flow,
+    FlowResult,
+    ForeignRole,
+    Policies,
+    all_flows,
+    evaluate,
+    report,
+)
+
+#: Every kind of flow each environment of cdk.json must have (an empty kind would pass
+#: vacuously).
+KINDS = (
+    "pipeline-input",
+    "pipeline-output",
+    "endpoint",
+    "deployer",
+    "remediation",
+    "macie",
+    "alarm",
+    "event",
+    "dead-letter",
+)
+#: Kinds only some environments have (registry readers: where the config names them).
+OPTIONAL_KINDS = ("registry-reader",)
+#: The environment the negative controls break copies of.
+CONTROL_ENV = "dev"
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = document.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def without_actions(policies: Policies, role_arn: str, pattern: str) -> None:
+    """Remove every action matching ``pattern`` (and wildcards covering it) from the Allow
+    statements of ``role_arn``'s identity policies."""
+    for attached in policies.identity[role_arn]:
+        kept = []
+        for statement in _statements(attached["policy"]):
+            if statement.get("Effect") == "Allow":
+                actions = [
+                    a
+                    for a in _as_list(statement.get("Action", []))
+                    if not fnmatch.fnmatchcase(pattern.lower(), a.lower())
+                ]
+                if not actions:
+                    continue
+                statement["Action"] = actions
+            kept.append(statement)
+        attached["policy"]["Statement"] = kept
+
+
+def _names_service(statement: dict[str, Any], service: str) -> bool:
+    principal = statement.get("Principal", {})
+    return isinstance(principal, dict) and service in _as_list(principal.get("Service", []))
+
+
+def without_service(document: dict[str, Any], service: str) -> None:
+    """Drop the statements of a resource or key policy that name ``service``."""
+    document["Statement"] = [s for s in _statements(document) if not _names_service(s, service)]
+
+
+def topics_notified_by_alarms(flows: list[Flow]) -> set[str]:
+    return {
+        request.resource
+        for flow in flows
+        if flow.kind == "alarm"
+        for request in flow.requests
+        if request.action == "sns:Publish"
+    }
+
+
+def allow_cloudwatch(policies: Policies, topic: str) -> None:
+    """The topic policy statement the notifications fix is expected to add."""
+    policy = policies.resource.setdefault(topic, {"Version": "2012-10-17", "Statement": []})
+    account, region = policies.assembly.account, policies.assembly.region
+    policy["Statement"].append(
+        {
+            "Sid": "RehearsalAllowCloudWatchAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:*"},
+            },
+        }
+    )
+
+
+def _pipeline_role(policies: Policies) -> str:
+    a = policies.assembly
+    (stack, _, pipeline), *_ = list(a.resources("AWS::SageMaker::Pipeline"))
+    return str(a.props(stack, pipeline)["RoleArn"])
+
+
+def _multi_model(policies: Policies) -> tuple[str, str]:
+    """The execution role and the models bucket of the multi-model endpoint."""
+    a = policies.assembly
+    for stack, _, model in a.resources("AWS::SageMaker::Model"):
+        props = a.props(stack, model)
+        container = props.get("PrimaryContainer", {})
+        if container.get("Mode") == "MultiModel":
+            bucket = container["ModelDataUrl"].removeprefix("s3://").split("/", 1)[0]
+            return str(props["ExecutionRoleArn"]), bucket
+    raise AssertionError("no multi-model endpoint model in the assembly")
+
+
+Control = Callable[[Policies, list[Flow]], "list[Flow] | None"]
+
+
+def _control_no_list_bucket(policies: Policies, flows: list[Flow]) -> None:
+    without_actions(policies, _pipeline_role(policies), "s3:ListBucket")
+
+
+def _control_topic_without_cloudwatch(policies: Policies, flows: list[Flow]) -> None:
+    for topic in topics_notified_by_alarms(flows):
+        without_service(policies.resource[topic], "cloudwatch.amazonaws.com")
+
+
+def _control_topic_with_cloudwatch(policies: Policies, flows: list[Flow]) -> None:
+    for topic in topics_notified_by_alarms(flows):
+        allow_cloudwatch(policies, topic)
+
+
+def _control_key_without_cloudwatch(policies: Policies, flows: list[Flow]) -> None:
+    _control_topic_with_cloudwatch(policies, flows)
+    for topic in topics_notified_by_alarms(flows):
+        key = policies.key_arn(policies.encryption_keys[topic])
+        assert key is not None, f"{topic} is not encrypted"
+        without_service(policies.resource[key], "cloudwatch.amazonaws.com")
+
+
+def _control_explicit_deny(policies: Policies, flows: list[Flow]) -> None:
+    role, bucket = _multi_model(policies)
+    policies.resource[f"arn:aws:s3:::{bucket}"]["Statement"].append(
+        {
+            "Sid": "RehearsalDenyEndpointRole",
+            "Effect": "Deny",
+            "Principal": {"AWS": role},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        }
+    )
+
+
+def _control_key_without_root(policies: Policies, flows: list[Flow]) -> None:
+    """The keys stop delegating to IAM: the statement for the account root goes."""
+    root = f"arn:aws:iam::{policies.assembly.account}:root"
+    for arn, document in policies.resource.items():
+        if arn.startswith("arn:aws:kms:"):
+            document["Statement"] = [
+                s
+                for s in _statements(document)
+                if root not in _as_list(s.get("Principal", {}).get("AWS", []))
+            ]
+
+
+def _reader_flows(flows: list[Flow]) -> list[Flow]:
+    readers = [f for f in flows if f.kind == "registry-reader"]
+    assert readers, "the control environment has no registry readers"
+    return readers
+
+
+def _control_reader_shared(policies: Policies, flows: list[Flow]) -> list[Flow]:
+    """The bucket and key policies name the reader accounts (what sharing must add)."""
+    readers = _reader_flows(flows)
+    for flow in readers:
+        account = flow.requests[0].principal.account
+        for request in flow.requests[1:]:
+            service = request.action.split(":", 1)[0]
+            if service == "s3":
+                target = (
+                    "arn:aws:s3:::" + request.resource.removeprefix("arn:aws:s3:::").split("/")[0]
+                )
+            else:
+                target = request.resource
+            policies.resource[target]["Statement"].append(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": request.action,
+                    "Resource": request.resource if service == "s3" else "*",
+                }
+            )
+    return readers
+
+
+def _control_reader_shared_without_identity(policies: Policies, flows: list[Flow]) -> list[Flow]:
+    """As above, but the reader's account grants its role nothing: cross-account, the
+    resource policies alone do not suffice."""
+    readers = _control_reader_shared(policies, flows)
+    stripped = []
+    for flow in readers:
+        requests = [
+            replace(
+                r,
+                principal=replace(r.principal, policy='{"Version": "2012-10-17", "Statement": []}'),
+            )
+            if isinstance(r.principal, ForeignRole)
+            else r
+            for r in flow.requests
+        ]
+        stripped.append(replace(flow, requests=requests))
+    return stripped
+
+
+#: name -> how a copy of the control environment's policies is broken (or fixed); a control
+#: may also replace the flows evaluated against the copy.
+CONTROLS: dict[str, Control] = {
+    "no-list-bucket": _control_no_list_bucket,
+    "topic-without-cloudwatch": _control_topic_without_cloudwatch,
+    "topic-with-cloudwatch": _control_topic_with_cloudwatch,
+    "key-without-cloudwatch": _control_key_without_cloudwatch,
+    "explicit-deny": _control_explicit_deny,
+    "key-without-root": _control_key_without_root,
+    "reader-shared": _control_reader_shared,
+    "reader-shared-without-identity": _control_reader_shared_without_identity,
+}
+
+
+class Rehearsal:
+    def __init__(self, evaluations: dict[str, Evaluation], seconds: float, config: Any) -> None:
+        self.evaluations = evaluations
+        self.seconds = seconds
+        self.config = config
+
+    def results(self, label: str) -> list[FlowResult]:
+        return self.evaluations[label].results
+
+
+@pytest.fixture(scope="module")
+def rehearsal(platform: Any) -> Rehearsal:
+    started = time.perf_counter()
+    batches: dict[str, tuple[Policies, list[Any]]] = {}
+    for env in ENVIRONMENTS:
+        assembly = Assembly.load(platform.outdir / f"assembly-{env}", platform.outdir / "tree.json")
+        policies = Policies(assembly)
+        batches[env] = (policies, all_flows(policies))
+    base_policies, base_flows = batches[CONTROL_ENV]
+    for name, control in CONTROLS.items():
+        broken = copy.deepcopy(base_policies)
+        # Unless the control says otherwise, the flows stay those of the real templates.
+        flows = control(broken, base_flows)
+        batches[f"control:{name}"] = (broken, base_flows if flows is None else flows)
+    evaluations = evaluate(batches)
+    return Rehearsal(evaluations, time.perf_counter() - started, platform.config)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_kind_of_flow_is_present(rehearsal: Rehearsal, env: str) -> None:
+    results = rehearsal.results(env)
+    counts = {kind: sum(r.flow.kind == kind for r in results) for kind in KINDS}
+    assert all(counts.values()), (
+        f"{env}: no flows of kinds {[k for k, n in counts.items() if not n]}"
+    )
+    assert all(r.flow.requests for r in results)
+    names = [r.flow.name for r in results]
+    assert len(names) == len(set(names)), "a flow is listed twice"
+    inputs = " ".join(r.flow.name for r in results if r.flow.kind == "pipeline-input")
+    # The lake input prefix and the CDK file assets (code, configs) are both read.
+    assert "reads input features" in inputs and "cdk-hnb659fds-assets-" in inputs
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_registry_reader_account_has_a_flow(rehearsal: Rehearsal, env: str) -> None:
+    config = next(e for e in rehearsal.config.selected_environments() if e.name == env)
+    expected = {
+        account
+        for model in config.training
+        for account in model.registry_reader_accounts
+        if account != config.account
+    }
+    found = {
+        request.principal.account
+        for result in rehearsal.results(env)
+        if result.flow.kind == "registry-reader"
+        for request in result.flow.requests
+    }
+    assert found == expected
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_request_is_valid_for_the_simulator(rehearsal: Rehearsal, env: str) -> None:
+    """A malformed policy, an unknown action or a resource of the wrong type is a failure
+    of its own, not a denial."""
+    errors = [
+        d.describe() for r in rehearsal.results(env) for d in r.decisions if d.result == "Error"
+    ]
+    assert not errors, "\n".join(errors)
+
+
+@pytest.mark.parametrize("kind", KINDS + OPTIONAL_KINDS)
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_flows_are_allowed(rehearsal: Rehearsal, env: str, kind: str) -> None:
+    results = [r for r in rehearsal.results(env) if r.flow.kind == kind]
+    denied = [r for r in results if not r.allowed]
+    if denied:
+        pytest.fail(
+            f"{env}: {len(denied)} of {len(results)} {kind} flows denied:\n{report(denied)}"
+        )
+
+
+def _denied_requests(results: list[FlowResult], kind: str, action: str) -> list[Any]:
+    return [
+        d for r in results if r.flow.kind == kind for d in r.denied if d.request.action == action
+    ]
+
+
+def test_control_without_list_bucket_the_prefix_inputs_are_denied(rehearsal: Rehearsal) -> None:
+    results = rehearsal.results("control:no-list-bucket")
+    inputs = [
+        r
+        for r in results
+        if r.flow.kind == "pipeline-input"
+        and any(q.action.startswith("s3:") for q in r.flow.requests)
+    ]
+    # Every S3Prefix input and channel lists its prefix, the lake input included.
+    assert inputs and all(not r.allowed for r in inputs), report(inputs)
+    lake_input = next(r for r in inputs if "reads input features" in r.flow.name)
+    assert [(d.request.action, d.result) for d in lake_input.denied] == [
+        ("s3:ListBucket", "ImplicitlyDenied")
+    ]
+    # The pipeline's flows that list nothing, and every other role's, are decided as in the
+    # real templates.
+    real = {r.flow.name: r.allowed for r in rehearsal.results(CONTROL_ENV)}
+    for result in results:
+        lists = any(q.action == "s3:ListBucket" for q in result.flow.requests)
+        if lists and result.flow.kind.startswith("pipeline-"):
+            assert "s3:ListBucket" in {d.request.action for d in result.denied}
+        else:
+            assert result.allowed == real[result.flow.name], result.flow.name
+
+
+def test_control_topic_policy_without_cloudwatch_denies_alarm_notifications(
+    rehearsal: Rehearsal,
+) -> None:
+    alarms = [
+        r for r in rehearsal.results("control:topic-without-cloudwatch") if r.flow.kind == "alarm"
+    ]
+    assert alarms and all(not r.allowed for r in alarms)
+    denied = _denied_requests(alarms, "alarm", "sns:Publish")
+    assert len(denied) == len(alarms)
+    assert all(d.result == "ImplicitlyDenied" for d in denied)
+
+
+def test_control_topic_policy_with_cloudwatch_allows_alarm_notifications(
+    rehearsal: Rehearsal,
+) -> None:
+    """The counterpart of the control above: with a CloudWatch allow (scoped to the
+    account's alarms) the same evaluation lets the alarms publish, key policy included."""
+    alarms = [
+        r for r in rehearsal.results("control:topic-with-cloudwatch") if r.flow.kind == "alarm"
+    ]
+    assert alarms and all(r.allowed for r in alarms), report(alarms)
+
+
+def test_control_key_policy_without_cloudwatch_denies_alarm_notifications(
+    rehearsal: Rehearsal,
+) -> None:
+    alarms = [
+        r for r in rehearsal.results("control:key-without-cloudwatch") if r.flow.kind == "alarm"
+    ]
+    assert alarms and all(not r.allowed for r in alarms)
+    for result in alarms:
+        assert {d.request.action for d in result.denied} == {"kms:GenerateDataKey", "kms:Decrypt"}
+
+
+def test_control_an_explicit_deny_wins_over_the_allows(rehearsal: Rehearsal) -> None:
+    real = [r for r in rehearsal.results(CONTROL_ENV) if r.flow.kind == "endpoint"]
+    broken = [r for r in rehearsal.results("control:explicit-deny") if r.flow.kind == "endpoint"]
+    multi_model = [
+        i
+        for i, r in enumerate(real)
+        if r.allowed and any(q.action == "s3:GetObject" for q in r.flow.requests)
+    ]
+    assert multi_model, "no endpoint reads a model to begin with"
+    for i in multi_model:
+        denied = broken[i].denied
+        assert [(d.request.action, d.result) for d in denied] == [
+            ("s3:GetObject", "ExplicitlyDenied")
+        ], report([broken[i]])
+
+
+def test_control_a_key_policy_that_does_not_delegate_to_iam_denies_the_roles(
+    rehearsal: Rehearsal,
+) -> None:
+    """Same account, an identity policy suffices for S3, never for KMS: without the key
+    policy's root statement the pipeline's role may no longer decrypt the lake input."""
+    results = rehearsal.results("control:key-without-root")
+    lake_input = next(r for r in results if "reads input features" in r.flow.name)
+    assert [(d.request.action, d.result) for d in lake_input.denied] == [
+        ("kms:Decrypt", "ImplicitlyDenied")
+    ]
+    real = next(r for r in rehearsal.results(CONTROL_ENV) if r.flow.name == lake_input.flow.name)
+    assert real.allowed
+
+
+def test_control_cross_account_readers_need_the_resource_policies(rehearsal: Rehearsal) -> None:
+    """With the bucket and key policies naming the reader accounts, readers may fetch the
+    model; without their own account's grant they may not, whatever those policies say."""
+    shared = rehearsal.results("control:reader-shared")
+    assert shared and all(r.allowed for r in shared), report(shared)
+    alone = rehearsal.results("control:reader-shared-without-identity")
+    assert alone and all(not r.allowed for r in alone)
+    for result in alone:
+        assert {d.request.action for d in result.denied} == {
+            "sagemaker:DescribeModelPackage",
+            "s3:GetObject",
+            "kms:Decrypt",
+        }
+        assert all(d.result == "ImplicitlyDenied" for d in result.denied)
+
+
+def test_the_rehearsal_is_fast(rehearsal: Rehearsal) -> None:
+    """Every environment and every control in one simulator run, in a few seconds."""
+    node_seconds = next(iter(rehearsal.evaluations.values())).seconds
+    requests = next(iter(rehearsal.evaluations.values())).requests
+    print(f"\n{requests} requests: {node_seconds:.2f} s in Node, {rehearsal.seconds:.2f} s in all")
+    assert rehearsal.seconds < 20

@@ -1,0 +1,204 @@
+"""Run rehearsal of the training pipeline: the synthesized definition, executed offline.
+
+The dev pipeline runs end to end on a dataset with a known signal (``data.py``); every
+environment's definition passes the checks that need no data. The controls run deliberately
+broken copies and assert the rehearsal fails on each, for the named reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ENVIRONMENTS
+from tests.rehearsal.conftest import RehearsedRun
+from tests.rehearsal.data import NOISE_SD
+from tests.rehearsal.pipeline_runner import (
+    XGBOOST_MODEL_FILE,
+    RehearsalError,
+    SynthesizedPipeline,
+    load_pipelines,
+    rehearse,
+    static_problems,
+)
+
+
+def _steps_of_type(pipeline: SynthesizedPipeline, kind: str) -> list[dict[str, Any]]:
+    return [s for s in pipeline.definition["Steps"] if s["Type"] == kind]
+
+
+def _prepare_step(pipeline: SynthesizedPipeline) -> dict[str, Any]:
+    """The processing step whose script writes the splits (it reads ``--features``)."""
+    return next(
+        s
+        for s in _steps_of_type(pipeline, "Processing")
+        if "--features" in s["Arguments"]["AppSpecification"].get("ContainerArguments", [])
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_pipeline_passes_the_static_checks(cloud_assembly: Path, env: str) -> None:
+    pipelines = load_pipelines(cloud_assembly, env)
+    assert pipelines, f"{env} has no training pipeline"
+    problems = [p for pipeline in pipelines for p in static_problems(pipeline)]
+    if problems:
+        raise RehearsalError(problems)
+
+
+def test_the_dev_pipeline_runs_to_registration(dev_rehearsal: RehearsedRun) -> None:
+    run = dev_rehearsal.run
+    run.raise_for_problems()
+    failed = {name: status for name, status in run.status.items() if status != "Succeeded"}
+    assert not failed, (failed, run.log)
+    every_step = {s["Name"] for s in run.pipeline.definition["Steps"]}
+    assert every_step <= set(run.status), run.log
+    (registration,) = run.registrations
+    assert registration.request["ModelApprovalStatus"] == run.pipeline.parameter_default(
+        "ModelApprovalStatus"
+    )
+
+
+def test_the_test_metric_is_the_noise_of_the_dataset(dev_rehearsal: RehearsedRun) -> None:
+    run = dev_rehearsal.run
+    run.raise_for_problems()
+    reports = [files for files in run.property_files.values() if files]
+    assert len(reports) == 1
+    (report,) = reports[0].values()
+    rmse = report["regression_metrics"]["rmse"]["value"]
+    low, high = dev_rehearsal.data.rmse_bounds
+    assert low <= rmse <= high, f"test RMSE {rmse} for label noise {NOISE_SD}"
+
+
+def test_the_splits_are_label_first_with_exactly_the_features(
+    dev_rehearsal: RehearsedRun,
+) -> None:
+    run = dev_rehearsal.run
+    run.raise_for_problems()
+    prepare = _prepare_step(run.pipeline)
+    outputs = run.properties[prepare["Name"]]["ProcessingOutputConfig"]["Outputs"]
+    features = dev_rehearsal.training_config["feature_columns"]
+    means = sorted(dev_rehearsal.data.category_means.values())
+    for output in outputs:
+        uri = output["S3Output"]["S3Uri"]
+        keys = run.s3.keys(uri)
+        assert keys, f"{output['OutputName']}: nothing under {uri}"
+        bucket = uri.removeprefix("s3://").split("/", 1)[0]
+        text = "".join((run.s3.root / bucket / k).read_text() for k in keys)
+        rows = [[float(v) for v in r] for r in csv.reader(io.StringIO(text)) if r]
+        assert {len(r) for r in rows} == {1 + len(features)}, output["OutputName"]
+        for row in rows:
+            label, one_hot = row[0], row[1:]
+            assert sorted(one_hot) == [0.0] * (len(features) - 1) + [1.0]
+            assert means[0] - 6 * NOISE_SD < label < means[-1] + 6 * NOISE_SD
+
+
+def test_the_registered_package_points_at_what_the_run_wrote(dev_rehearsal: RehearsedRun) -> None:
+    run = dev_rehearsal.run
+    run.raise_for_problems()
+    (registration,) = run.registrations
+    (model_url,) = registration.model_data_urls
+    assert model_url in registration.checked_artifacts
+    with tarfile.open(run.s3.path(model_url)) as archive:
+        assert archive.getnames() == [XGBOOST_MODEL_FILE]
+    # Only the check steps' baselines are not produced offline (their containers do not run).
+    check_steps = {
+        s["Name"] for s in run.pipeline.definition["Steps"] if s["Type"].endswith("Check")
+    }
+    assert {n.step for n in registration.not_produced} <= check_steps
+    # The serving image is the training image (the same XGBoost version reads the model).
+    (tuning,) = _steps_of_type(run.pipeline, "Tuning")
+    training_image = tuning["Arguments"]["TrainingJobDefinition"]["AlgorithmSpecification"][
+        "TrainingImage"
+    ]
+    containers = registration.request["InferenceSpecification"]["Containers"]
+    assert [c["Image"] for c in containers] == [training_image]
+
+
+# -------------------------------------------------------------------------------------------
+# Negative controls: deliberately broken copies must fail the rehearsal, for the named reason
+# -------------------------------------------------------------------------------------------
+
+
+def test_control_a_leaked_label_is_an_impossible_metric(
+    dev_rehearsal: RehearsedRun, tmp_path: Path
+) -> None:
+    leaky = dev_rehearsal.pipeline.copy()
+    arguments = _prepare_step(leaky)["Arguments"]["AppSpecification"]["ContainerArguments"]
+    index = arguments.index("--features") + 1
+    arguments[index] = f"{arguments[index]},{dev_rehearsal.data.leak_column}"
+    run, _ = rehearse(
+        leaky,
+        tmp_path,
+        dataset=dev_rehearsal.dataset_config,
+        training=dev_rehearsal.training_config,
+    )
+    with pytest.raises(RehearsalError) as raised:
+        run.raise_for_problems()
+    problems = raised.value.problems
+    assert any(
+        "impossible metric" in p and "below the dataset's noise floor" in p for p in problems
+    ), problems
+    # Clarify would read one column more than its configuration names.
+    assert any("columns but the analysis configuration names" in p for p in problems), problems
+    assert not run.registrations
+
+
+def _with_fast_file(pipeline: SynthesizedPipeline) -> SynthesizedPipeline:
+    broken = pipeline.copy()
+    (tuning,) = _steps_of_type(broken, "Tuning")
+    channels = tuning["Arguments"]["TrainingJobDefinition"]["InputDataConfig"]
+    next(c for c in channels if c["ChannelName"] == "train")["InputMode"] = "FastFile"
+    return broken
+
+
+FAST_FILE_REJECTED = "Channel configuration for 'train' channel is not supported"
+
+
+def test_control_a_fast_file_channel_fails_the_static_checks(
+    dev_rehearsal: RehearsedRun,
+) -> None:
+    problems = static_problems(_with_fast_file(dev_rehearsal.pipeline))
+    assert any(FAST_FILE_REJECTED in p and "FastFile" in p for p in problems), problems
+
+
+def test_control_a_fast_file_channel_fails_the_run(
+    dev_rehearsal: RehearsedRun, tmp_path: Path
+) -> None:
+    run, _ = rehearse(
+        _with_fast_file(dev_rehearsal.pipeline),
+        tmp_path,
+        dataset=dev_rehearsal.dataset_config,
+        training=dev_rehearsal.training_config,
+    )
+    with pytest.raises(RehearsalError) as raised:
+        run.raise_for_problems()
+    (tuning,) = _steps_of_type(run.pipeline, "Tuning")
+    assert any(
+        p.startswith(f"{tuning['Name']}: {FAST_FILE_REJECTED}") and "FastFile" in p
+        for p in raised.value.problems
+    ), raised.value.problems
+    assert not run.registrations
+
+
+def test_control_a_clarify_config_under_another_name_is_not_found(
+    dev_rehearsal: RehearsedRun,
+) -> None:
+    broken = dev_rehearsal.pipeline.copy()
+    (clarify,) = _steps_of_type(broken, "ClarifyCheck")
+    inputs = clarify["Arguments"]["ProcessingInputs"]
+    config = next(i for i in inputs if i["InputName"] == "analysis_config")
+    # An object that exists, under another name (as the content-hash asset name was).
+    config["S3Input"]["S3Uri"] = next(
+        u for u in sorted(broken.deploy_time_uris) if not u.endswith("/analysis_config.json")
+    )
+    problems = static_problems(broken)
+    assert any(
+        p.startswith(f"{clarify['Name']}: the container reads ")
+        and p.split(", but")[0].endswith("/analysis_config.json")
+        for p in problems
+    ), problems
