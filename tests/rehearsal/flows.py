@@ -25,7 +25,8 @@ rehearsal instead of passing silently.
 The flows are derived from what the templates say the platform will do: the pipeline's
 requests come from its synthesized definition (every processing input and output, every
 training channel, the KMS key each output names), the endpoint's from its model data URL,
-the deployer's and the remediation function's from their environment variables, the
+the handlers' (deployer, Macie remediation, retraining trigger: every AWS call their code
+makes, dead-letter sends included) from their environment variables, the
 deliveries from the alarms' actions, the rules' targets and dead-letter queues.
 """
 
@@ -52,6 +53,16 @@ EXECUTION_ID = "rehearsal-execution"
 TRAINING_JOB = "rehearsal-tuning-001-abc"
 #: The role Macie assumes to read objects (a service-linked role, not in any template).
 MACIE_SLR = "role/aws-service-role/macie.amazonaws.com/AWSServiceRoleForAmazonMacie"
+#: The version id of the object version a handler acts on (a lock's, a finding's).
+VERSION_ID = "rehearsal-version"
+#: The ETag a conditional write matches (an expired deployment lock's).
+ETAG = '"rehearsal-etag"'
+#: The id of the Macie finding the remediation handles.
+FINDING_ID = "rehearsal-finding"
+#: The condition key of the tag the remediation flags objects with (``macie-finding-id``).
+FLAGGED_TAG_KEY = "s3:ExistingObjectTag/macie-finding-id"
+#: The environment variable naming a handler's dead-letter queue (``handler_common.events``).
+DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 
 Template = dict[str, Any]
 
@@ -779,28 +790,73 @@ class Requests:
             *self.s3_read(principal, f"s3://{bucket}/{object_key}", kms_key=kms_key),
         ]
 
-    def s3_write(self, principal: Role, uri: str, *, kms_key: str | None = None) -> list[Request]:
+    def s3_write(
+        self,
+        principal: Role,
+        uri: str,
+        *,
+        kms_key: str | None = None,
+        context: Mapping[str, str] | None = None,
+    ) -> list[Request]:
         """PutObject of ``uri`` encrypted with ``kms_key`` (the bucket's default key unless
         the writer names one): SSE-KMS headers, ``kms:GenerateDataKey`` and, for multipart
-        uploads (SageMaker's and boto3's for large files), ``kms:Decrypt``."""
+        uploads (SageMaker's and boto3's for large files), ``kms:Decrypt``. ``context``: the
+        request's other condition keys (a conditional write's ``s3:if-none-match``, a
+        copy's ``s3:x-amz-copy-source``)."""
         bucket, key = _split_s3(uri)
         bucket_arn = f"arn:aws:s3:::{bucket}"
         default_key, _ = self.policies.bucket_keys.get(bucket_arn, (None, False))
         key_arn = self.policies.key_arn(kms_key or default_key)
-        headers: dict[str, str | list[str]] = {}
+        headers: dict[str, str | list[str]] = dict(context or {})
         if key_arn:
-            headers = {
-                "s3:x-amz-server-side-encryption": "aws:kms",
-                "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn,
-            }
+            headers.update(
+                {
+                    "s3:x-amz-server-side-encryption": "aws:kms",
+                    "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn,
+                }
+            )
         return [
             Request(principal, "s3:PutObject", f"{bucket_arn}/{key}", headers),
             *self.s3_kms(principal, bucket, ["kms:GenerateDataKey", "kms:Decrypt"], key_arn),
         ]
 
-    def s3_object_call(self, principal: Role, uri: str, action: str) -> list[Request]:
+    def s3_object_call(
+        self, principal: Role, uri: str, action: str, context: Mapping[str, str] | None = None
+    ) -> list[Request]:
         bucket, key = _split_s3(uri)
-        return [Request(principal, action, f"arn:aws:s3:::{bucket}/{key}")]
+        return [Request(principal, action, f"arn:aws:s3:::{bucket}/{key}", dict(context or {}))]
+
+    def s3_version_call(
+        self, principal: Role, uri: str, action: str, version_id: str
+    ) -> list[Request]:
+        """A call on one version of an object (``s3:GetObjectVersion``,
+        ``s3:DeleteObjectVersion``...: the request names ``VersionId``)."""
+        return self.s3_object_call(principal, uri, action, {"s3:versionid": version_id})
+
+    def s3_head_listed(self, principal: Role, uri: str) -> list[Request]:
+        """HeadObject of ``uri``; a refusal (S3's 403 for a missing key to a caller that may
+        not list the bucket) is told from a missing key by listing the key as prefix (the
+        deployer's ``_listed``)."""
+        bucket, key = _split_s3(uri)
+        return [
+            Request(principal, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"),
+            Request(principal, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": key}),
+        ]
+
+    def s3_head_missing(
+        self, principal: Role, uri: str, version_id: str | None = None
+    ) -> list[Request]:
+        """HeadObject (or GetObject) of ``uri`` (of its ``version_id``) when nothing is there:
+        S3 answers 404 only to a caller that may list the bucket, 403 otherwise
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html), which a
+        handler cannot tell from a refusal. The listing is evaluated without a prefix."""
+        bucket, _ = _split_s3(uri)
+        read = (
+            self.s3_version_call(principal, uri, "s3:GetObjectVersion", version_id)
+            if version_id
+            else self.s3_object_call(principal, uri, "s3:GetObject")
+        )
+        return [*read, Request(principal, "s3:ListBucket", f"arn:aws:s3:::{bucket}")]
 
     def sns_publish(self, principal: Role | Service, topic: str) -> list[Request]:
         """Publish to ``topic``; an encrypted topic needs the publisher's use of its key
@@ -810,6 +866,12 @@ class Requests:
             Request(principal, "sns:Publish", topic),
             *self._kms(principal, key, ["kms:GenerateDataKey", "kms:Decrypt"], "sns"),
         ]
+
+    def sqs_send_url(self, principal: Role, queue_url: str) -> list[Request]:
+        """SendMessage to the queue at ``queue_url`` (a handler's ``DEAD_LETTER_QUEUE_URL``)."""
+        if queue_url not in self.policies.queue_arns:
+            raise UnresolvableError(f"no queue at {queue_url} in the assembly")
+        return self.sqs_send(principal, self.policies.queue_arns[queue_url])
 
     def sqs_send(self, principal: Role | Service, queue_arn: str) -> list[Request]:
         key = self.policies.encryption_keys.get(queue_arn)
@@ -1042,9 +1104,23 @@ def _function_environment(a: Assembly, stack: str, function: dict[str, Any]) -> 
     return a.props(stack, function).get("Environment", {}).get("Variables", {})
 
 
+def _dead_letter_send(requests: Requests, role: Role, env: Mapping[str, str]) -> list[Request]:
+    """A handler's own send of a non-retryable failure to ``DEAD_LETTER_QUEUE_URL``
+    (``handler_common.events.dead_letter``), with the function's role: SendMessage and the
+    queue key's data key."""
+    if not env.get(DEAD_LETTER_QUEUE_URL):
+        raise UnresolvableError("the function has no DEAD_LETTER_QUEUE_URL")
+    return requests.sqs_send_url(role, env[DEAD_LETTER_QUEUE_URL])
+
+
 def deployer_flows(policies: Policies, requests: Requests) -> list[Flow]:
-    """The approved-model deployer copies a package's artifact into the endpoint's prefix
-    and records the deployment (environment MODEL_BUCKET, MODEL_PREFIX, RECORD_PREFIX)."""
+    """The approved-model deployer (``lambda_src/model_deployer``), per group and registered
+    model, from its environment (MODEL_BUCKET, MODEL_PREFIX, RECORD_PREFIX, MODEL_KEY_ARN,
+    DEAD_LETTER_QUEUE_URL): it describes the package (polling while it is being created),
+    heads the artifact, takes the version's lock, copies the exact artifact version into the
+    endpoint's prefix, checks the copy, keeps a record and deletes the lock's version; a
+    redelivery only reads; an expired lock is read and taken over; a copy that does not
+    check is removed; a non-retryable failure goes to the dead-letter queue."""
     a = policies.assembly
     flows = []
     for stack, logical_id, function in a.by_path("Serving/*/Function/Resource"):
@@ -1052,43 +1128,120 @@ def deployer_flows(policies: Policies, requests: Requests) -> list[Flow]:
         if "MODEL_PREFIX" not in env:
             continue
         role = _function_role(policies, stack, function)
+        name = f"{stack}/{logical_id}"
         flows.append(
             Flow(
-                f"{stack}/{logical_id}: Lambda assumes the function's role",
+                f"{name}: Lambda assumes the function's role",
                 "deployer",
                 requests.assume("lambda.amazonaws.com", role),
             )
         )
         bucket, key_arn = env["MODEL_BUCKET"], env.get("MODEL_KEY_ARN") or None
         models = registered_models(policies)
+
         for group in env["MODEL_PACKAGE_GROUPS"].split(","):
             package = a._arn("sagemaker", f"model-package/{group}/1")
-            target = f"s3://{bucket}/{env['MODEL_PREFIX']}{group}/v1.tar.gz"
+            target_key = f"{env['MODEL_PREFIX']}{group}/v1.tar.gz"
+            target = f"s3://{bucket}/{target_key}"
             record = f"s3://{bucket}/{env['RECORD_PREFIX']}{group}/v1.json"
+            lock = f"s3://{bucket}/{env['RECORD_PREFIX']}_locks/{group}/v1.lock"
+            describe = [Request(role, "sagemaker:DescribeModelPackage", package)]
+            release = requests.s3_version_call(role, lock, "s3:DeleteObjectVersion", VERSION_ID)
             for source in models.get(group, []):
-                # The handler: describe the package, copy its artifact (verified), keep a
-                # record; a failed copy removes what it left at the target.
+                source_bucket, source_key = _split_s3(source)
+                copy = {
+                    "s3:x-amz-copy-source": f"{source_bucket}/{source_key}",
+                    "s3:x-amz-metadata-directive": "REPLACE",
+                }
                 flows.append(
                     Flow(
-                        f"{stack}/{logical_id} copies {source} into {env['MODEL_PREFIX']}",
+                        f"{name} copies {source} into {env['MODEL_PREFIX']}",
                         "deployer",
                         [
-                            Request(role, "sagemaker:DescribeModelPackage", package),
-                            *requests.s3_read(role, source),
-                            *requests.s3_write(role, target, kms_key=key_arn),
-                            *requests.s3_read(role, target, kms_key=key_arn),
-                            *requests.s3_object_call(role, target, "s3:DeleteObject"),
+                            *describe,
+                            *requests.s3_head_listed(role, source),
+                            *requests.s3_head_listed(role, target),
+                            *requests.s3_write(
+                                role, lock, kms_key=key_arn, context={"s3:if-none-match": "*"}
+                            ),
+                            # The managed copy of the version headed (s3transfer heads it
+                            # again; a multipart copy reads it with UploadPartCopy).
+                            *requests.s3_version_call(
+                                role, source, "s3:GetObjectVersion", VERSION_ID
+                            ),
+                            *requests.s3_kms(role, source_bucket, ["kms:Decrypt"], None),
+                            *requests.s3_write(role, target, kms_key=key_arn, context=copy),
+                            *requests.s3_object_call(role, target, "s3:GetObject"),
                             *requests.s3_write(role, record, kms_key=key_arn),
+                            *release,
                         ],
                     )
                 )
+                flows.append(
+                    Flow(
+                        f"{name} finds {source} already deployed",
+                        "deployer",
+                        [
+                            *describe,
+                            *requests.s3_object_call(role, source, "s3:GetObject"),
+                            *requests.s3_object_call(role, target, "s3:GetObject"),
+                            *requests.s3_object_call(role, record, "s3:GetObject"),
+                        ],
+                    )
+                )
+                flows.append(
+                    Flow(
+                        f"{name} removes a copy of {source} that did not check",
+                        "deployer",
+                        [
+                            *requests.s3_object_call(role, target, "s3:AbortMultipartUpload"),
+                            *requests.s3_object_call(role, target, "s3:GetObject"),
+                            *requests.s3_version_call(
+                                role, target, "s3:DeleteObjectVersion", VERSION_ID
+                            ),
+                            *release,
+                        ],
+                    )
+                )
+                flows.append(
+                    Flow(
+                        f"{name} dead-letters {group} version 1 (artifact {source} missing)",
+                        "deployer",
+                        [
+                            *describe,
+                            *requests.s3_head_listed(role, source),
+                            *_dead_letter_send(requests, role, env),
+                        ],
+                    )
+                )
+            flows.append(
+                Flow(
+                    f"{name} takes over an expired lock of {group} version 1",
+                    "deployer",
+                    [
+                        *requests.s3_write(
+                            role, lock, kms_key=key_arn, context={"s3:if-none-match": "*"}
+                        ),
+                        *requests.s3_read(role, lock, kms_key=key_arn),
+                        *requests.s3_write(
+                            role, lock, kms_key=key_arn, context={"s3:if-match": ETAG}
+                        ),
+                        *release,
+                    ],
+                )
+            )
     return flows
 
 
 def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
-    """The Macie remediation function, per its MODE: quarantine reads the exact version,
-    writes it to the quarantine bucket, reads the copy back and deletes the source version;
-    tag tags the scanned version. Either way it publishes a summary to TOPIC_ARN."""
+    """The Macie remediation function (``lambda_src/macie_remediation``), per its MODE and
+    platform bucket. Without a version id in the finding it finds the scanned version by
+    eTag and size (HeadObject of the current version, else ListObjectVersions of the key).
+    quarantine copies that exact version into QUARANTINE_BUCKET, checks the copy byte for
+    byte, tags it, indexes it under ``_findings/<finding id>.json`` and deletes the source
+    version; a redelivery reads the index. tag tags the scanned version; an object without
+    room for the tags is reported and dead-lettered. Either way it publishes a summary, or a
+    "not-remediated" notice, to TOPIC_ARN."""
     a = policies.assembly
     flows = []
     for stack, logical_id, function in a.by_path("Protection/*/Function/Resource"):
@@ -1096,6 +1249,7 @@ def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
         if "MODE" not in env:
             continue
         role = _function_role(policies, stack, function)
+        name = f"{stack}/{logical_id} ({env['MODE']})"
         flows.append(
             Flow(
                 f"{stack}/{logical_id}: Lambda assumes the function's role",
@@ -1103,50 +1257,147 @@ def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
                 requests.assume("lambda.amazonaws.com", role),
             )
         )
+        publish = requests.sns_publish(role, env["TOPIC_ARN"])
+        quarantine = env.get("QUARANTINE_BUCKET", "")
+        quarantine_key = env.get("QUARANTINE_KEY_ARN") or None
+        index = f"s3://{quarantine}/_findings/{FINDING_ID}.json"
         for bucket in env["PLATFORM_BUCKETS"].split(","):
             key = "any/object.csv"
             source = f"s3://{bucket}/{key}"
-            # The handler finds the scanned version (HEAD, else the key's versions).
-            steps = [
+            scanned_version = [
                 *requests.s3_object_call(role, source, "s3:GetObject"),
                 Request(
                     role, "s3:ListBucketVersions", f"arn:aws:s3:::{bucket}", {"s3:prefix": key}
                 ),
             ]
             if env["MODE"] == "quarantine":
-                target = f"s3://{env['QUARANTINE_BUCKET']}/{bucket}/{key}"
-                target_key = env.get("QUARANTINE_KEY_ARN") or None
-                steps += [
-                    # Copy the exact version, verify the copy byte for byte, tag it, index
-                    # it, then delete the source version.
-                    *requests.s3_object_call(role, source, "s3:GetObjectVersion"),
+                target = f"s3://{quarantine}/{bucket}/{VERSION_ID}/{key}"
+                copy = {
+                    "s3:x-amz-copy-source": f"{bucket}/{key}?versionId={VERSION_ID}",
+                    "s3:x-amz-metadata-directive": "COPY",
+                }
+                read_source_version = [
+                    *requests.s3_version_call(role, source, "s3:GetObjectVersion", VERSION_ID),
                     *requests.s3_kms(role, bucket, ["kms:Decrypt"], None),
-                    *requests.s3_write(role, target, kms_key=target_key),
-                    *requests.s3_read(role, target, kms_key=target_key),
-                    *requests.s3_object_call(role, target, "s3:GetObjectTagging"),
+                ]
+                steps = [
+                    *scanned_version,
+                    # The version (HeadObject) and the target, not there yet.
+                    *requests.s3_version_call(role, source, "s3:GetObjectVersion", VERSION_ID),
+                    *requests.s3_head_missing(role, target),
+                    # The managed copy of that version, then the check: size, and the bytes
+                    # of both read back and hashed.
+                    *read_source_version,
+                    *requests.s3_write(role, target, kms_key=quarantine_key, context=copy),
+                    *requests.s3_object_call(role, target, "s3:GetObject"),
+                    *requests.s3_read(role, target, kms_key=quarantine_key),
                     *requests.s3_object_call(role, target, "s3:PutObjectTagging"),
-                    *requests.s3_write(
-                        role, f"s3://{env['QUARANTINE_BUCKET']}/index.json", kms_key=target_key
-                    ),
-                    *requests.s3_object_call(role, source, "s3:DeleteObjectVersion"),
+                    *requests.s3_write(role, index, kms_key=quarantine_key),
+                    *requests.s3_version_call(role, source, "s3:DeleteObjectVersion", VERSION_ID),
                 ]
-            else:
-                steps += [
-                    *requests.s3_object_call(role, source, "s3:GetObjectVersionTagging"),
-                    *requests.s3_object_call(role, source, "s3:PutObjectVersionTagging"),
-                ]
-            flows.append(
-                Flow(
-                    f"{stack}/{logical_id} ({env['MODE']}) remediates {source}",
-                    "remediation",
-                    steps,
+                flows.append(
+                    Flow(
+                        f"{name} finds a redelivered finding of {source} quarantined",
+                        "remediation",
+                        [
+                            *scanned_version,
+                            # The scanned version is gone: the index names what was moved.
+                            *requests.s3_read(role, index, kms_key=quarantine_key),
+                            *requests.s3_head_missing(role, source, VERSION_ID),
+                            *requests.s3_object_call(role, target, "s3:GetObject"),
+                            *requests.s3_object_call(role, target, "s3:GetObjectTagging"),
+                            *publish,
+                        ],
+                    )
                 )
-            )
+                flows.append(
+                    Flow(
+                        f"{name} abandons a failed copy of {source}",
+                        "remediation",
+                        requests.s3_object_call(role, target, "s3:AbortMultipartUpload"),
+                    )
+                )
+            else:
+                tag_version = [
+                    *requests.s3_version_call(
+                        role, source, "s3:GetObjectVersionTagging", VERSION_ID
+                    ),
+                    *requests.s3_version_call(
+                        role, source, "s3:PutObjectVersionTagging", VERSION_ID
+                    ),
+                ]
+                steps = [*scanned_version, *tag_version]
+                flows.append(
+                    Flow(
+                        f"{name} finds a redelivered finding (no version id) of {source} tagged",
+                        "remediation",
+                        [
+                            # The current version, flagged by the first delivery: the
+                            # bucket's deny of reads of flagged objects applies to the HEAD.
+                            *requests.s3_object_call(
+                                role, source, "s3:GetObject", {FLAGGED_TAG_KEY: FINDING_ID}
+                            ),
+                            *tag_version[:1],
+                            *publish,
+                        ],
+                    )
+                )
+                flows.append(
+                    Flow(
+                        f"{name} dead-letters a finding of {source} without room for tags",
+                        "remediation",
+                        [
+                            *scanned_version,
+                            *tag_version[:1],
+                            *publish,
+                            *_dead_letter_send(requests, role, env),
+                        ],
+                    )
+                )
+            flows.append(Flow(f"{name} remediates {source}", "remediation", [*steps, *publish]))
+        # No version matches the finding's eTag (nor, in quarantine, does the index name
+        # one): nothing is changed, a notice says why.
         flows.append(
             Flow(
-                f"{stack}/{logical_id} publishes its summary",
+                f"{name} publishes a not-remediated notice",
                 "remediation",
-                requests.sns_publish(role, env["TOPIC_ARN"]),
+                [
+                    *(requests.s3_head_missing(role, index) if quarantine else []),
+                    *publish,
+                ],
+            )
+        )
+    return flows
+
+
+def retraining_flows(policies: Policies, requests: Requests) -> list[Flow]:
+    """The retraining trigger (``lambda_src/retraining_trigger``): it lists the recent
+    executions of PIPELINE_NAME and starts one. It sends nothing to its dead-letter queue
+    itself (it raises no ``NonRetryable``); Lambda's on-failure destination does, see
+    :func:`delivery_flows`."""
+    a = policies.assembly
+    flows = []
+    for stack, logical_id, function in a.resources("AWS::Lambda::Function"):
+        env = _function_environment(a, stack, function)
+        if "PIPELINE_NAME" not in env or "ALARM_NAMES" not in env:
+            continue
+        role = _function_role(policies, stack, function)
+        pipeline = a._arn("sagemaker", f"pipeline/{env['PIPELINE_NAME'].lower()}")
+        flows.append(
+            Flow(
+                f"{stack}/{logical_id}: Lambda assumes the function's role",
+                "retraining",
+                requests.assume("lambda.amazonaws.com", role),
+            )
+        )
+        flows.append(
+            Flow(
+                f"{stack}/{logical_id} starts {env['PIPELINE_NAME']} once per cooldown",
+                "retraining",
+                [
+                    Request(role, "sagemaker:ListPipelineExecutions", pipeline),
+                    Request(role, "sagemaker:StartPipelineExecution", pipeline),
+                ],
             )
         )
     return flows
@@ -1359,6 +1610,7 @@ FLOW_SOURCES = (
     endpoint_flows,
     deployer_flows,
     remediation_flows,
+    retraining_flows,
     macie_flows,
     delivery_flows,
     registry_reader_flows,

@@ -3,9 +3,10 @@
 Each flow (see ``flows.py``) must be allowed by the identity, resource and KMS key policies
 of the synthesized templates. The negative controls break a copy of the policies the way a
 real defect would (no ``s3:ListBucket`` for a prefix input, no CloudWatch allow in a topic
-policy, no key policy statement for a service, an explicit deny) and check that the same
-evaluation then reports the flow denied, for that reason. Every evaluation of the module,
-controls included, runs in one Node.js process.
+policy, no key policy statement for a service, an explicit deny, a handler's dead-letter
+send without its grant of the queue's key) and check that the same evaluation then reports
+the flow denied, for that reason. Every evaluation of the module, controls included, runs in
+one Node.js process.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ KINDS = (
     "endpoint",
     "deployer",
     "remediation",
+    "retraining",
     "macie",
     "alarm",
     "event",
@@ -186,6 +188,43 @@ def _control_key_without_root(policies: Policies, flows: list[Flow]) -> None:
             ]
 
 
+def handler_dead_letters(flows: list[Flow]) -> list[Flow]:
+    """The flows in which a handler sends a non-retryable failure to its dead-letter queue
+    itself (``handler_common.events.dead_letter``), with the function's role."""
+    return [
+        flow
+        for flow in flows
+        if flow.kind in ("deployer", "remediation")
+        and any(r.action == "sqs:SendMessage" for r in flow.requests)
+    ]
+
+
+def without_key_grants(policies: Policies, role_arn: str, key_arn: str) -> None:
+    """Drop ``key_arn`` from the Allow statements of ``role_arn``'s identity policies (a
+    statement naming only that key goes)."""
+    for attached in policies.identity[role_arn]:
+        kept = []
+        for statement in _statements(attached["policy"]):
+            resources = _as_list(statement.get("Resource", []))
+            if statement.get("Effect") == "Allow" and key_arn in resources:
+                resources = [r for r in resources if r != key_arn]
+                if not resources:
+                    continue
+                statement["Resource"] = resources
+            kept.append(statement)
+        attached["policy"]["Statement"] = kept
+
+
+def _control_dead_letter_without_queue_key(policies: Policies, flows: list[Flow]) -> None:
+    """The roles that dead-letter failures themselves lose their grant of the queue's key
+    (the queue grant, ``sqs:SendMessage``, stays)."""
+    for flow in handler_dead_letters(flows):
+        send = next(r for r in flow.requests if r.action == "sqs:SendMessage")
+        key = policies.key_arn(policies.encryption_keys[send.resource])
+        assert key is not None, f"{send.resource} is not encrypted"
+        without_key_grants(policies, send.principal.arn, key)
+
+
 def _reader_flows(flows: list[Flow]) -> list[Flow]:
     readers = [f for f in flows if f.kind == "registry-reader"]
     assert readers, "the control environment has no registry readers"
@@ -244,6 +283,7 @@ CONTROLS: dict[str, Control] = {
     "key-without-cloudwatch": _control_key_without_cloudwatch,
     "explicit-deny": _control_explicit_deny,
     "key-without-root": _control_key_without_root,
+    "dead-letter-without-queue-key": _control_dead_letter_without_queue_key,
     "reader-shared": _control_reader_shared,
     "reader-shared-without-identity": _control_reader_shared_without_identity,
 }
@@ -424,6 +464,51 @@ def test_control_a_key_policy_that_does_not_delegate_to_iam_denies_the_roles(
     ]
     real = next(r for r in rehearsal.results(CONTROL_ENV) if r.flow.name == lake_input.flow.name)
     assert real.allowed
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_handler_that_dead_letters_has_a_flow_to_its_queue(
+    rehearsal: Rehearsal, env: str
+) -> None:
+    """The deployer and the remediation function in tag mode (quarantine raises nothing
+    non-retryable) send non-retryable failures to their dead-letter queue themselves: each
+    has a flow sending to the queue of its DEAD_LETTER_QUEUE_URL, with the queue key's data
+    key."""
+    results = rehearsal.results(env)
+    flows = handler_dead_letters([r.flow for r in results])
+    tag_mode = any(r.flow.kind == "remediation" and "(tag)" in r.flow.name for r in results)
+    assert {f.kind for f in flows} == {"deployer", *(["remediation"] if tag_mode else [])}
+    for flow in flows:
+        actions = [r.action for r in flow.requests if r.action.split(":")[0] in ("sqs", "kms")]
+        assert actions[-3:] == ["sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"], flow.name
+
+
+def test_control_a_dead_letter_send_without_the_queue_key_is_denied(rehearsal: Rehearsal) -> None:
+    """Without its grant of the queue's key, a handler may still call SendMessage, but SQS
+    cannot encrypt the message: the send fails on the key alone, and flows that do not use
+    that key are decided as in the real templates."""
+    real = {r.flow.name: r for r in rehearsal.results(CONTROL_ENV)}
+    results = rehearsal.results("control:dead-letter-without-queue-key")
+    sends = {f.name for f in handler_dead_letters([r.flow for r in results])}
+    assert sends
+    queue_keys = {
+        q.resource
+        for r in results
+        if r.flow.name in sends
+        for q in r.flow.requests[-2:]
+        if q.action.startswith("kms:")
+    }
+    assert len(queue_keys) == 1, queue_keys
+    for result in results:
+        if result.flow.name in sends:
+            assert real[result.flow.name].allowed, result.flow.name
+            denied = {(d.request.action, d.request.resource, d.result) for d in result.denied}
+            assert denied == {
+                (action, *queue_keys, "ImplicitlyDenied")
+                for action in ("kms:GenerateDataKey", "kms:Decrypt")
+            }, report([result])
+        elif not any(q.resource in queue_keys for q in result.flow.requests):
+            assert result.allowed == real[result.flow.name].allowed, result.flow.name
 
 
 def test_control_cross_account_readers_need_the_resource_policies(rehearsal: Rehearsal) -> None:
