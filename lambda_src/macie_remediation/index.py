@@ -11,12 +11,19 @@ Invoked by an EventBridge rule for ``aws.macie`` / ``Macie Finding`` events. Per
 
 Which version: the finding's ``versionId`` when it has one. Macie publishes many findings
 with ``"versionId": ""``; then the finding's ``eTag`` and ``size`` (of the object it
-scanned) pick the version: the current one if its ETag and size match (``HeadObject``),
-otherwise the newest version in ``ListObjectVersions`` that matches. A version written
-after the scan is never moved or tagged. When no version matches (the scanned one was
-deleted or overwritten in place), or the finding gives neither a version nor an ETag,
-nothing is changed and a "not-remediated" notice naming the finding id and the reason is
-published.
+scanned) pick the newest version of the key in ``ListObjectVersions`` that matches. The
+listing alone decides, never a read of the object (``HeadObject`` is authorised as
+``s3:GetObject``): the lake's bucket policy denies everyone reads of a version tagged
+with a finding, which is what a redelivered finding, or a second finding on the same
+object, is about. A version written after the scan is never moved or tagged. When no
+version matches (the scanned one was deleted or overwritten in place), the match is the
+``"null"`` version (the bucket is not versioned, so the object could change under the
+remediation), or the finding gives neither a version nor an ETag, nothing is changed and
+a "not-remediated" notice naming the finding id and the reason is published. Quarantine
+reads the source's tags (``GetObjectVersionTagging``, which the deny does not cover)
+before reading the source: a version already flagged by a finding (tag mode, before the
+environment moved to quarantine) cannot be copied by anyone, so it stays where it is,
+unreadable, and a "not-remediated" notice says so.
 
 Both publish a summary to an SNS topic naming the bucket, key, finding type and action,
 never the sensitive values. A redelivered finding, or an object already quarantined, is a
@@ -37,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,7 +187,10 @@ class Remediator:
 
     # -- which version ----------------------------------------------------------------
     def _scanned_version(self, finding: Finding) -> str:
-        """The version id of the object version Macie scanned, or :class:`NotRemediated`."""
+        """The version id of the object version Macie scanned, or :class:`NotRemediated`.
+
+        Without a version id in the finding, from ``ListObjectVersions`` alone: reading the
+        object (even a HEAD) is refused once a finding has flagged it."""
         if finding.version_id:
             return finding.version_id
         if not finding.etag:
@@ -188,25 +198,34 @@ class Remediator:
                 "the finding names neither a version id nor an ETag: the scanned version "
                 "cannot be told from one written since, so nothing was changed"
             )
-        current = self._head(finding.bucket, finding.key)
-        if current is not None and self._is_scanned(finding, current, "ContentLength"):
-            if not current.get("VersionId"):
-                raise NotRemediated(
-                    f"bucket {finding.bucket!r} is not versioned: the object could change "
-                    "between the check and the remediation, so nothing was changed"
-                )
-            return str(current["VersionId"])
-        paginator = self.s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=finding.bucket, Prefix=finding.key):
-            # Newest first: of identical versions, the newest is the one still served.
-            for version in page.get("Versions", []):
-                if version.get("Key") == finding.key and self._is_scanned(finding, version, "Size"):
-                    return str(version["VersionId"])
+        # Newest first: of identical versions, the newest is the one still served.
+        for version in self._versions_of(finding.bucket, finding.key):
+            if self._is_scanned(finding, version, "Size"):
+                if version.get("VersionId", "null") == "null":
+                    raise NotRemediated(
+                        f"bucket {finding.bucket!r} is not versioned, or was not when the "
+                        'scanned object was written (its version id is "null"): it could '
+                        "change between the check and the remediation, so nothing was changed"
+                    )
+                return str(version["VersionId"])
         raise NotRemediated(
             f"no version of the object has the scanned ETag {finding.etag}"
             + (f" and size {finding.size}" if finding.size is not None else "")
             + ": it was deleted or overwritten after the scan, so nothing was changed"
         )
+
+    def _versions_of(self, bucket: str, key: str) -> Iterator[Mapping[str, Any]]:
+        """The versions of exactly ``key``, newest first, as ``ListObjectVersions`` lists them
+        (``Key``, ``VersionId``, ``ETag``, ``Size``...; delete markers left out)."""
+        paginator = self.s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=bucket, Prefix=key):
+            for version in page.get("Versions", []):
+                if version.get("Key") != key:
+                    # Keys come in order, each key's versions newest first (Amazon S3 API
+                    # Reference, ListObjectVersions); every other key under the prefix
+                    # extends ``key``, so sorts after it: none of its versions can follow.
+                    return
+                yield version
 
     @staticmethod
     def _is_scanned(finding: Finding, described: Mapping[str, Any], size_field: str) -> bool:
@@ -250,7 +269,18 @@ class Remediator:
                 raise
             version_id = moved
         target = self.quarantine_key(finding, version_id)
-        source = self._head(finding.bucket, finding.key, version_id)
+        # The tags first: a flagged version refuses every read, the HEAD and the copy too.
+        source_tags = self._version_tags(finding.bucket, finding.key, version_id)
+        if source_tags is not None and FINDING_ID_TAG in source_tags:
+            raise NotRemediated(
+                f"version {version_id} of the object is already flagged by finding "
+                f"{source_tags[FINDING_ID_TAG]} (tag {FINDING_ID_TAG}): the lake denies "
+                "everyone reads of it, the copy to quarantine included, so it stays where it "
+                "is, unreadable; remove the tag to quarantine it"
+            )
+        source = (
+            None if source_tags is None else self._head(finding.bucket, finding.key, version_id)
+        )
         existing = self._head(self.quarantine_bucket, target)
         if source is None:
             if (
@@ -375,6 +405,16 @@ class Remediator:
             if _code(error) in _MISSING:
                 return None
             raise
+
+    def _version_tags(self, bucket: str, key: str, version_id: str) -> dict[str, str] | None:
+        """The tags of one version (``GetObjectVersionTagging``), None when it is gone."""
+        try:
+            tag_set = self.s3.get_object_tagging(Bucket=bucket, Key=key, VersionId=version_id)
+        except ClientError as error:
+            if _code(error) in _MISSING:
+                return None
+            raise
+        return {t["Key"]: t["Value"] for t in tag_set["TagSet"]}
 
     def _tags(self, bucket: str, key: str) -> dict[str, str]:
         tag_set = self.s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from tests.helpers import load_handler
@@ -494,4 +495,205 @@ def test_two_versions_of_one_key_are_quarantined_apart(aws):
     index.handler(finding_event(LAKE, key, first, finding_id="f-1"), None)
     assert tags(aws, QUARANTINE, f"{LAKE}/{first}/{key}")["macie-finding-id"] == "f-1"
     assert tags(aws, QUARANTINE, f"{LAKE}/{second}/{key}")["macie-finding-id"] == "f-2"
+    assert versions(aws, LAKE, key) == []
+
+
+# -- the lake's deny of reads of flagged objects -----------------------------------------
+@pytest.fixture
+def flagged_reads_denied(aws, monkeypatch):
+    """The handler's S3 client, refused as the lake's bucket policy refuses everyone
+    (``DenyReadsOfObjectsFlaggedAsSensitive``: s3:GetObject and s3:GetObjectVersion of an
+    object version tagged ``macie-finding-id``), which moto does not enforce. HeadObject and
+    GetObject are authorised as those actions, and so is the source of a copy (CopyObject,
+    UploadPartCopy). Returns the list of the reads refused, as (operation, key, version)."""
+    refused: list[tuple[str, str, str | None]] = []
+    original_init = index.Remediator.__init__
+
+    def flagged(bucket: str, key: str, version_id: str | None) -> bool:
+        if bucket not in (LAKE, CURATED):
+            return False
+        located = {
+            "Bucket": bucket,
+            "Key": key,
+            **({"VersionId": version_id} if version_id else {}),
+        }
+        try:
+            tag_set = aws["s3"].get_object_tagging(**located)["TagSet"]
+        except ClientError:
+            return False  # nothing there: the call itself answers
+        return any(t["Key"] == "macie-finding-id" for t in tag_set)
+
+    def refuse(operation: str, key: str, version_id: str | None) -> None:
+        refused.append((operation, key, version_id))
+        # A HEAD has no body: S3's refusal of one carries only the status code.
+        code = "403" if operation == "HeadObject" else "AccessDenied"
+        raise ClientError({"Error": {"Code": code, "Message": "Access Denied"}}, operation)
+
+    def reading(call, operation: str):
+        def read(**kw):
+            if flagged(kw["Bucket"], kw["Key"], kw.get("VersionId")):
+                refuse(operation, kw["Key"], kw.get("VersionId"))
+            return call(**kw)
+
+        return read
+
+    def copying(call, operation: str):
+        def copy_from(**kw):
+            source = kw["CopySource"]
+            if flagged(source["Bucket"], source["Key"], source.get("VersionId")):
+                refuse(operation, source["Key"], source.get("VersionId"))
+            return call(**kw)
+
+        return copy_from
+
+    def denying_init(self, **kwargs):
+        original_init(self, **kwargs)
+        s3 = self.s3
+        for method, operation, wrap in (
+            ("head_object", "HeadObject", reading),
+            ("get_object", "GetObject", reading),
+            ("copy_object", "CopyObject", copying),
+            ("upload_part_copy", "UploadPartCopy", copying),
+        ):
+            monkeypatch.setattr(s3, method, wrap(getattr(s3, method), operation))
+
+    monkeypatch.setattr(index.Remediator, "__init__", denying_init)
+    return refused
+
+
+def flag(aws, key: str, version_id: str, finding_id: str = "f-0") -> None:
+    """Tag a version as the tag mode flags it (here, for another finding)."""
+    aws["s3"].put_object_tagging(
+        Bucket=LAKE,
+        Key=key,
+        VersionId=version_id,
+        Tagging={"TagSet": [{"Key": "macie-finding-id", "Value": finding_id}]},
+    )
+
+
+def test_the_deny_of_flagged_reads_is_mirrored(aws, flagged_reads_denied):
+    """The fixture refuses what the bucket policy refuses, and only that."""
+    key = "customers/mirror.csv"
+    version = put(aws, key)
+    s3 = index.remediator_from_environment().s3
+    s3.head_object(Bucket=LAKE, Key=key)
+    flag(aws, key, version)
+    with pytest.raises(ClientError, match="403"):
+        s3.head_object(Bucket=LAKE, Key=key)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.get_object(Bucket=LAKE, Key=key, VersionId=version)
+    assert s3.get_object_tagging(Bucket=LAKE, Key=key, VersionId=version)["TagSet"]
+    assert flagged_reads_denied == [("HeadObject", key, None), ("GetObject", key, version)]
+
+
+def test_tag_mode_redelivery_without_version_of_a_flagged_object_is_already_tagged(
+    aws, monkeypatch, flagged_reads_denied
+):
+    monkeypatch.setenv("MODE", "tag")
+    key = "customers/tag-redelivered.csv"
+    version = put(aws, key)
+    event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
+    assert index.handler(event, None)["status"] == "tagged"
+    assert tags(aws, LAKE, key)["macie-finding-id"] == "f-1"
+    # Redelivered: the current version is now flagged, and so unreadable to everyone.
+    assert index.handler(event, None) == {"status": "already-tagged", "findingId": "f-1"}
+    assert flagged_reads_denied == []  # the version is found without reading it
+    actions = [json.loads(m)["action"] for m in notifications(aws)]
+    assert actions == ["tagged", "already-tagged"]
+
+
+def test_tag_mode_a_second_finding_on_a_flagged_object_tags_it(
+    aws, monkeypatch, flagged_reads_denied
+):
+    monkeypatch.setenv("MODE", "tag")
+    key = "customers/tag-second-finding.csv"
+    version = put(aws, key)
+    flag(aws, key, version, "f-1")
+    event = finding_event(LAKE, key, None, "f-2", scanned=scanned_as(aws, key, version))
+    assert index.handler(event, None)["status"] == "tagged"
+    assert tags(aws, LAKE, key)["macie-finding-id"] == "f-2"
+    assert flagged_reads_denied == []
+
+
+def test_tag_mode_with_the_deny_tags_the_scanned_version_not_a_newer_one(
+    aws, monkeypatch, flagged_reads_denied
+):
+    monkeypatch.setenv("MODE", "tag")
+    key = "customers/tag-denied-changed-since.csv"
+    scanned = put(aws, key)
+    newer = put(aws, key, b"innocent,update\n")
+    flag(aws, key, newer, "f-0")  # flagged by an earlier finding: unreadable too
+    event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, scanned))
+    assert index.handler(event, None)["status"] == "tagged"
+    scanned_tags = aws["s3"].get_object_tagging(Bucket=LAKE, Key=key, VersionId=scanned)
+    assert {t["Key"]: t["Value"] for t in scanned_tags["TagSet"]}["macie-finding-id"] == "f-1"
+    assert tags(aws, LAKE, key) == {"macie-finding-id": "f-0"}  # the newer one as it was
+    assert index.handler(event, None)["status"] == "already-tagged"
+    assert flagged_reads_denied == []
+
+
+def test_a_key_that_prefixes_others_is_matched_exactly(aws, monkeypatch):
+    monkeypatch.setenv("MODE", "tag")
+    key = "customers/prefix.csv"
+    # The same bytes under a longer key sharing the prefix: listed too, never picked.
+    other = put(aws, key + ".bak")
+    version = put(aws, key)
+    event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
+    assert index.handler(event, None)["status"] == "tagged"
+    assert tags(aws, LAKE, key)["macie-finding-id"] == "f-1"
+    assert tags(aws, LAKE, key + ".bak") == {}
+    assert versions(aws, LAKE, key + ".bak") == [other]
+
+
+@pytest.mark.parametrize("mode", ["quarantine", "tag"])
+def test_an_unversioned_bucket_is_reported_not_remediated(aws, monkeypatch, mode):
+    """Without versioning the scanned object may be overwritten between the check and the
+    remediation: nothing is changed, a notice says why."""
+    monkeypatch.setenv("MODE", mode)
+    unversioned = "mlops-dev-unversioned"
+    aws["s3"].create_bucket(
+        Bucket=unversioned, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    monkeypatch.setenv("PLATFORM_BUCKETS", f"{LAKE},{CURATED},{unversioned}")
+    key = "customers/unversioned.csv"
+    aws["s3"].put_object(Bucket=unversioned, Key=key, Body=b"name,ssn\nAda,1\n")
+    head = aws["s3"].head_object(Bucket=unversioned, Key=key)
+    scanned = (head["ETag"].strip('"'), head["ContentLength"])
+    result = index.handler(finding_event(unversioned, key, None, scanned=scanned), None)
+    assert result["status"] == "not-remediated"
+    assert "not versioned" in result["reason"]
+    assert tags(aws, unversioned, key) == {}
+    assert aws["s3"].list_objects_v2(Bucket=QUARANTINE).get("KeyCount") == 0
+
+
+@pytest.mark.parametrize("with_version", [True, False], ids=["version-id", "etag"])
+def test_quarantine_of_a_flagged_version_is_reported_not_remediated(
+    aws, flagged_reads_denied, with_version
+):
+    """A version flagged by the tag mode (before the environment moved to quarantine) may
+    not be read by anyone, the copy included: it stays where it is, flagged, and a notice
+    says so, instead of a refusal being retried into the dead-letter queue."""
+    key = "customers/flagged-before.csv"
+    version = put(aws, key)
+    scanned = scanned_as(aws, key, version)
+    flag(aws, key, version, "f-0")
+    event = finding_event(LAKE, key, version if with_version else None, scanned=scanned)
+    result = index.handler(event, None)
+    assert result["status"] == "not-remediated"
+    assert "f-0" in result["reason"] and "flagged" in result["reason"]
+    assert flagged_reads_denied == []
+    assert versions(aws, LAKE, key) == [version]
+    assert aws["s3"].list_objects_v2(Bucket=QUARANTINE).get("KeyCount") == 0
+    (message,) = notifications(aws)
+    assert json.loads(message)["action"] == "not-remediated"
+
+
+def test_quarantine_with_the_deny_moves_an_unflagged_version(aws, flagged_reads_denied):
+    """The deny does not get in the way of what is not flagged."""
+    key = "customers/not-flagged.csv"
+    version = put(aws, key)
+    event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
+    assert index.handler(event, None)["status"] == "quarantined"
+    assert index.handler(event, None)["status"] == "already-quarantined"
+    assert flagged_reads_denied == []
     assert versions(aws, LAKE, key) == []
