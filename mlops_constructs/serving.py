@@ -793,9 +793,11 @@ class ApprovedModelDeployer(Construct):
       artifact, a name deployed from another source) go to the KMS-encrypted dead-letter
       queue at once, with the reason. JSON logs, encrypted with ``logs_key``. With
       ``serialize`` (default), deliveries of one version never copy at once: each takes a
-      lock object under ``deployments/_locks/`` with an S3 conditional write, and one that
-      finds it held is retried later. No concurrency is reserved (a new account's quota of
-      10 leaves none to reserve).
+      lock object under ``deployments/_locks/`` with an S3 conditional write, which expires
+      30 seconds after the function's timeout (``LOCK_SECONDS``), before Lambda's first
+      retry of an invocation that timed out holding it; one that finds it held waits for
+      it (within its own time but the copy's reserve), then is retried. No concurrency is
+      reserved (a new account's quota of 10 leaves none to reserve).
     * Its role reads model archives under ``source_prefix`` (``pipelines/``, where the
       training pipelines write) of the artifacts bucket, writes only the endpoint's models
       and deployments prefixes (and deletes versions of its own lock objects), and describes
@@ -804,6 +806,10 @@ class ApprovedModelDeployer(Construct):
     Adding groups changes the rule's pattern and the function's settings, not the number of
     resources.
     """
+
+    #: Seconds the lock outlives the function's timeout (the handler's
+    #: ``LOCK_MARGIN_SECONDS``): less than the minute before Lambda's first retry.
+    LOCK_MARGIN_SECONDS = 30
 
     def __init__(
         self,
@@ -829,6 +835,8 @@ class ApprovedModelDeployer(Construct):
         check.raise_if_any()
         artifacts = endpoint.artifacts
         groups = list(dict.fromkeys(model_package_groups))
+        # Managed copies of multi-gigabyte archives.
+        timeout = Duration.minutes(15)
         handler = event_function(
             self,
             handler="model_deployer",
@@ -841,9 +849,12 @@ class ApprovedModelDeployer(Construct):
                 "MODEL_PACKAGE_GROUPS": ",".join(groups),
                 "MODEL_KEY_ARN": artifacts.encryption_key.key_arn,
                 "SERIALIZE_DEPLOYMENTS": "true" if serialize else "false",
+                # A lock outlives the invocation that took it, and has expired when Lambda
+                # retries a timed-out invocation a minute later (Lambda Developer Guide,
+                # "How Lambda handles errors and retries with asynchronous invocation").
+                "LOCK_SECONDS": str(int(timeout.to_seconds()) + self.LOCK_MARGIN_SECONDS),
             },
-            # Managed copies of multi-gigabyte archives.
-            timeout=Duration.minutes(15),
+            timeout=timeout,
             memory_size=512,
             log_retention=log_retention,
             removal_policy=removal_policy,

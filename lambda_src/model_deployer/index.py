@@ -34,12 +34,19 @@ With ``SERIALIZE_DEPLOYMENTS`` (``true`` unless ``false``), one deployment of a 
 time, without reserved concurrency (a new account's concurrency quota of 10 leaves none to
 reserve): after the read-only check for a finished deployment, an invocation takes a lock
 object ``<RECORD_PREFIX>_locks/<group>/v<version>.lock`` with a conditional write
-(``PutObject`` with ``If-None-Match: *``, which S3 lets only one writer win). A second
-delivery that finds the lock held raises :class:`DeploymentInProgress`, and Lambda retries
-it later, when the first has finished (then ``already-deployed``). The lock's version is
-deleted when the invocation ends, however it ends (no version or delete marker stays); a
-lock left by an invocation that timed out expires after :data:`LOCK_SECONDS` and is then
-taken over with a conditional write on its ETag.
+(``PutObject`` with ``If-None-Match: *``, which S3 lets only one writer win). The lock
+records when it expires: :data:`LOCK_MARGIN_SECONDS` after the end of the invocation that
+took it (its time left, from the Lambda context), and never later than ``LOCK_SECONDS``
+(the function's timeout plus that margin, set by the construct; default
+:data:`DEFAULT_LOCK_SECONDS`) after it was taken. So a live invocation never loses its lock,
+and the lock of an invocation that timed out has expired when Lambda's first retry arrives,
+a minute after the timeout. A second delivery that finds the lock held waits for it,
+polling every :data:`POLL_SECONDS`, until it is released (then the version is normally
+``already-deployed``) or expires (then it is taken over with a conditional write on its
+ETag), while the invocation has more than :data:`COPY_RESERVE_SECONDS` left; only then is
+:class:`DeploymentInProgress` raised, and Lambda retries the invocation. The lock's version
+is deleted when the invocation ends, however it ends short of a timeout (no version or
+delete marker stays).
 
 Events that are malformed, of another kind, not Approved (in the event or in the registry)
 or for another group are logged at WARNING and ignored. Failures are classified:
@@ -61,6 +68,7 @@ Only the standard library and the runtime's boto3 are used.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import uuid
@@ -101,9 +109,16 @@ META_SOURCE_VERSION = "source-version-id"
 # invocation), so three waits of about 10 minutes cover a package that takes half an hour.
 POLL_SECONDS = 15
 COPY_RESERVE_SECONDS = 5 * 60
-#: A lock older than this belongs to an invocation that ended without releasing it (the
-#: function's timeout is 15 minutes).
-LOCK_SECONDS = 20 * 60
+#: How long a lock outlives the invocation that took it. Lambda ends an invocation at its
+#: timeout, counts that as a function error and retries it a minute later (Lambda Developer
+#: Guide, "How Lambda handles errors and retries with asynchronous invocation"), so a lock
+#: that expires this long after its invocation's end is never lost by a live invocation and
+#: has expired when the first retry arrives; the margin also absorbs small differences
+#: between the clocks of the hosts that compare the expiry.
+LOCK_MARGIN_SECONDS = 30
+#: The lock's lifetime when the invocation's time left is unknown (``LOCK_SECONDS``
+#: overrides it): the longest Lambda timeout, 15 minutes, plus the margin.
+DEFAULT_LOCK_SECONDS = 15 * 60 + LOCK_MARGIN_SECONDS
 LOCK_DIRECTORY = "_locks/"
 _PENDING = ("Pending", "InProgress")
 # Amazon S3 User Guide, "Add preconditions to S3 operations with conditional requests": a
@@ -137,6 +152,15 @@ class S3Location:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """A deployment lock as read: its ETag, expiry (``_now()`` time) and version id."""
+
+    etag: str
+    expires: float
+    version_id: str | None
 
 
 class DeploymentConflict(NonRetryable):
@@ -283,6 +307,7 @@ class Deployer:
         groups: frozenset[str],
         key_arn: str,
         serialize: bool = True,
+        lock_seconds: float = DEFAULT_LOCK_SECONDS,
     ) -> None:
         for name, prefix in (("MODEL_PREFIX", model_prefix), ("RECORD_PREFIX", record_prefix)):
             if not prefix.endswith("/") or prefix == "/":
@@ -291,6 +316,8 @@ class Deployer:
             raise ValueError("RECORD_PREFIX and MODEL_PREFIX must not contain one another")
         if not bucket or not key_arn:
             raise ValueError("MODEL_BUCKET and MODEL_KEY_ARN must be set")
+        if not lock_seconds > 0:
+            raise ValueError(f"LOCK_SECONDS must be a positive number, not {lock_seconds!r}")
         self.s3 = s3
         self.sagemaker = sagemaker
         self.bucket = bucket
@@ -299,13 +326,33 @@ class Deployer:
         self.groups = groups
         self.key_arn = key_arn
         self.serialize = serialize
-        #: Seconds this invocation may spend waiting for a package still being created.
-        self.wait_budget = 0.0
+        #: Seconds a lock lasts at most (default :data:`DEFAULT_LOCK_SECONDS`).
+        self.lock_seconds = lock_seconds
+        #: ``_monotonic()`` time until which the invocation may wait for a package still
+        #: being created or for another invocation's lock; by default it does not wait.
+        self.wait_until = -math.inf
+        #: Wall-clock time (``_now()``) the invocation's lock expires at; by default
+        #: ``lock_seconds`` after it is taken.
+        self.lock_expires: float | None = None
+
+    def set_time_left(self, seconds: float | None) -> None:
+        """Fit the waits and the lock to an invocation with ``seconds`` left (None: unknown).
+
+        It may wait until :data:`COPY_RESERVE_SECONDS` before its end, and its lock expires
+        :data:`LOCK_MARGIN_SECONDS` after its end (at most ``lock_seconds`` from now).
+        Unknown, it does not wait and the lock lasts ``lock_seconds``.
+        """
+        if seconds is None:
+            self.wait_until = -math.inf
+            self.lock_expires = None
+            return
+        self.wait_until = _monotonic() + max(0.0, seconds - COPY_RESERVE_SECONDS)
+        self.lock_expires = _now() + min(self.lock_seconds, seconds + LOCK_MARGIN_SECONDS)
 
     def deploy(self, change: PackageChange) -> dict[str, str]:
         if change.group not in self.groups:
             raise Ignored(f"model package group {change.group!r} is not deployed by this function")
-        description = self._describe(change.arn)
+        description: Mapping[str, Any] = self._describe(change.arn)
         status = description.get("ModelApprovalStatus")
         if status != APPROVED:
             # A late or out-of-order event: the registry's current status decides.
@@ -402,15 +449,14 @@ class Deployer:
         return None
 
     def _await_completion(self, arn: str, description: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The description once the package is Completed, polling within the wait budget."""
-        deadline = _monotonic() + self.wait_budget
+        """The description once the package is Completed, polling while it may wait."""
         while True:
             status = description.get("ModelPackageStatus")
             if status == "Completed":
                 return description
             if status not in _PENDING:
                 raise Ignored(f"the model package's status is {status!r}")
-            if _monotonic() + POLL_SECONDS > deadline:
+            if _monotonic() + POLL_SECONDS > self.wait_until:
                 raise PackageNotReady(f"the model package's status is {status!r}, not Completed")
             _sleep(POLL_SECONDS)
             description = self._describe(arn)
@@ -421,34 +467,56 @@ class Deployer:
                 )
 
     def _acquire(self, key: str) -> str | None:
-        """Take the version's lock (returns its version id), or raise
-        :class:`DeploymentInProgress`."""
-        body = json.dumps({"owner": str(uuid.uuid4()), "expires": int(time.time()) + LOCK_SECONDS})
-        try:
-            return self._put_lock(key, body, IfNoneMatch="*")
-        except ClientError as error:
-            if _code(error) not in _CONFLICT:
-                raise
-        held = self._read_lock(key)
-        if held is not None and held[1] > time.time():
-            raise DeploymentInProgress(
-                f"another invocation is deploying this version (lock s3://{self.bucket}/{key} "
-                f"until {time.strftime('%H:%M:%SZ', time.gmtime(held[1]))})"
-            )
-        try:
-            # Expired (or unreadable): take it over, unless someone else just did.
-            if held is None:
-                version = self._put_lock(key, body, IfNoneMatch="*")
+        """Take the version's lock and return its version id.
+
+        A lock another invocation holds is waited for, polling, until it is released or
+        expires (then it is taken over), while this invocation may wait; after that
+        :class:`DeploymentInProgress` is raised, so that Lambda retries.
+        """
+        expires = self.lock_expires if self.lock_expires is not None else _now() + self.lock_seconds
+        body = json.dumps({"owner": str(uuid.uuid4()), "expires": math.ceil(expires)})
+        races = 0
+        while True:
+            try:
+                return self._put_lock(key, body, IfNoneMatch="*")
+            except ClientError as error:
+                if _code(error) not in _CONFLICT:
+                    raise
+            held = self._read_lock(key)
+            if held is not None and held.expires <= _now():
+                try:
+                    # Expired (or not a lock): take it over, unless someone else just did.
+                    version = self._put_lock(key, body, IfMatch=held.etag)
+                except ClientError as error:
+                    if _code(error) not in _CONFLICT and _code(error) not in _MISSING:
+                        raise
+                else:
+                    logger.warning("took over an expired deployment lock", extra={"key": key})
+                    if held.version_id:
+                        self._forget_version(key, held.version_id)
+                    return version
+            if held is None or held.expires <= _now():
+                # Released, or taken over by another, since it was looked at: look again
+                # at once, a few times, before waiting.
+                races += 1
+                if races <= 3:
+                    continue
+                pause = float(POLL_SECONDS)
             else:
-                version = self._put_lock(key, body, IfMatch=held[0])
-        except ClientError as error:
-            if _code(error) in _CONFLICT or _code(error) in _MISSING:
+                pause = max(1.0, min(float(POLL_SECONDS), held.expires - _now()))
+            if _monotonic() + pause > self.wait_until:
+                until = (
+                    f" until {time.strftime('%H:%M:%SZ', time.gmtime(held.expires))}"
+                    if held
+                    else ""
+                )
                 raise DeploymentInProgress(
-                    f"another invocation took the expired lock s3://{self.bucket}/{key}"
-                ) from None
-            raise
-        logger.warning("took over an expired deployment lock", extra={"key": key})
-        return version
+                    f"another invocation is deploying this version (lock "
+                    f"s3://{self.bucket}/{key}{until})"
+                )
+            logger.info("waiting for another invocation's deployment lock", extra={"key": key})
+            _sleep(pause)
+            races = 0
 
     def _put_lock(self, key: str, body: str, **condition: str) -> str | None:
         response = self.s3.put_object(
@@ -462,8 +530,8 @@ class Deployer:
         )
         return response.get("VersionId")
 
-    def _read_lock(self, key: str) -> tuple[str, float] | None:
-        """(ETag, expiry) of the lock, or None when it is gone."""
+    def _read_lock(self, key: str) -> HeldLock | None:
+        """The lock as it is now, or None when it is gone."""
         try:
             response = self.s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
@@ -474,7 +542,18 @@ class Deployer:
             expires = float(json.loads(response["Body"].read())["expires"])
         except (ValueError, KeyError, TypeError):
             expires = 0.0  # not a lock this function wrote: treat it as expired
-        return str(response["ETag"]), expires
+        return HeldLock(str(response["ETag"]), expires, response.get("VersionId"))
+
+    def _forget_version(self, key: str, version_id: str) -> None:
+        """Delete the expired lock version just taken over, which nobody else will release.
+
+        Only that version: a delete marker would free the lock this invocation now holds.
+        """
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+        except ClientError:
+            # The lock is held all the same; the noncurrent version is only clutter.
+            logger.exception("could not delete an expired lock's version", extra={"key": key})
 
     def _release(self, key: str, version_id: str | None) -> None:
         try:
@@ -691,17 +770,32 @@ def _monotonic() -> float:
     return time.monotonic()
 
 
+def _now() -> float:
+    """``time.time`` (a lock's expiry is compared across invocations); tests replace it."""
+    return time.time()
+
+
 def _sleep(seconds: float) -> None:
     """``time.sleep``; tests replace it."""
     time.sleep(seconds)
 
 
-def wait_budget(context: Any) -> float:
-    """Seconds this invocation may wait for a package: its time left but the copy's reserve."""
+def time_left(context: Any) -> float | None:
+    """Seconds this invocation has left, from its Lambda context; None when unknown."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
-        return 0.0
-    return max(0.0, remaining() / 1000 - COPY_RESERVE_SECONDS)
+        return None
+    return max(0.0, remaining() / 1000)
+
+
+def lock_seconds_from(value: str | None) -> float:
+    """``LOCK_SECONDS`` as a number; :data:`DEFAULT_LOCK_SECONDS` when unset or empty."""
+    if value is None or not value.strip():
+        return DEFAULT_LOCK_SECONDS
+    try:
+        return float(int(value))
+    except ValueError:
+        raise ValueError(f"LOCK_SECONDS must be a whole number of seconds, not {value!r}") from None
 
 
 def deployer_from_environment() -> Deployer:
@@ -716,6 +810,7 @@ def deployer_from_environment() -> Deployer:
         ),
         key_arn=os.environ["MODEL_KEY_ARN"],
         serialize=os.environ.get("SERIALIZE_DEPLOYMENTS", "true").strip().lower() != "false",
+        lock_seconds=lock_seconds_from(os.environ.get("LOCK_SECONDS")),
     )
 
 
@@ -723,7 +818,7 @@ def handler(event: Any, context: Any) -> dict[str, str]:
     def work() -> dict[str, str]:
         change = parse_event(event)
         deployer = deployer_from_environment()
-        deployer.wait_budget = wait_budget(context)
+        deployer.set_time_left(time_left(context))
         return deployer.deploy(change)
 
     return unless_ignored(event, logger, work, context)

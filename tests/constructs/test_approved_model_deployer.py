@@ -81,3 +81,14 @@ def test_the_lock_prefix_may_have_its_versions_deleted(made):
     ]
     assert len(policies) == 1
     assert "s3:DeleteObjectVersion" in json.dumps(policies[0])
+
+
+def test_the_lock_outlives_an_invocation_and_expires_before_its_first_retry(made):
+    # The handler's lock must not expire while the invocation that took it may still run
+    # (the function's timeout), and must have expired when Lambda retries a timed-out
+    # invocation, one minute after the failure ("How Lambda handles errors and retries
+    # with asynchronous invocation").
+    template, _, _, _ = made
+    props = _function(template)
+    lock_seconds = int(props["Environment"]["Variables"]["LOCK_SECONDS"])
+    assert props["Timeout"] < lock_seconds < props["Timeout"] + 60

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -614,7 +615,10 @@ def test_a_transient_failure_is_raised_for_lambda_to_retry(aws, dead_letters, ha
 
 
 class FakeClock:
-    """``time.monotonic`` and ``time.sleep`` of the handler, without waiting."""
+    """``time.monotonic``, ``time.time`` and ``time.sleep`` of the handler, without waiting."""
+
+    #: The wall-clock time at ``now == 0`` (any fixed instant; 2033-05-18).
+    EPOCH = 2_000_000_000.0
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -622,6 +626,9 @@ class FakeClock:
 
     def monotonic(self) -> float:
         return self.now
+
+    def time(self) -> float:
+        return self.EPOCH + self.now
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -733,6 +740,176 @@ def test_a_lock_left_by_a_timed_out_invocation_expires(aws, monkeypatch):
         Body=json.dumps({"owner": "crashed", "expires": 1_000}).encode(),
     )
     assert index.handler(approval_event(package), None)["status"] == "deployed"
+
+
+# -- the lock's lifetime follows the function's, and a held lock is waited for ----------
+TIMEOUT = 15 * 60
+LOCK_PREFIX = f"{RECORD_PREFIX}_locks/"
+
+
+def lock_of(package: dict[str, Any]) -> str:
+    return f"{LOCK_PREFIX}{package['group']}/v{package['version']}.lock"
+
+
+def context_at(clock: FakeClock, timeout: float = TIMEOUT) -> SimpleNamespace:
+    """A Lambda context for an invocation starting now, whose time left follows ``clock``."""
+    started = clock.now
+    return SimpleNamespace(
+        aws_request_id="0c9a7d36-51e2-4f8b-a0d4-6e1f2b3c4d5e",
+        invoked_function_arn="arn:aws:lambda:eu-west-1:284751930618:function:deployer",
+        get_remaining_time_in_millis=lambda: max(0, int((started + timeout - clock.now) * 1000)),
+    )
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    clock = FakeClock()
+    monkeypatch.setattr(index, "_monotonic", clock.monotonic)
+    monkeypatch.setattr(index, "_sleep", clock.sleep)
+    monkeypatch.setattr(index, "_now", clock.time)
+    return clock
+
+
+class TimedOut(Exception):
+    """Lambda ending an invocation at its timeout (the test also skips the lock's release)."""
+
+
+def test_the_first_retry_after_a_timeout_deploys(aws, handler_s3, clock, dead_letters):
+    package = register(aws)
+    event = approval_event(package)
+    locks: list[dict[str, Any]] = []
+
+    def times_out_while_copying(deployer: Any) -> None:
+        # The runtime stops a timed-out invocation where it is: the lock is not released.
+        deployer._release = lambda *_: None
+
+        def time_out(**_: Any) -> None:
+            body = aws["s3"].get_object(Bucket=BUCKET, Key=lock_of(package))["Body"].read()
+            locks.append(json.loads(body))
+            clock.now = TIMEOUT
+            raise TimedOut
+
+        deployer.s3.meta.events.register("before-call.s3.CopyObject", time_out)
+
+    handler_s3.setup.append(times_out_while_copying)
+    with pytest.raises(TimedOut):
+        index.handler(event, context_at(clock))
+    handler_s3.setup.remove(times_out_while_copying)
+    assert keys_under(aws, LOCK_PREFIX) == [lock_of(package)]  # left behind
+    (lock,) = locks
+    # Never expired while its invocation could still run, but gone by the first retry.
+    assert FakeClock.EPOCH + TIMEOUT < lock["expires"] < FakeClock.EPOCH + TIMEOUT + 60
+
+    # Lambda's first retry, a minute after the failure (the timeout).
+    clock.now = TIMEOUT + 60
+    assert index.handler(event, context_at(clock))["status"] == "deployed"
+    assert clock.sleeps == []  # the lock had expired: taken over at once
+    assert dead_letters() == []
+    assert keys_under(aws, LOCK_PREFIX) == []
+    assert keys_under(aws, target_key(package)) == [target_key(package)]
+
+
+def test_a_duplicate_delivery_during_a_long_copy_waits_and_finds_it_deployed(
+    aws, handler_s3, clock, monkeypatch, dead_letters
+):
+    package = register(aws)
+    event = approval_event(package)
+    first_done = threading.Event()
+    second_waits = threading.Event()
+    second: dict[str, Any] = {}
+
+    def sleep(seconds: float) -> None:
+        # Only the second delivery waits; the first runs on while it does.
+        clock.sleep(seconds)
+        second_waits.set()
+        first_done.wait(timeout=30)
+
+    monkeypatch.setattr(index, "_sleep", sleep)
+
+    def deliver_again_while_copying(deployer: Any) -> None:
+        def during_copy(**_: Any) -> None:
+            if "thread" in second:
+                return
+
+            def deliver() -> None:
+                try:
+                    second["outcome"] = index.handler(copy.deepcopy(event), context_at(clock))
+                except Exception as error:  # the outcome is what is checked
+                    second["outcome"] = error
+
+            second["thread"] = thread = threading.Thread(target=deliver)
+            thread.start()
+            while thread.is_alive() and not second_waits.wait(0.01):
+                pass
+            clock.now += 5 * 60  # a multi-gigabyte archive takes minutes to copy
+
+        deployer.s3.meta.events.register("before-call.s3.CopyObject", during_copy)
+
+    handler_s3.setup.append(deliver_again_while_copying)
+    try:
+        assert index.handler(event, context_at(clock))["status"] == "deployed"
+    finally:
+        first_done.set()
+        second["thread"].join(timeout=30)
+    assert second["outcome"] == {
+        "status": "already-deployed",
+        "targetModel": f"{GROUP}/v{package['version']}.tar.gz",
+        "key": target_key(package),
+    }, second["outcome"]
+    assert handler_s3.calls.count("CopyObject") == 1
+    assert clock.sleeps and all(s <= 30 for s in clock.sleeps)  # polled the lock
+    assert dead_letters() == []
+    assert keys_under(aws, LOCK_PREFIX) == []
+
+
+def test_a_lock_held_past_the_wait_is_retried_by_lambda(aws, handler_s3, clock):
+    package = register(aws)
+    aws["s3"].put_object(
+        Bucket=BUCKET,
+        Key=lock_of(package),
+        Body=json.dumps({"owner": "another", "expires": FakeClock.EPOCH + 2 * TIMEOUT}).encode(),
+    )
+    before = snapshot(aws)
+    with pytest.raises(index.DeploymentInProgress, match="another invocation"):
+        index.handler(approval_event(package), context_at(clock))
+    # It waited, polling, and stopped with the copy's reserve of its time still left.
+    assert clock.sleeps and all(s <= 30 for s in clock.sleeps)
+    assert clock.now > TIMEOUT - 2 * index.COPY_RESERVE_SECONDS
+    assert clock.now <= TIMEOUT - index.COPY_RESERVE_SECONDS
+    assert snapshot(aws) == before
+    assert "CopyObject" not in handler_s3.calls
+
+
+def test_a_lock_that_expires_while_waited_for_is_taken_over(aws, handler_s3, clock):
+    package = register(aws)
+    aws["s3"].put_object(
+        Bucket=BUCKET,
+        Key=lock_of(package),
+        Body=json.dumps({"owner": "timed-out", "expires": FakeClock.EPOCH + 100}).encode(),
+    )
+    assert index.handler(approval_event(package), context_at(clock))["status"] == "deployed"
+    assert 100 <= clock.now < 100 + 30
+    assert keys_under(aws, LOCK_PREFIX) == []
+
+
+def test_without_a_context_the_lock_lasts_the_configured_lifetime(
+    aws, handler_s3, clock, monkeypatch
+):
+    monkeypatch.setenv("LOCK_SECONDS", "930")
+    package = register(aws)
+    locks: list[dict[str, Any]] = []
+
+    def read_lock(deployer: Any) -> None:
+        def during_copy(**_: Any) -> None:
+            body = aws["s3"].get_object(Bucket=BUCKET, Key=lock_of(package))["Body"].read()
+            locks.append(json.loads(body))
+
+        deployer.s3.meta.events.register("before-call.s3.CopyObject", during_copy)
+
+    handler_s3.setup.append(read_lock)
+    clock.now = 42
+    assert index.handler(approval_event(package), None)["status"] == "deployed"
+    assert [lock["expires"] for lock in locks] == [FakeClock.EPOCH + 42 + 930]
 
 
 def _raise_before(operation: str, part: int | None = None) -> Callable[[Any], None]:
@@ -939,8 +1116,15 @@ def test_missing_keys_are_told_apart_without_permission_to_list_the_bucket(aws, 
     [
         ("MODEL_PREFIX", "endpoints/spend/models"),
         ("RECORD_PREFIX", MODEL_PREFIX + "records/"),
+        ("LOCK_SECONDS", "0"),
+        ("LOCK_SECONDS", "a quarter of an hour"),
     ],
-    ids=["prefix-without-slash", "records-inside-model-prefix"],
+    ids=[
+        "prefix-without-slash",
+        "records-inside-model-prefix",
+        "lock-without-lifetime",
+        "lock-lifetime-not-a-number",
+    ],
 )
 def test_a_misconfigured_function_raises(aws, monkeypatch, name, value):
     package = register(aws)
