@@ -14,11 +14,11 @@ queue policy, a function's ``AWS::Lambda::Permission`` statements) and, for each
 the key policy. Policies are taken from the synthesized templates of one cloud assembly.
 
 Why templates resolved here rather than a deployment into moto: the flows need only names
-and ARNs to line up, and a resolver that gives every resource one fake physical name from
-its logical id (and ARNs per type, from the environment's account and region) reproduces
-every cross-reference exactly, including the CDK's ``Fn::GetStackOutput`` between stacks,
-in milliseconds; moto would add stand-ins for the types it cannot create, its own
-rewrites of policies, and seconds of deploy time, without evaluating anything itself.
+and ARNs to line up, and a resolver (``assembly.py``) that gives every resource one fake
+physical name from its logical id (and ARNs per type, from the environment's account and
+region) reproduces every cross-reference exactly, including the CDK's ``Fn::GetStackOutput``
+between stacks, in milliseconds; moto would add stand-ins for the types it cannot create,
+its own rewrites of policies, and seconds of deploy time, without evaluating anything itself.
 Resolution is strict: an intrinsic or reference the resolver does not know fails the
 rehearsal instead of passing silently.
 
@@ -32,17 +32,16 @@ deliveries from the alarms' actions, the rules' targets and dead-letter queues.
 
 from __future__ import annotations
 
-import copy
-import fnmatch
-import hashlib
 import json
 import re
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.rehearsal.assembly import Assembly, UnresolvableError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE = REPO_ROOT / "node_modules" / ".bin" / "node"
@@ -63,365 +62,6 @@ FINDING_ID = "rehearsal-finding"
 FLAGGED_TAG_KEY = "s3:ExistingObjectTag/macie-finding-id"
 #: The environment variable naming a handler's dead-letter queue (``handler_common.events``).
 DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
-
-Template = dict[str, Any]
-
-
-class UnresolvableError(AssertionError):
-    """The resolver met something it does not know: the rehearsal must not guess."""
-
-
-# --------------------------------------------------------------------------------------
-# Resolving the templates of one assembly
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class StackTemplate:
-    stack_name: str
-    artifact_id: str
-    template: Template
-
-
-def _short_id(*parts: str, length: int = 12) -> str:
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
-
-
-class Assembly:
-    """The stacks of one environment's cloud assembly, with every intrinsic resolvable.
-
-    Each resource gets one physical name, ``<stack name>-<logical id>`` (lower case where
-    the service requires it), unless its template names it; ``Ref`` and ``Fn::GetAtt``
-    return what CloudFormation documents for the type, built from that name.
-    """
-
-    def __init__(
-        self,
-        stacks: Iterable[StackTemplate],
-        *,
-        account: str,
-        region: str,
-        paths: Mapping[str, tuple[str, str]],
-    ) -> None:
-        self.stacks = {s.stack_name: s for s in stacks}
-        self.account = account
-        self.region = region
-        self.partition = "aws"
-        #: Construct path (``Serving/ApprovedModels/Function/Resource``) -> (stack, logical id).
-        self.paths = dict(paths)
-        self._exports: dict[str, tuple[str, Any]] = {}
-        for stack in self.stacks.values():
-            for output in stack.template.get("Outputs", {}).values():
-                export = output.get("Export", {}).get("Name")
-                if export is not None:
-                    self._exports[self.resolve(stack.stack_name, export)] = (
-                        stack.stack_name,
-                        output["Value"],
-                    )
-
-    @classmethod
-    def load(cls, assembly_dir: Path, tree_file: Path) -> Assembly:
-        """The stacks of the cloud assembly in ``assembly_dir`` (a stage's), with the
-        construct paths of the app's ``tree_file``."""
-        manifest = json.loads((assembly_dir / "manifest.json").read_text(encoding="utf-8"))
-        stacks, account, region = [], "", ""
-        #: Construct path of each stack (its display name, ``dev/Serving``) -> stack name.
-        stack_paths: dict[str, str] = {}
-        for artifact_id, artifact in manifest["artifacts"].items():
-            if artifact["type"] != "aws:cloudformation:stack":
-                continue
-            account, region = artifact["environment"].removeprefix("aws://").split("/")
-            props = artifact["properties"]
-            template = json.loads(
-                (assembly_dir / props["templateFile"]).read_text(encoding="utf-8")
-            )
-            stacks.append(StackTemplate(props["stackName"], artifact_id, template))
-            stack_paths[artifact.get("displayName", artifact_id)] = props["stackName"]
-        return cls(
-            stacks, account=account, region=region, paths=_construct_paths(tree_file, stack_paths)
-        )
-
-    def copy(self) -> Assembly:
-        """A deep copy whose templates a negative control may break."""
-        return Assembly(
-            [copy.deepcopy(s) for s in self.stacks.values()],
-            account=self.account,
-            region=self.region,
-            paths=self.paths,
-        )
-
-    # -- resources ------------------------------------------------------------------
-
-    def resources(self, type_name: str | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """(stack name, logical id, resource) of every resource, optionally of one type."""
-        for stack in self.stacks.values():
-            for logical_id, resource in stack.template.get("Resources", {}).items():
-                if type_name is None or resource["Type"] == type_name:
-                    yield stack.stack_name, logical_id, resource
-
-    def by_path(self, pattern: str) -> list[tuple[str, str, dict[str, Any]]]:
-        """Resources whose construct path below the stage matches ``pattern`` (fnmatch)."""
-        found = []
-        for path, (stack_name, logical_id) in sorted(self.paths.items()):
-            if fnmatch.fnmatchcase(path, pattern):
-                found.append(
-                    (
-                        stack_name,
-                        logical_id,
-                        self.stacks[stack_name].template["Resources"][logical_id],
-                    )
-                )
-        return found
-
-    def props(self, stack_name: str, resource: dict[str, Any]) -> dict[str, Any]:
-        return self.resolve(stack_name, resource.get("Properties", {}))
-
-    # -- intrinsics -----------------------------------------------------------------
-
-    def physical_name(self, stack_name: str, logical_id: str) -> str:
-        resource = self.stacks[stack_name].template["Resources"][logical_id]
-        props = resource.get("Properties", {})
-        explicit = {
-            "AWS::S3::Bucket": "BucketName",
-            "AWS::SNS::Topic": "TopicName",
-            "AWS::SQS::Queue": "QueueName",
-            "AWS::Lambda::Function": "FunctionName",
-            "AWS::IAM::Role": "RoleName",
-            "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
-            "AWS::SageMaker::Pipeline": "PipelineName",
-            "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName",
-            "AWS::CloudWatch::Alarm": "AlarmName",
-            "AWS::Events::Rule": "Name",
-        }.get(resource["Type"])
-        if explicit and explicit in props:
-            return str(self.resolve(stack_name, props[explicit]))
-        name = f"{stack_name}-{logical_id}"
-        if resource["Type"] == "AWS::S3::Bucket":
-            return f"{name.lower()[:50]}-{_short_id(stack_name, logical_id)}"
-        if resource["Type"] == "AWS::IAM::Role":
-            return name[:64]
-        return name
-
-    def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
-        region = self.region if regional else ""
-        return f"arn:{self.partition}:{service}:{region}:{self.account}:{resource}"
-
-    def ref(self, stack_name: str, logical_id: str) -> Any:
-        template = self.stacks[stack_name].template
-        if logical_id.startswith("AWS::"):
-            return self._pseudo(stack_name, logical_id)
-        if logical_id in template.get("Parameters", {}):
-            parameter = template["Parameters"][logical_id]
-            if "Default" not in parameter:
-                raise UnresolvableError(f"{stack_name}: parameter {logical_id} has no default")
-            return parameter["Default"]
-        if logical_id not in template.get("Resources", {}):
-            raise UnresolvableError(f"{stack_name}: Ref to unknown {logical_id}")
-        type_name = template["Resources"][logical_id]["Type"]
-        name = self.physical_name(stack_name, logical_id)
-        by_type: dict[str, Callable[[], str]] = {
-            "AWS::IAM::ManagedPolicy": lambda: (
-                f"arn:{self.partition}:iam::{self.account}:policy/{name}"
-            ),
-            "AWS::SNS::Topic": lambda: self._arn("sns", name),
-            "AWS::SQS::Queue": lambda: (
-                f"https://sqs.{self.region}.amazonaws.com/{self.account}/{name}"
-            ),
-            "AWS::KMS::Key": lambda: _short_id(stack_name, logical_id, length=32),
-            "AWS::SageMaker::Model": lambda: self._arn("sagemaker", f"model/{name.lower()}"),
-            "AWS::SageMaker::Endpoint": lambda: self._arn("sagemaker", f"endpoint/{name.lower()}"),
-            "AWS::SageMaker::ModelPackageGroup": lambda: self._arn(
-                "sagemaker", f"model-package-group/{name.lower()}"
-            ),
-            "AWS::EC2::SecurityGroup": lambda: f"sg-{_short_id(stack_name, logical_id, length=17)}",
-            "AWS::EC2::Subnet": lambda: f"subnet-{_short_id(stack_name, logical_id, length=17)}",
-            "AWS::EC2::VPC": lambda: f"vpc-{_short_id(stack_name, logical_id, length=17)}",
-        }
-        return by_type.get(type_name, lambda: name)()
-
-    def get_att(self, stack_name: str, logical_id: str, attribute: str) -> Any:
-        template = self.stacks[stack_name].template
-        if logical_id not in template.get("Resources", {}):
-            raise UnresolvableError(f"{stack_name}: Fn::GetAtt of unknown {logical_id}")
-        type_name = template["Resources"][logical_id]["Type"]
-        name = self.physical_name(stack_name, logical_id)
-        ref = self.ref(stack_name, logical_id)
-        arns: dict[str, Callable[[], str]] = {
-            "AWS::IAM::Role": lambda: f"arn:{self.partition}:iam::{self.account}:role/{name}",
-            "AWS::S3::Bucket": lambda: f"arn:{self.partition}:s3:::{name}",
-            "AWS::KMS::Key": lambda: self._arn("kms", f"key/{ref}"),
-            "AWS::SQS::Queue": lambda: self._arn("sqs", name),
-            "AWS::SNS::Topic": lambda: self._arn("sns", name),
-            "AWS::Lambda::Function": lambda: self._arn("lambda", f"function:{name}"),
-            "AWS::Events::Rule": lambda: self._arn("events", f"rule/{name}"),
-            "AWS::CloudWatch::Alarm": lambda: self._arn("cloudwatch", f"alarm:{name}"),
-            "AWS::CloudWatch::CompositeAlarm": lambda: self._arn("cloudwatch", f"alarm:{name}"),
-            "AWS::Logs::LogGroup": lambda: self._arn("logs", f"log-group:{name}:*"),
-            "AWS::SageMaker::MonitoringSchedule": lambda: self._arn(
-                "sagemaker", f"monitoring-schedule/{name.lower()}"
-            ),
-        }
-        if attribute in ("Arn", f"{type_name.rsplit('::', 1)[1]}Arn") and type_name in arns:
-            return arns[type_name]()
-        plain: dict[tuple[str, str], Callable[[], str]] = {
-            ("AWS::SQS::Queue", "QueueName"): lambda: name,
-            ("AWS::SQS::Queue", "QueueUrl"): lambda: ref,
-            ("AWS::SNS::Topic", "TopicName"): lambda: name,
-            ("AWS::SNS::Topic", "TopicArn"): lambda: ref,
-            ("AWS::KMS::Key", "KeyId"): lambda: ref,
-            ("AWS::IAM::Role", "RoleId"): lambda: f"AROA{_short_id(name, length=17).upper()}",
-            ("AWS::S3::Bucket", "DomainName"): lambda: f"{name}.s3.amazonaws.com",
-            ("AWS::S3::Bucket", "RegionalDomainName"): lambda: (
-                f"{name}.s3.{self.region}.amazonaws.com"
-            ),
-            ("AWS::IAM::ManagedPolicy", "PolicyArn"): lambda: ref,
-        }
-        if (type_name, attribute) in plain:
-            return plain[(type_name, attribute)]()
-        # Attributes no flow reads as a policy subject (endpoint names, a VPC's default
-        # security group...): a unique, deterministic value is all that matters.
-        return f"{name}.{attribute}"
-
-    def _pseudo(self, stack_name: str, name: str) -> Any:
-        values = {
-            "AWS::AccountId": self.account,
-            "AWS::Region": self.region,
-            "AWS::Partition": self.partition,
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": stack_name,
-            "AWS::StackId": self._arn(
-                "cloudformation", f"stack/{stack_name}/{_short_id(stack_name)}"
-            ),
-        }
-        if name not in values:
-            raise UnresolvableError(f"{stack_name}: pseudo parameter {name}")
-        return values[name]
-
-    def _condition(self, stack_name: str, name: str) -> bool:
-        conditions = self.stacks[stack_name].template.get("Conditions", {})
-        if name not in conditions:
-            raise UnresolvableError(f"{stack_name}: unknown condition {name}")
-        return bool(self.resolve(stack_name, conditions[name]))
-
-    def resolve(self, stack_name: str, node: Any) -> Any:
-        """``node`` with every intrinsic of ``stack_name``'s template replaced by its value."""
-        if isinstance(node, list):
-            return [
-                v for v in (self.resolve(stack_name, item) for item in node) if v is not _NO_VALUE
-            ]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            ((key, arg),) = node.items()
-            if key == "Ref":
-                return _NO_VALUE if arg == "AWS::NoValue" else self.ref(stack_name, arg)
-            if key == "Fn::GetAtt":
-                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.get_att(stack_name, logical_id, attribute)
-            if key == "Fn::Join":
-                sep, values = arg
-                return str(sep).join(str(v) for v in self.resolve(stack_name, values))
-            if key == "Fn::Select":
-                index, values = self.resolve(stack_name, arg)
-                return values[int(index)]
-            if key == "Fn::Split":
-                sep, value = self.resolve(stack_name, arg)
-                return str(value).split(sep)
-            if key == "Fn::Sub":
-                return self._sub(stack_name, arg)
-            if key == "Fn::GetAZs":
-                return [f"{self.region}{zone}" for zone in "abc"]
-            if key == "Fn::ImportValue":
-                export = self.resolve(stack_name, arg)
-                if export not in self._exports:
-                    raise UnresolvableError(f"{stack_name}: Fn::ImportValue of unknown {export}")
-                producer, value = self._exports[export]
-                return self.resolve(producer, value)
-            if key == "Fn::GetStackOutput":
-                # The CDK's weak cross-stack reference: the producer's output, resolved there.
-                producer = self.resolve(stack_name, arg["StackName"])
-                output = self.resolve(stack_name, arg["OutputName"])
-                outputs = self.stacks.get(producer, StackTemplate("", "", {})).template.get(
-                    "Outputs", {}
-                )
-                if output not in outputs:
-                    raise UnresolvableError(f"{stack_name}: no output {producer}.{output}")
-                return self.resolve(producer, outputs[output]["Value"])
-            if key == "Fn::If":
-                name, if_true, if_false = arg
-                chosen = if_true if self._condition(stack_name, name) else if_false
-                return self.resolve(stack_name, chosen)
-            if key == "Fn::Equals":
-                left, right = self.resolve(stack_name, arg)
-                return left == right
-            if key == "Fn::Not":
-                return not self.resolve(stack_name, arg)[0]
-            if key == "Fn::And":
-                return all(self.resolve(stack_name, arg))
-            if key == "Fn::Or":
-                return any(self.resolve(stack_name, arg))
-            if key == "Condition":
-                return self._condition(stack_name, arg)
-            if key == "Fn::FindInMap":
-                mapping, top, second = self.resolve(stack_name, arg)
-                return self.stacks[stack_name].template["Mappings"][mapping][top][second]
-            if key.startswith("Fn::"):
-                raise UnresolvableError(f"{stack_name}: intrinsic {key} is not supported")
-        return {
-            k: v
-            for k, v in ((k, self.resolve(stack_name, v)) for k, v in node.items())
-            if v is not _NO_VALUE
-        }
-
-    def _sub(self, stack_name: str, arg: Any) -> str:
-        text, variables = (arg, {}) if isinstance(arg, str) else arg
-        variables = self.resolve(stack_name, variables)
-
-        def value(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name.startswith("!"):
-                return "${" + name[1:] + "}"
-            if name in variables:
-                return str(variables[name])
-            if "." in name and not name.startswith("AWS::"):
-                logical_id, attribute = name.split(".", 1)
-                return str(self.get_att(stack_name, logical_id, attribute))
-            return str(self.ref(stack_name, name))
-
-        return re.sub(r"\$\{([^}]+)\}", value, text)
-
-
-class _NoValue:
-    def __repr__(self) -> str:
-        return "AWS::NoValue"
-
-
-_NO_VALUE = _NoValue()
-
-
-def _construct_paths(tree_file: Path, stack_paths: Mapping[str, str]) -> dict[str, tuple[str, str]]:
-    """Construct path below the stage (``Serving/ApprovedModels/Function/Resource``) ->
-    (stack name, logical id) of every resource of the stacks in ``stack_paths``, from the
-    app's ``tree.json`` (the templates carry no ``aws:cdk:path`` metadata)."""
-    tree = json.loads(tree_file.read_text(encoding="utf-8"))["tree"]
-    found: dict[str, tuple[str, str]] = {}
-
-    def walk(node: dict[str, Any], stack_name: str | None, stage: str) -> None:
-        path = node.get("path", "")
-        stack_name = stack_paths.get(path, stack_name)
-        if stack_name is None and path in {p.rsplit("/", 1)[0] for p in stack_paths}:
-            stage = path
-        attributes = node.get("attributes") or {}
-        if "aws:cdk:cloudformation:logicalId" in attributes and stack_name is not None:
-            found[path.removeprefix(f"{stage}/")] = (
-                stack_name,
-                attributes["aws:cdk:cloudformation:logicalId"],
-            )
-        for child in (node.get("children") or {}).values():
-            walk(child, stack_name, stage)
-
-    walk(tree, None, "")
-    return found
 
 
 # --------------------------------------------------------------------------------------
@@ -1236,12 +876,14 @@ def deployer_flows(policies: Policies, requests: Requests) -> list[Flow]:
 def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
     """The Macie remediation function (``lambda_src/macie_remediation``), per its MODE and
     platform bucket. Without a version id in the finding it finds the scanned version by
-    eTag and size (HeadObject of the current version, else ListObjectVersions of the key).
-    quarantine copies that exact version into QUARANTINE_BUCKET, checks the copy byte for
-    byte, tags it, indexes it under ``_findings/<finding id>.json`` and deletes the source
-    version; a redelivery reads the index. tag tags the scanned version; an object without
-    room for the tags is reported and dead-lettered. Either way it publishes a summary, or a
-    "not-remediated" notice, to TOPIC_ARN."""
+    eTag and size in ListObjectVersions of the key alone: HeadObject is authorised as
+    s3:GetObject, which the lake denies on objects a finding flagged. quarantine reads the
+    version's tags (a flagged version cannot be read, so it is reported instead), copies
+    that exact version into QUARANTINE_BUCKET, checks the copy byte for byte, tags it,
+    indexes it under ``_findings/<finding id>.json`` and deletes the source version; a
+    redelivery reads the index. tag tags the scanned version; a redelivery finds it tagged;
+    an object without room for the tags is reported and dead-lettered. Either way it
+    publishes a summary, or a "not-remediated" notice, to TOPIC_ARN."""
     a = policies.assembly
     flows = []
     for stack, logical_id, function in a.by_path("Protection/*/Function/Resource"):
@@ -1264,12 +906,23 @@ def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
         for bucket in env["PLATFORM_BUCKETS"].split(","):
             key = "any/object.csv"
             source = f"s3://{bucket}/{key}"
+            # Without a version id: the listing of the key's versions, and nothing else.
             scanned_version = [
-                *requests.s3_object_call(role, source, "s3:GetObject"),
                 Request(
                     role, "s3:ListBucketVersions", f"arn:aws:s3:::{bucket}", {"s3:prefix": key}
                 ),
             ]
+            # The version's tags: the deny of reads of flagged objects does not cover them.
+            read_tags = requests.s3_version_call(
+                role, source, "s3:GetObjectVersionTagging", VERSION_ID
+            )
+            # The same of a version a finding has flagged, whose content no one may read.
+            read_flagged_tags = requests.s3_object_call(
+                role,
+                source,
+                "s3:GetObjectVersionTagging",
+                {"s3:versionid": VERSION_ID, FLAGGED_TAG_KEY: FINDING_ID},
+            )
             if env["MODE"] == "quarantine":
                 target = f"s3://{quarantine}/{bucket}/{VERSION_ID}/{key}"
                 copy = {
@@ -1282,7 +935,8 @@ def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
                 ]
                 steps = [
                     *scanned_version,
-                    # The version (HeadObject) and the target, not there yet.
+                    # Not flagged: the version (HeadObject) and the target, not there yet.
+                    *read_tags,
                     *requests.s3_version_call(role, source, "s3:GetObjectVersion", VERSION_ID),
                     *requests.s3_head_missing(role, target),
                     # The managed copy of that version, then the check: size, and the bytes
@@ -1301,13 +955,22 @@ def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
                         "remediation",
                         [
                             *scanned_version,
-                            # The scanned version is gone: the index names what was moved.
+                            # The scanned version is gone: the index names what was moved,
+                            # and the version's tags are missing (404 only to a lister).
                             *requests.s3_read(role, index, kms_key=quarantine_key),
-                            *requests.s3_head_missing(role, source, VERSION_ID),
+                            *read_tags,
+                            Request(role, "s3:ListBucket", f"arn:aws:s3:::{bucket}"),
                             *requests.s3_object_call(role, target, "s3:GetObject"),
                             *requests.s3_object_call(role, target, "s3:GetObjectTagging"),
                             *publish,
                         ],
+                    )
+                )
+                flows.append(
+                    Flow(
+                        f"{name} reports a version of {source} flagged before",
+                        "remediation",
+                        [*scanned_version, *read_flagged_tags, *publish],
                     )
                 )
                 flows.append(
@@ -1318,28 +981,18 @@ def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
                     )
                 )
             else:
-                tag_version = [
-                    *requests.s3_version_call(
-                        role, source, "s3:GetObjectVersionTagging", VERSION_ID
-                    ),
+                steps = [
+                    *scanned_version,
+                    *read_tags,
                     *requests.s3_version_call(
                         role, source, "s3:PutObjectVersionTagging", VERSION_ID
                     ),
                 ]
-                steps = [*scanned_version, *tag_version]
                 flows.append(
                     Flow(
                         f"{name} finds a redelivered finding (no version id) of {source} tagged",
                         "remediation",
-                        [
-                            # The current version, flagged by the first delivery: the
-                            # bucket's deny of reads of flagged objects applies to the HEAD.
-                            *requests.s3_object_call(
-                                role, source, "s3:GetObject", {FLAGGED_TAG_KEY: FINDING_ID}
-                            ),
-                            *tag_version[:1],
-                            *publish,
-                        ],
+                        [*scanned_version, *read_flagged_tags, *publish],
                     )
                 )
                 flows.append(
@@ -1348,25 +1001,26 @@ def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
                         "remediation",
                         [
                             *scanned_version,
-                            *tag_version[:1],
+                            *read_tags,
                             *publish,
                             *_dead_letter_send(requests, role, env),
                         ],
                     )
                 )
             flows.append(Flow(f"{name} remediates {source}", "remediation", [*steps, *publish]))
-        # No version matches the finding's eTag (nor, in quarantine, does the index name
-        # one): nothing is changed, a notice says why.
-        flows.append(
-            Flow(
-                f"{name} publishes a not-remediated notice",
-                "remediation",
-                [
-                    *(requests.s3_head_missing(role, index) if quarantine else []),
-                    *publish,
-                ],
+            # No version matches the finding's eTag (nor, in quarantine, does the index name
+            # one): nothing is changed, a notice says why.
+            flows.append(
+                Flow(
+                    f"{name} publishes a not-remediated notice about {source}",
+                    "remediation",
+                    [
+                        *scanned_version,
+                        *(requests.s3_head_missing(role, index) if quarantine else []),
+                        *publish,
+                    ],
+                )
             )
-        )
     return flows
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,12 +23,15 @@ import pytest
 
 from tests.conftest import ENVIRONMENTS
 from tests.rehearsal.flows import (
+    FINDING_ID,
+    FLAGGED_TAG_KEY,
     Assembly,
     Evaluation,
     Flow,
     FlowResult,
     ForeignRole,
     Policies,
+    Request,
     all_flows,
     evaluate,
     report,
@@ -274,6 +278,29 @@ def _control_reader_shared_without_identity(policies: Policies, flows: list[Flow
     return stripped
 
 
+def _flagged_requests(flow: Flow) -> list[Request]:
+    """The requests of ``flow`` on an object version a finding has flagged."""
+    return [r for r in flow.requests if FLAGGED_TAG_KEY in r.context]
+
+
+def _control_remediation_heads_flagged(policies: Policies, flows: list[Flow]) -> list[Flow]:
+    """The remediation's flows on a flagged version, with each read of its tags made a
+    HeadObject (authorised as ``s3:GetObject``) instead, as the handler once found the
+    scanned version: the policies stay those of the real templates."""
+    headed = []
+    for flow in flows:
+        if flow.kind == "remediation" and _flagged_requests(flow):
+            requests = [
+                replace(r, action="s3:GetObject", context={FLAGGED_TAG_KEY: FINDING_ID})
+                if FLAGGED_TAG_KEY in r.context
+                else r
+                for r in flow.requests
+            ]
+            headed.append(replace(flow, requests=requests))
+    assert headed, "no remediation flow acts on a flagged version"
+    return headed
+
+
 #: name -> how a copy of the control environment's policies is broken (or fixed); a control
 #: may also replace the flows evaluated against the copy.
 CONTROLS: dict[str, Control] = {
@@ -286,6 +313,7 @@ CONTROLS: dict[str, Control] = {
     "dead-letter-without-queue-key": _control_dead_letter_without_queue_key,
     "reader-shared": _control_reader_shared,
     "reader-shared-without-identity": _control_reader_shared_without_identity,
+    "remediation-heads-flagged": _control_remediation_heads_flagged,
 }
 
 
@@ -525,6 +553,33 @@ def test_control_cross_account_readers_need_the_resource_policies(rehearsal: Reh
             "kms:Decrypt",
         }
         assert all(d.result == "ImplicitlyDenied" for d in result.denied)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_remediation_never_reads_a_flagged_version(rehearsal: Rehearsal, env: str) -> None:
+    """A redelivered finding, or a second one, is about a version the lake already denies
+    everyone reads of: each bucket's flow on such a version only lists and reads tags."""
+    results = [r for r in rehearsal.results(env) if r.flow.kind == "remediation"]
+    flagged = [r for r in results if _flagged_requests(r.flow)]
+    functions = {r.flow.name.split(" ", 1)[0] for r in results if " (" in r.flow.name}
+    assert len(flagged) >= len(functions) >= 1, report(results)
+    for result in flagged:
+        actions = {q.action for q in _flagged_requests(result.flow)}
+        assert actions == {"s3:GetObjectVersionTagging"}, result.flow.name
+        assert result.allowed, report([result])
+
+
+def test_control_a_head_of_a_flagged_version_is_explicitly_denied(rehearsal: Rehearsal) -> None:
+    """The counterpart of the test above: the same flows with a HeadObject of the flagged
+    version (what the handler once did to find the scanned version) are refused by the
+    lake's deny, and by nothing else."""
+    results = rehearsal.results("control:remediation-heads-flagged")
+    assert results and all(not r.allowed for r in results)
+    for result in results:
+        assert [(d.request.action, d.result) for d in result.denied] == [
+            ("s3:GetObject", "ExplicitlyDenied")
+        ], report([result])
+        assert "DenyReadsOfObjectsFlaggedAsSensitive" in json.dumps(result.denied[0].detail)
 
 
 def test_the_rehearsal_is_fast(rehearsal: Rehearsal) -> None:
