@@ -28,13 +28,14 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 # After node_modules: the import check below starts jsii, which must find Node 22.
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml node_modules/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml node_modules/.installed
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), f"Python 3.11+ is required, found {sys.version.split()[0]}: set PYTHON=python3.11"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing pinned Python packages into $(VENV) ..."
 	@$(PY) -m pip install --quiet -r requirements-dev.txt
+	@$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	@$(PY) -c 'import aws_cdk, cdk_nag, pydantic, cfnlint, pytest, mlops_constructs'
+	@$(PY) -c 'import aws_cdk, cdk_nag, pydantic, cfnlint, pytest, mlops_constructs, xgboost, smclarify.bias.report'
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -26,6 +26,11 @@ _TOKEN_RE = re.compile(r"\$\{Token\[[^\]]*\]\}")
 #: The splits' format: CSV, label first, no header (what built-in XGBoost reads; see
 #: mlops_constructs/xgboost_channels.py for the input modes it accepts with it).
 CSV_CONTENT_TYPE = "text/csv"
+#: Clarify's pre-training bias metrics the baseline computes: all of them but CDDL, which
+#: needs a ``group_variable`` the baseline has none of (Clarify reports it as an error).
+#: "Configure the Analysis",
+#: https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-processing-job-configure-analysis.html
+PRE_TRAINING_BIAS_METHODS = ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS")
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,14 @@ class PipelineSpec:
     evaluation_threshold: float
     approval_status: str
     bias_facet: str
-    #: Clarify's positive outcome: label values (classification) or one threshold (regression).
-    bias_label_values_or_threshold: list[float] = field(default_factory=lambda: [1.0])
-    #: The facet's sensitive group: value 1 of a one-hot facet column by default.
-    bias_facet_values_or_threshold: list[float] = field(default_factory=lambda: [1.0])
+    #: Clarify's positive outcome: label values or one threshold; [0.5] by default, the
+    #: class 1 of a 0/1 label. The splits are float CSV columns, which Clarify treats as
+    #: continuous (smclarify ``bias/metrics/common.py`` ``series_datatype``): one value is a
+    #: threshold selecting (threshold, max] (``bias/report.py`` ``_interval_index``), so [1]
+    #: would select nothing.
+    bias_label_values_or_threshold: list[float] = field(default_factory=lambda: [0.5])
+    #: The facet's sensitive group, the same way: [0.5] by default, a one-hot facet's 1.0 rows.
+    bias_facet_values_or_threshold: list[float] = field(default_factory=lambda: [0.5])
     #: ``TrainingInputMode`` of the tuning jobs and their channels (``File`` or ``Pipe``).
     input_mode: str = "File"
     #: Instance types the registered model package declares for endpoints / batch transform.
@@ -579,7 +588,7 @@ def _build(spec: PipelineSpec) -> Definition:
             facet_name=spec.bias_facet,
             facet_values_or_threshold=list(spec.bias_facet_values_or_threshold),
         ),
-        methods="all",
+        methods=list(PRE_TRAINING_BIAS_METHODS),
         kms_key=kms,
     )
     data_bias = DataBiasStep(

@@ -61,9 +61,13 @@ class TrainingPipeline(Construct):
     with ``max_wait`` and no checkpoints, ``tuning.input_mode`` input, ``File`` by default),
     ``DataQualityBaseline`` and ``DataBiasBaseline`` (baselines for Model Monitor, written
     under ``pipelines/<name>/baselines/`` of the artifacts bucket; the bias baseline's
-    positive outcome is ``bias_label_values_or_threshold``, by default ``[1]`` for binary
-    classification and required for regression, and its sensitive group
-    ``bias_facet_values_or_threshold``, ``[1]`` by default: value 1 of a one-hot facet),
+    positive outcome is ``bias_label_values_or_threshold``, by default ``[0.5]`` for binary
+    classification (the class 1) and required for regression, and its sensitive group
+    ``bias_facet_values_or_threshold``, ``[0.5]`` by default: the 1.0 rows of a one-hot
+    facet. The splits are float CSV columns, which Clarify treats as continuous (smclarify
+    ``series_datatype``): one value is a threshold and the group the rows above it, so ``[1]``
+    would be empty. The baseline computes every pre-training metric but CDDL, which needs a
+    group variable),
     ``EvaluateModel`` (``sagemaker_src/evaluate.py``), and ``CheckMetric``: if the test
     metric reaches the ``MetricThreshold`` parameter, ``RegisterModel`` in the registry's
     group with the metrics and baselines attached, the ``ModelApprovalStatus`` parameter
@@ -114,7 +118,7 @@ class TrainingPipeline(Construct):
         evaluation_threshold: float,
         approval_status: str = "PendingManualApproval",
         bias_label_values_or_threshold: Sequence[float] | None = None,
-        bias_facet_values_or_threshold: Sequence[float] = (1.0,),
+        bias_facet_values_or_threshold: Sequence[float] = (0.5,),
         inference_instance_types: Sequence[str] = ("ml.m5.large",),
         transform_instance_types: Sequence[str] = ("ml.m5.xlarge",),
     ) -> None:
@@ -148,7 +152,7 @@ class TrainingPipeline(Construct):
                 None,
                 "expected a label threshold (the positive outcome) for a regression model",
             )
-            bias_label_values_or_threshold = (1.0,)
+            bias_label_values_or_threshold = (0.5,)
         check.require(
             tuning.problem_type != "regression" or len(bias_label_values_or_threshold) == 1,
             "bias_label_values_or_threshold",

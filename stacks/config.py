@@ -584,6 +584,43 @@ def macie_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
     return problems
 
 
+def _bias_threshold_problems(at: str, t: TrainingConfig, dataset: DatasetConfig) -> list[Problem]:
+    """Bias thresholds that select no row or every row of a 0/1 column.
+
+    The splits are float CSV columns, which Clarify treats as continuous (smclarify
+    ``bias/metrics/common.py`` ``series_datatype``): a facet's or label's single value is a
+    threshold and the selected rows those above it, up to the column's maximum (smclarify
+    ``bias/report.py`` ``_interval_index``; "Configure the Analysis",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-processing-job-configure-analysis.html).
+    For a 0.0/1.0 column only a threshold in [0, 1) selects the 1.0 rows. A regression
+    label's range is the data's, unknown here.
+    """
+    f = dataset.features
+    one_hot = [f"{f.one_hot.column}_{sanitize_category(c)}" for c in f.one_hot.categories]
+    problems: list[Problem] = []
+    facets = t.bias_facet_values_or_threshold
+    if t.bias_facet in one_hot and not all(0 <= v < 1 for v in facets):
+        problems.append(
+            (
+                f"{at}.bias_facet_values_or_threshold",
+                facets,
+                f"expected thresholds in [0, 1) for the one-hot column {t.bias_facet} "
+                "(a threshold; Clarify's group is the rows above it)",
+            )
+        )
+    labels = t.bias_label_values_or_threshold or []
+    if t.problem_type == "binary_classification" and not all(0 <= v < 1 for v in labels):
+        problems.append(
+            (
+                f"{at}.bias_label_values_or_threshold",
+                labels,
+                "expected thresholds in [0, 1) for the 0/1 label of a binary classification "
+                "model (a threshold; Clarify's positive outcome is the labels above it)",
+            )
+        )
+    return problems
+
+
 def training_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
     """Cross-field checks of the training section against the data section and the tier."""
     problems: list[tuple[str, Any, str]] = []
@@ -617,6 +654,7 @@ def training_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
                 problems.append(
                     (f"{at}.bias_facet", t.bias_facet, "expected one of the feature_columns")
                 )
+            problems += _bias_threshold_problems(at, t, dataset)
             if t.label_column in t.feature_columns:
                 problems.append(
                     (f"{at}.feature_columns", t.label_column, "expected features without the label")
@@ -1044,10 +1082,14 @@ class TrainingConfig(_Strict):
     bias_facet: str
     problem_type: Literal["binary_classification", "regression"]
     #: The bias baseline's positive outcome: label values, or for regression one threshold
-    #: (required). Default for binary classification: [1], the positive class.
+    #: (required). Default for binary classification: [0.5], labels above it (the class 1).
     bias_label_values_or_threshold: list[float] | None = None
-    #: The facet's sensitive group: [1], the one-hot facet column's "member" value.
-    bias_facet_values_or_threshold: list[float] = Field(default_factory=lambda: [1.0])
+    #: The facet's sensitive group: [0.5] by default, rows above it (a one-hot facet's 1.0).
+    #: The splits are float CSV columns, and Clarify treats a float column as continuous
+    #: (smclarify ``bias/metrics/common.py`` ``series_datatype``): one value is a threshold
+    #: and the group the interval (threshold, max] (``bias/report.py`` ``_interval_index``),
+    #: so [1] would select no row.
+    bias_facet_values_or_threshold: list[float] = Field(default_factory=lambda: [0.5])
     algorithm: str = "xgboost"
     algorithm_version: str = "1.7-1"
     #: TrainingInputMode of the tuning jobs: File, or Pipe to stream the CSV splits.
@@ -1093,13 +1135,14 @@ class TrainingConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _bias_label_default(cls, data: Any) -> Any:
-        # A 0/1 label's positive outcome is the class 1; a regression label has no default.
+        # A 0/1 label's positive outcome is the class 1: the float label column is continuous
+        # to Clarify, so the threshold 0.5 selects it. A regression label has no default.
         if (
             isinstance(data, dict)
             and data.get("problem_type") == "binary_classification"
             and data.get("bias_label_values_or_threshold") is None
         ):
-            return {**data, "bias_label_values_or_threshold": [1.0]}
+            return {**data, "bias_label_values_or_threshold": [0.5]}
         return data
 
     @model_validator(mode="after")

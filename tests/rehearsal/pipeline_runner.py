@@ -3,8 +3,9 @@
 The pipeline is read from the *synthesized* cloud assembly, as CloudFormation will send it:
 the ``AWS::SageMaker::Pipeline`` resource's ``PipelineDefinitionBody`` with its intrinsics
 (``Fn::Join``, ``Fn::GetStackOutput``, ``Fn::GetAtt``...) resolved to stand-in physical names
-(:class:`Assembly`), and every file asset of the stack's assets manifest published to a local
-fake S3 (:class:`FakeS3`) at the bucket and key CDK would upload it to.
+(:class:`Assembly` of ``assembly.py``, the resolver the flows rehearsal uses too), and every
+file asset of the stack's assets manifest published to a local fake S3 (:class:`FakeS3`) at
+the bucket and key CDK would upload it to.
 
 :class:`PipelineRun` then executes the definition's steps in dependency order, the way
 SageMaker Pipelines does, resolving ``Get`` (parameters, ``Execution.PipelineExecutionId``,
@@ -23,7 +24,10 @@ SageMaker Pipelines does, resolving ``Get`` (parameters, ``Execution.PipelineExe
   ``<S3OutputPath>/<TrainingJobName>/output/model.tar.gz``.
 * ``QualityCheck``/``ClarifyCheck``: their containers are not available, so their inputs are
   checked instead (dataset present and shaped as the configuration says, the Clarify analysis
-  configuration delivered as ``analysis_config.json``); the baselines they would write are
+  configuration delivered as ``analysis_config.json``), and Clarify's pre-training bias
+  analysis runs with its own library (``smclarify``) on the dataset and the delivered
+  configuration: a positive label selecting no row or every row, and every metric that ends
+  in an error (an empty sensitive group...), is a problem. The baselines they would write are
   recorded as not produced offline.
 * ``Condition``/``Fail``/``RegisterModel``: evaluated, failed, or recorded with every
   referenced artifact checked to exist.
@@ -61,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_constructs import xgboost_channels
+from tests.rehearsal.assembly import Assembly
 
 PROCESSING_ROOT = "/opt/ml/processing"
 #: The environment variable the processing scripts read ``/opt/ml/processing`` from.
@@ -85,157 +90,8 @@ class RehearsalError(AssertionError):
 
 
 # --------------------------------------------------------------------------------------------
-# The cloud assembly: templates, intrinsics, file assets
+# The cloud assembly: the synthesized pipelines and what their stacks deploy
 # --------------------------------------------------------------------------------------------
-
-
-def _stand_in_name(*parts: str) -> str:
-    """A valid S3 bucket name (and harmless physical name) for a resource."""
-    name = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
-    return name[:63].rstrip("-")
-
-
-@dataclass
-class Stack:
-    name: str
-    artifact_id: str
-    template: dict[str, Any]
-    account: str
-    region: str
-
-
-class Assembly:
-    """One environment's synthesized stage (``<outdir>/assembly-<env>``), read from disk.
-
-    Intrinsics resolve to stand-ins: ``Ref`` of a resource to a name derived from its stack
-    and logical id (the same wherever it is referenced from), ``Fn::GetAtt ... Arn`` to an
-    ARN of that name, pseudo parameters to the stage's account and region.
-    """
-
-    def __init__(self, outdir: Path, env: str) -> None:
-        self.outdir = Path(outdir)
-        self.env = env
-        self.dir = self.outdir / f"assembly-{env}"
-        manifest = json.loads((self.dir / "manifest.json").read_text(encoding="utf-8"))
-        self.stacks: dict[str, Stack] = {}
-        self._asset_manifests: dict[str, Path] = {}
-        for artifact_id, artifact in manifest["artifacts"].items():
-            if artifact["type"] == "aws:cloudformation:stack":
-                properties = artifact["properties"]
-                account, region = artifact["environment"].removeprefix("aws://").split("/")
-                template = json.loads(
-                    (self.dir / properties["templateFile"]).read_text(encoding="utf-8")
-                )
-                name = properties.get("stackName", artifact_id)
-                self.stacks[name] = Stack(name, artifact_id, template, account, region)
-            elif artifact["type"] == "cdk:asset-manifest":
-                stack_id = artifact_id.removesuffix(".assets")
-                self._asset_manifests[stack_id] = self.dir / artifact["properties"]["file"]
-
-    def resources_of_type(self, type_name: str) -> Iterator[tuple[Stack, str, dict[str, Any]]]:
-        for stack in self.stacks.values():
-            for logical_id, resource in stack.template.get("Resources", {}).items():
-                if resource["Type"] == type_name:
-                    yield stack, logical_id, resource
-
-    def file_assets(self, stack: Stack) -> dict[str, Path]:
-        """``s3://<bucket>/<key>`` -> the local file, for each file asset of ``stack``."""
-        path = self._asset_manifests.get(stack.artifact_id)
-        if path is None:
-            return {}
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        assets: dict[str, Path] = {}
-        for asset in manifest.get("files", {}).values():
-            source = path.parent / asset["source"]["path"]
-            if asset["source"].get("packaging", "file") != "file" or not source.is_file():
-                continue  # folders are zipped Lambda code, templates are not assets
-            for destination in asset["destinations"].values():
-                bucket = self._substitute(destination["bucketName"], stack)
-                key = self._substitute(destination["objectKey"], stack)
-                assets[f"s3://{bucket}/{key}"] = source
-        return assets
-
-    def _substitute(self, text: str, stack: Stack) -> str:
-        return str(self.resolve({"Fn::Sub": text}, stack))
-
-    def resolve(self, value: Any, stack: Stack) -> Any:
-        """``value`` with every CloudFormation intrinsic resolved to stand-in values."""
-        if isinstance(value, list):
-            return [self.resolve(v, stack) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) != 1 or not next(iter(value)).startswith(("Fn::", "Ref")):
-            return {k: self.resolve(v, stack) for k, v in value.items()}
-        ((name, argument),) = value.items()
-        if name == "Ref":
-            return self._ref(argument, stack)
-        if name == "Fn::GetAtt":
-            logical_id, attribute = (
-                argument if isinstance(argument, list) else argument.split(".", 1)
-            )
-            return self._get_att(logical_id, attribute, stack)
-        if name == "Fn::Join":
-            separator, parts = argument
-            return separator.join(str(p) for p in self.resolve(parts, stack))
-        if name == "Fn::Select":
-            index, items = argument
-            return self.resolve(items, stack)[int(self.resolve(index, stack))]
-        if name == "Fn::Split":
-            separator, text = argument
-            return str(self.resolve(text, stack)).split(separator)
-        if name == "Fn::Sub":
-            text, variables = (argument, {}) if isinstance(argument, str) else argument
-            variables = {k: self.resolve(v, stack) for k, v in variables.items()}
-
-            def substitute(match: re.Match[str]) -> str:
-                reference = match.group(1)
-                if reference in variables:
-                    return str(variables[reference])
-                if "." in reference and not reference.startswith("AWS::"):
-                    logical_id, attribute = reference.split(".", 1)
-                    return str(self._get_att(logical_id, attribute, stack))
-                return str(self._ref(reference, stack))
-
-            return re.sub(r"\$\{([^!}][^}]*)\}", substitute, text)
-        if name == "Fn::GetStackOutput":
-            return self._stack_output(argument["StackName"], argument["OutputName"])
-        if name == "Fn::ImportValue":
-            export = self.resolve(argument, stack)
-            for other in self.stacks.values():
-                for output in other.template.get("Outputs", {}).values():
-                    if self.resolve(output.get("Export", {}).get("Name"), other) == export:
-                        return self.resolve(output["Value"], other)
-            raise KeyError(f"no stack of assembly-{self.env} exports {export!r}")
-        raise NotImplementedError(f"intrinsic {name} is not resolved by the rehearsal")
-
-    def _stack_output(self, stack_name: str, output_name: str) -> Any:
-        other = self.stacks[stack_name]
-        return self.resolve(other.template["Outputs"][output_name]["Value"], other)
-
-    def _ref(self, name: str, stack: Stack) -> Any:
-        pseudo = {
-            "AWS::AccountId": stack.account,
-            "AWS::Region": stack.region,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": stack.name,
-        }
-        if name in pseudo:
-            return pseudo[name]
-        parameters = stack.template.get("Parameters", {})
-        if name in parameters:
-            return parameters[name].get("Default", _stand_in_name(stack.name, name))
-        if name not in stack.template.get("Resources", {}):
-            raise KeyError(f"{stack.name}: Ref to unknown {name!r}")
-        return _stand_in_name(stack.name, name)
-
-    def _get_att(self, logical_id: str, attribute: str, stack: Stack) -> str:
-        resource = stack.template["Resources"][logical_id]
-        service = resource["Type"].split("::")[1].lower()
-        name = _stand_in_name(stack.name, logical_id)
-        if attribute == "Arn":
-            return f"arn:aws:{service}:{stack.region}:{stack.account}:{name}"
-        return f"{name}.{attribute.lower()}"
 
 
 @dataclass
@@ -283,15 +139,15 @@ class SynthesizedPipeline:
 
 def load_pipelines(outdir: Path, env: str) -> list[SynthesizedPipeline]:
     """Every pipeline of environment ``env`` in the cloud assembly at ``outdir``."""
-    assembly = Assembly(outdir, env)
+    assembly = Assembly.load(Path(outdir) / f"assembly-{env}")
     pipelines = []
-    for stack, logical_id, resource in assembly.resources_of_type("AWS::SageMaker::Pipeline"):
+    for stack, logical_id, resource in assembly.resources("AWS::SageMaker::Pipeline"):
         body = resource["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
-        definition = json.loads(assembly.resolve(body, stack))
+        definition = json.loads(assembly.resolve(stack, body))
         pipelines.append(
             SynthesizedPipeline(
                 env,
-                stack.name,
+                stack,
                 logical_id,
                 definition,
                 assembly.file_assets(stack),
@@ -301,14 +157,14 @@ def load_pipelines(outdir: Path, env: str) -> list[SynthesizedPipeline]:
     return pipelines
 
 
-def deployed_objects(assembly: Assembly, stack: Stack) -> dict[str, bytes]:
-    """Objects ``stack`` writes when deployed: each ``Custom::AWS`` resource (CDK's
-    ``AwsCustomResource``) whose create call is S3 ``putObject``, at its bucket and key."""
+def deployed_objects(assembly: Assembly, stack: str) -> dict[str, bytes]:
+    """Objects the stack called ``stack`` writes when deployed: each ``Custom::AWS`` resource
+    (CDK's ``AwsCustomResource``) whose create call is S3 ``putObject``, at its bucket and key."""
     objects: dict[str, bytes] = {}
-    for resource in stack.template.get("Resources", {}).values():
+    for resource in assembly.stacks[stack].template.get("Resources", {}).values():
         if resource["Type"] != "Custom::AWS" or "Create" not in resource["Properties"]:
             continue
-        call = json.loads(assembly.resolve(resource["Properties"]["Create"], stack))
+        call = json.loads(assembly.resolve(stack, resource["Properties"]["Create"]))
         service = str(call.get("service", "")).lower()
         if service in ("s3", "@aws-sdk/client-s3") and call.get("action") in (
             "putObject",
@@ -1034,6 +890,14 @@ class PipelineRun:
                 found.append(f"facet {facet['name_or_index']!r} is not a header")
         if found:
             raise StepFailed("; ".join(found))
+        bucket, _ = split_uri(inputs["dataset"]["S3Uri"])
+        texts = [
+            (self.s3.root / bucket / key).read_text(encoding="utf-8")
+            for key in self.s3.keys(inputs["dataset"]["S3Uri"])
+        ]
+        analysis = clarify_pre_training_problems(config, read_clarify_csv(texts, headers))
+        if analysis:
+            raise StepFailed("; ".join(analysis))
         output = self._check_outputs(step, arguments)
         self._baseline_properties(
             name, step, {"CalculatedBaselineConstraints": f"{output}/analysis.json"}
@@ -1227,6 +1091,83 @@ def train_like_container(
         for data, by_metric in history.items()
         for name, values in by_metric.items()
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Clarify: the pre-training bias analysis, by Clarify's own library
+# --------------------------------------------------------------------------------------------
+
+
+def read_clarify_csv(texts: Sequence[str], headers: Sequence[str]) -> Any:
+    """The dataset as Clarify reads a header-less ``text/csv`` input: every file's rows, the
+    analysis configuration's ``headers`` as column names, numbers parsed as numbers (so a
+    one-hot ``1.0``/``0.0`` column is a float column)."""
+    import pandas as pd
+
+    frames = [
+        pd.read_csv(io.StringIO(text), header=None, names=list(headers))
+        for text in texts
+        if text.strip()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def clarify_pre_training_problems(config: Mapping[str, Any], frame: Any) -> list[str]:
+    """What Clarify's pre-training bias analysis of ``frame`` with the analysis configuration
+    ``config`` would get wrong: a positive-label selection that is empty or every row, and
+    every requested metric that ends in an error (e.g. "Facet set is empty.").
+
+    The analysis is smclarify's ``bias_report`` (aws/amazon-sagemaker-clarify, the library
+    the Clarify container runs): ``series_datatype`` makes any float column CONTINUOUS, and a
+    continuous facet's or label's ``value_or_threshold`` becomes the intervals
+    ``from_breaks(thresholds + [max])`` (``bias/report.py`` ``_interval_index``), so a
+    threshold at or above the column's maximum selects no row.
+    """
+    from smclarify.bias import report
+    from smclarify.bias.metrics import common
+
+    problems: list[str] = []
+    headers = list(frame.columns)
+
+    def column(name_or_index: str | int) -> str:
+        return headers[name_or_index] if isinstance(name_or_index, int) else name_or_index
+
+    label = column(config["label"])
+    positive = list(config.get("label_values_or_threshold") or [])
+    if not positive:
+        return [f"label {label!r}: no label_values_or_threshold (Clarify needs one)"]
+    kind, series = common.ensure_series_data_type(frame[label], positive)
+    selected, described = report._positive_label_index(series, kind, positive)
+    count = int(selected.sum())
+    if count in (0, len(series)):
+        problems.append(
+            f"label {label!r} ({kind.name.lower()}, {series.min()}..{series.max()}): "
+            f"label_values_or_threshold {positive} selects {count} of {len(series)} rows as "
+            f"the positive outcome {described!r}; expected some but not all"
+        )
+    requested = config.get("methods", {}).get("pre_training_bias", {}).get("methods", "all")
+    metrics = ["all"] if requested == "all" else list(requested)
+    group = config.get("group_variable")
+    group_series = frame[column(group)] if group is not None else None
+    for facet in config.get("facet", []):
+        name = column(facet["name_or_index"])
+        values = facet.get("value_or_threshold")
+        results = report.bias_report(
+            frame,
+            report.FacetColumn(name, values),
+            report.LabelColumn(label, frame[label], positive),
+            report.StageType.PRE_TRAINING,
+            metrics=metrics,
+            group_variable=group_series,
+        )
+        for result in results:
+            errors = [f"{m['name']}: {m['error']}" for m in result["metrics"] if m.get("error")]
+            if errors:
+                problems.append(
+                    f"facet {name!r} value_or_threshold {values} (sensitive group "
+                    f"{result['value_or_threshold']!r}): {'; '.join(errors)}"
+                )
+    return problems
 
 
 # --------------------------------------------------------------------------------------------

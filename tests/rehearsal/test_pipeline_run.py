@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,12 @@ from tests.rehearsal.conftest import RehearsedRun
 from tests.rehearsal.data import NOISE_SD
 from tests.rehearsal.pipeline_runner import (
     XGBOOST_MODEL_FILE,
+    PipelineRun,
     RehearsalError,
     SynthesizedPipeline,
+    clarify_pre_training_problems,
     load_pipelines,
+    read_clarify_csv,
     rehearse,
     static_problems,
 )
@@ -95,6 +99,46 @@ def test_the_splits_are_label_first_with_exactly_the_features(
             label, one_hot = row[0], row[1:]
             assert sorted(one_hot) == [0.0] * (len(features) - 1) + [1.0]
             assert means[0] - 6 * NOISE_SD < label < means[-1] + 6 * NOISE_SD
+
+
+def _clarify_inputs(run: PipelineRun) -> tuple[dict[str, Any], Any, str]:
+    """The bias baseline's delivered analysis configuration, its dataset as Clarify reads it,
+    and the configuration's S3 URI."""
+    (clarify,) = _steps_of_type(run.pipeline, "ClarifyCheck")
+    inputs = {
+        i["InputName"]: i["S3Input"]["S3Uri"]
+        for i in run.value(clarify["Arguments"])["ProcessingInputs"]
+    }
+    config = json.loads(run.s3.path(inputs["analysis_config"]).read_text())
+    bucket = inputs["dataset"].removeprefix("s3://").split("/", 1)[0]
+    texts = [(run.s3.root / bucket / k).read_text() for k in run.s3.keys(inputs["dataset"])]
+    return config, read_clarify_csv(texts, config["headers"]), inputs["analysis_config"]
+
+
+def test_the_bias_baseline_has_a_sensitive_group_and_a_positive_outcome(
+    dev_rehearsal: RehearsedRun,
+) -> None:
+    """Clarify's own pre-training analysis of the train split computes every metric asked
+    for: the facet's sensitive group and the positive label are neither empty nor all."""
+    run = dev_rehearsal.run
+    run.raise_for_problems()
+    config, frame, _ = _clarify_inputs(run)
+    assert clarify_pre_training_problems(config, frame) == []
+    (facet,) = config["facet"]
+    from smclarify.bias.report import FacetColumn, LabelColumn, StageType, bias_report
+
+    (report,) = bias_report(
+        frame,
+        FacetColumn(facet["name_or_index"], facet["value_or_threshold"]),
+        LabelColumn(config["label"], frame[config["label"]], config["label_values_or_threshold"]),
+        StageType.PRE_TRAINING,
+        metrics=["CI"],
+    )
+    (ci,) = report["metrics"]
+    # CI = (n_other - n_group) / n: strictly inside (-1, 1) only if both groups have rows.
+    assert -1 < ci["value"] < 1, report
+    members = (frame[facet["name_or_index"]] == 1.0).sum()
+    assert ci["value"] == pytest.approx((len(frame) - 2 * members) / len(frame)), report
 
 
 def test_the_registered_package_points_at_what_the_run_wrote(dev_rehearsal: RehearsedRun) -> None:
@@ -202,3 +246,44 @@ def test_control_a_clarify_config_under_another_name_is_not_found(
         and p.split(", but")[0].endswith("/analysis_config.json")
         for p in problems
     ), problems
+
+
+def test_control_a_one_hot_facet_threshold_of_1_is_an_empty_sensitive_group(
+    dev_rehearsal: RehearsedRun, tmp_path: Path
+) -> None:
+    """Clarify reads the float CSV's one-hot column as continuous: threshold [1.0] is the
+    empty interval set from_breaks([1.0]), so every pre-training metric errors."""
+    broken = dev_rehearsal.pipeline.copy()
+    _, _, config_uri = _clarify_inputs(dev_rehearsal.run)
+    config = json.loads(broken.deployed[config_uri])
+    config["facet"][0]["value_or_threshold"] = [1.0]
+    broken.deployed[config_uri] = json.dumps(config).encode()
+    run, _ = rehearse(
+        broken,
+        tmp_path,
+        dataset=dev_rehearsal.dataset_config,
+        training=dev_rehearsal.training_config,
+    )
+    with pytest.raises(RehearsalError) as raised:
+        run.raise_for_problems()
+    (clarify,) = _steps_of_type(run.pipeline, "ClarifyCheck")
+    problems = [p for p in raised.value.problems if p.startswith(f"{clarify['Name']}: ")]
+    assert problems and "DPL: Facet set is empty." in problems[0], raised.value.problems
+    assert "CI: facet set is empty" in problems[0], problems
+    assert run.status[clarify["Name"]] != "Succeeded"
+    assert not run.registrations
+
+
+@pytest.mark.parametrize("side", ["above the maximum", "below the minimum"])
+def test_control_a_label_threshold_outside_the_labels_selects_none_or_all(
+    dev_rehearsal: RehearsedRun, side: str
+) -> None:
+    config, frame, _ = _clarify_inputs(dev_rehearsal.run)
+    labels = frame[config["label"]]
+    threshold = labels.max() + 1 if side == "above the maximum" else labels.min() - 1
+    broken = {**config, "label_values_or_threshold": [float(threshold)]}
+    expected = "selects 0 of" if side == "above the maximum" else f"selects {len(frame)} of"
+    problems = clarify_pre_training_problems(broken, frame)
+    assert any(p.startswith(f"label {config['label']!r}") and expected in p for p in problems), (
+        problems
+    )

@@ -452,7 +452,39 @@ def test_bias_baseline_uses_the_configured_positive_outcome_and_group(platform):
     ]
     assert config["label_values_or_threshold"] == [8.5]  # cdk.json: log spend above 8.5
     (facet,) = config["facet"]
-    assert facet == {"name_or_index": "segment_consumer", "value_or_threshold": [1.0]}
+    # The default: Clarify reads the float one-hot column as continuous, so the members
+    # (1.0) are the rows above the threshold 0.5; [1.0] would be an empty group.
+    assert facet == {"name_or_index": "segment_consumer", "value_or_threshold": [0.5]}
+    # Every metric but CDDL, which needs a group variable the baseline does not have.
+    methods = config["methods"]["pre_training_bias"]["methods"]
+    assert sorted(methods) == ["CI", "DPL", "JS", "KL", "KS", "LP", "TVD"]
+    assert "group_variable" not in config
+
+
+def test_default_bias_settings_give_clarify_every_metric_on_float_splits():
+    """The definition's defaults, analysed by Clarify's own library on splits written as
+    preprocess.py writes them (0.0/1.0 floats): no empty group, no metric in error."""
+    import pandas as pd
+
+    from mlops_constructs import _sagemaker_definition as definitions
+    from tests.rehearsal.pipeline_runner import clarify_pre_training_problems, read_clarify_csv
+
+    built = definitions.build_definition(_spec())
+    (analysis,) = [
+        json.loads(body)
+        for uri, body in built.uploads.items()
+        if uri.endswith("analysis_config.json")
+    ]
+    assert analysis["label_values_or_threshold"] == [0.5]
+    assert analysis["facet"] == [{"name_or_index": "x1", "value_or_threshold": [0.5]}]
+    rows = [(float(i % 3 == 0), float(i % 2 == 0), float(i % 2 == 1)) for i in range(60)]
+    csv_text = "".join(",".join(repr(v) for v in row) + "\n" for row in rows)
+    frame = read_clarify_csv([csv_text], analysis["headers"])
+    assert isinstance(frame, pd.DataFrame) and frame["x1"].dtype == float
+    assert clarify_pre_training_problems(analysis, frame) == []
+    # The control: the old default [1] is Clarify's empty group on the same data.
+    broken = {**analysis, "facet": [{"name_or_index": "x1", "value_or_threshold": [1.0]}]}
+    assert any("Facet set is empty" in p for p in clarify_pre_training_problems(broken, frame))
 
 
 def test_bias_settings_reach_the_analysis_config():

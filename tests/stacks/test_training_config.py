@@ -170,9 +170,10 @@ def test_channel_table():
 
 def test_bias_settings_default_by_problem_type(base_context):
     (classifier,) = load_config(with_training(base_context)).environment("staging").training
-    # The positive class of a 0/1 label, the one-hot facet's group.
-    assert classifier.bias_label_values_or_threshold == [1.0]
-    assert classifier.bias_facet_values_or_threshold == [1.0]
+    # The positive class of a 0/1 label, the one-hot facet's group: thresholds, as Clarify
+    # reads the float 0.0/1.0 columns of the splits as continuous (values above 0.5 are 1.0).
+    assert classifier.bias_label_values_or_threshold == [0.5]
+    assert classifier.bias_facet_values_or_threshold == [0.5]
     regression = {"problem_type": "regression", "label_column": "annual_spend"}
     (problem,) = problems(with_training(base_context, **regression))
     assert "bias_label_values_or_threshold" in problem
@@ -183,3 +184,58 @@ def test_bias_settings_default_by_problem_type(base_context):
     assert "a regression label needs one threshold" in problem
     (problem,) = problems(with_training(base_context, bias_facet_values_or_threshold=[]))
     assert "bias_facet_values_or_threshold" in problem
+
+
+ONE_HOT_FACET = "expected thresholds in [0, 1) for the one-hot column segment_consumer"
+
+
+def test_a_one_hot_facet_threshold_must_select_its_members(base_context):
+    """Clarify's sensitive group of a continuous facet is (threshold, max]: for a 0.0/1.0
+    one-hot column a threshold of 1 or more is empty, one below 0 is every row."""
+    for bad in ([1.0], [-0.5], [0.5, 1.0]):
+        (problem,) = problems(with_training(base_context, bias_facet_values_or_threshold=bad))
+        assert problem == (
+            "environment 'staging', field 'training.0.bias_facet_values_or_threshold': "
+            f"got {bad!r}; {ONE_HOT_FACET} (a threshold; Clarify's group is the rows above it)"
+        )
+    for good in ([0.0], [0.5], [0.99]):
+        load_config(with_training(base_context, bias_facet_values_or_threshold=good))
+    # A facet that is not one-hot may use any threshold.
+    load_config(
+        with_training(
+            base_context, bias_facet="annual_spend_log", bias_facet_values_or_threshold=[7.0]
+        )
+    )
+
+
+def test_a_binary_label_threshold_must_select_the_positive_class(base_context):
+    (problem,) = problems(with_training(base_context, bias_label_values_or_threshold=[1.0]))
+    assert problem == (
+        "environment 'staging', field 'training.0.bias_label_values_or_threshold': got [1.0]; "
+        "expected thresholds in [0, 1) for the 0/1 label of a binary classification model "
+        "(a threshold; Clarify's positive outcome is the labels above it)"
+    )
+    # A regression label's range is the data's: any threshold is accepted.
+    load_config(
+        with_training(
+            base_context,
+            problem_type="regression",
+            label_column="annual_spend",
+            bias_label_values_or_threshold=[1000],
+        )
+    )
+
+
+def test_bias_threshold_problems_are_reported_with_the_others(base_context):
+    found = problems(
+        with_training(
+            base_context,
+            bias_facet_values_or_threshold=[1.0],
+            bias_label_values_or_threshold=[2.0],
+            approval_status="Approved",
+        )
+    )
+    assert len(found) == 3, found
+    assert any("bias_facet_values_or_threshold': got [1.0]" in p for p in found)
+    assert any("bias_label_values_or_threshold': got [2.0]" in p for p in found)
+    assert any("approval_status': got 'Approved'" in p for p in found)
