@@ -68,22 +68,6 @@ FEATURE_ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("test-feature-etl")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "512m")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
 @pytest.fixture(params=[False, True], ids=["ansi-off", "ansi-on"])
 def ansi(request: pytest.FixtureRequest, spark: SparkSession) -> Iterator[bool]:
     """Runs a test with Spark's ANSI SQL mode off (the Spark 3.5 default) and on."""

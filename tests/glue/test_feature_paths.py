@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
 from statistics import median
 from typing import Any
 
@@ -30,22 +29,6 @@ RAW_ROWS = [
     ("5", "Alan Turing", "corporate", "0.25", "GB", "2024-01-05T00:00:00Z"),
 ]
 PERSONAL = {"full_name", "first_name", "last_name"}
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("test-feature-paths")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "512m")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module", params=["dev", "staging", "prod"])
