@@ -166,9 +166,12 @@ def main() -> int:
         "peak_memory_mib": round(peak_mib),
     }
     if args.with_tests:
-        # The run rehearsal alone, as `make rehearse` runs it (its own synth included).
+        # The run rehearsal alone, as `make rehearse` runs it (its own synth included), and
+        # the whole suite as `make test` runs it (with its workers, PYTEST_PARALLEL).
         figures["rehearsal_s"] = round(time_tests("tests/rehearsal"), 1)
-        figures["test_suite_s"] = round(time_tests(), 1)
+        figures["test_suite_s"] = round(
+            time_tests(*os.environ.get("PYTEST_PARALLEL", "").split()), 1
+        )
 
     width = max(len(k) for k in figures)
     for key, value in figures.items():
