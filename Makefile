@@ -10,6 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # uv installs the same exact pins as pip, about six times faster (the SageMaker SDK and
 # its dependencies are most of the download); pip only brings uv itself into the venv.
+# Bytecode is compiled at install, as pip does: the first import is then not slowed, and the
+# SDK's own invalid escape sequences do not warn in the first test run.
 UV_PIN := uv==0.13.9
 UV := $(VENV)/bin/uv
 CDK := node_modules/.bin/cdk
@@ -37,8 +39,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.tx
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing pinned Python packages into $(VENV) with $(UV_PIN) ..."
 	@$(PY) -m pip install --quiet $(UV_PIN)
-	@$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
-	@$(UV) pip install --quiet --python $(PY) --no-deps -r requirements-nodeps.txt
+	@$(UV) pip install --quiet --python $(PY) --compile-bytecode -r requirements-dev.txt
+	@$(UV) pip install --quiet --python $(PY) --compile-bytecode --no-deps -r requirements-nodeps.txt
 	@$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	@$(PY) -c 'import aws_cdk, cdk_nag, pydantic, cfnlint, pytest, mlops_constructs, xgboost, smclarify.bias.report'
 	@touch $@
