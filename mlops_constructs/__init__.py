@@ -1,37 +1,97 @@
 """Reusable, secure-by-default AWS CDK constructs for an ML platform.
 
-Import the constructs from here, e.g. ``from mlops_constructs import PlatformKeys, Network``.
+Import the constructs and their settings types from here, e.g.
+``from mlops_constructs import PlatformKeys, Network``. Importing this package does not import
+the SageMaker SDK: only ``TrainingPipeline`` and ``ModelMonitor`` need it (the ``pipelines``
+extra).
 """
 
 from mlops_constructs._validation import PropsError
 from mlops_constructs.artifacts import ArtifactStore
 from mlops_constructs.data_lake import DataLake
+from mlops_constructs.databrew import DataBrewPipeline, QualityRule, RecipeStep
+from mlops_constructs.glue import (
+    Column,
+    CsvTable,
+    EtlWorkflow,
+    FeatureEtlJob,
+    FindMatchesTransform,
+    GlueNetworkConnection,
+    GlueSecurityConfiguration,
+    LakeCatalog,
+    ZoneCrawler,
+)
 from mlops_constructs.keys import KeyPurpose, PlatformKeys
-from mlops_constructs.model_monitor import ModelMonitor, RetrainingTrigger
+from mlops_constructs.macie import (
+    AllowList,
+    CustomDataIdentifier,
+    DiscoverySchedule,
+    MacieDiscovery,
+    MacieRemediation,
+)
+from mlops_constructs.model_monitor import (
+    BiasSettings,
+    ModelMonitor,
+    MonitorSchedules,
+    MonitorThresholds,
+    RetrainingTrigger,
+)
 from mlops_constructs.model_registry import ModelRegistry
 from mlops_constructs.network import Network
 from mlops_constructs.secrets import ExternalCredentialSecret
 from mlops_constructs.serving import (
     ApprovedModelDeployer,
+    EndpointAlarmThresholds,
+    EndpointAutoScaling,
     ModelPackageEndpoint,
     MultiModelEndpoint,
+    OffHours,
+    Rollout,
+    ServingEndpoint,
+    ShadowVariant,
 )
 from mlops_constructs.training_pipeline import TrainingPipeline, TuningSettings
 
 __all__ = [
+    "AllowList",
     "ApprovedModelDeployer",
     "ArtifactStore",
+    "BiasSettings",
+    "Column",
+    "CsvTable",
+    "CustomDataIdentifier",
+    "DataBrewPipeline",
     "DataLake",
+    "DiscoverySchedule",
+    "EndpointAlarmThresholds",
+    "EndpointAutoScaling",
+    "EtlWorkflow",
     "ExternalCredentialSecret",
+    "FeatureEtlJob",
+    "FindMatchesTransform",
+    "GlueNetworkConnection",
+    "GlueSecurityConfiguration",
     "KeyPurpose",
+    "LakeCatalog",
+    "MacieDiscovery",
+    "MacieRemediation",
     "ModelMonitor",
     "ModelPackageEndpoint",
     "ModelRegistry",
+    "MonitorSchedules",
+    "MonitorThresholds",
     "MultiModelEndpoint",
     "Network",
+    "OffHours",
     "PlatformKeys",
     "PropsError",
+    "QualityRule",
+    "RecipeStep",
     "RetrainingTrigger",
+    "Rollout",
+    "ServingEndpoint",
+    "ShadowVariant",
     "TrainingPipeline",
     "TuningSettings",
+    "ZoneCrawler",
 ]

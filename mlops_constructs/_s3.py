@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs._nag import acknowledge_wildcards
+from mlops_constructs._policies import add_statement_or_warn
 
 
 def secure_bucket(
@@ -90,7 +91,7 @@ def access_log_bucket(
     return bucket
 
 
-def log_to(bucket: s3.Bucket, log_bucket: s3.Bucket, prefix: str) -> None:
+def log_to(bucket: s3.Bucket, log_bucket: s3.IBucket, prefix: str) -> None:
     """Send ``bucket``'s server access logs to ``log_bucket`` under ``prefix``.
 
     Set on the L1 resource with our own log-bucket policy rather than through
@@ -102,7 +103,9 @@ def log_to(bucket: s3.Bucket, log_bucket: s3.Bucket, prefix: str) -> None:
     cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
         destination_bucket_name=log_bucket.bucket_name, log_file_prefix=prefix
     )
-    log_bucket.add_to_resource_policy(
+    add_statement_or_warn(
+        bucket,
+        log_bucket,
         iam.PolicyStatement(
             sid="AccessLogsFrom" + "".join(p.capitalize() for p in prefix.strip("/").split("-")),
             principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
@@ -112,7 +115,7 @@ def log_to(bucket: s3.Bucket, log_bucket: s3.Bucket, prefix: str) -> None:
                 "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
                 "StringEquals": {"aws:SourceAccount": Stack.of(bucket).account},
             },
-        )
+        ),
     )
 
 

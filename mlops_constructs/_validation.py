@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from typing import Any
 
-from aws_cdk import Token
+from aws_cdk import Stack, Token
+from constructs import IConstruct
+
+#: How a library user installs the SageMaker SDK: the package's ``pipelines`` extra
+#: (pyproject.toml), left out of the base install as it is about 1 GB.
+SAGEMAKER_SDK_INSTALL = 'pip install "mlops-platform-constructs[pipelines]"'
 
 
 class PropsError(ValueError):
@@ -26,6 +32,34 @@ class PropsCheck:
         if ok or _is_token(value):
             return
         self._problems.append(f"{prop}: got {value!r}; {expected}")
+
+    def add(self, prop: str, problem: str) -> None:
+        """Record a problem that is not about one prop's value (a package, the region)."""
+        self._problems.append(f"{prop}: {problem}")
+
+    def require_sagemaker_sdk(self, scope: IConstruct, needs: str) -> None:
+        """Record what keeps the SageMaker SDK from authoring ``needs`` for ``scope``, offline.
+
+        The SDK is an optional dependency, and it looks images up by region, which in an
+        environment-agnostic stack is a token: both would otherwise fail deep in the SDK.
+        """
+        try:
+            importlib.metadata.version("sagemaker")
+        except importlib.metadata.PackageNotFoundError:
+            self.add(
+                "sagemaker",
+                f"{needs} needs the SageMaker Python SDK, which is not installed; install the "
+                f"optional extra: {SAGEMAKER_SDK_INSTALL}",
+            )
+        stack = Stack.of(scope)
+        if Token.is_unresolved(stack.region):
+            self.add(
+                "region",
+                f"stack {stack.node.path!r} has no explicit region (it is environment-"
+                f"agnostic), but {needs} needs one: SageMaker images differ per region; "
+                "give the stack an env with an explicit region, e.g. "
+                'Stack(app, "Ml", env=Environment(account="123456789012", region="eu-west-1"))',
+            )
 
     def raise_if_any(self) -> None:
         if self._problems:

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from mlops_constructs._event_function import event_function
 from mlops_constructs._nag import acknowledge_wildcards
+from mlops_constructs._policies import add_statement_or_warn
 from mlops_constructs._s3 import access_log_bucket, log_to, secure_bucket
 from mlops_constructs._sdk_calls import acknowledge_sdk_function
 from mlops_constructs._validation import PropsCheck
@@ -317,7 +318,9 @@ class MacieDiscovery(Construct):
 
         slr = f"arn:{stack.partition}:iam::{stack.account}:{_MACIE_SLR}"
         for key in bucket_keys:
-            key.add_to_resource_policy(
+            add_statement_or_warn(
+                self,
+                key,
                 iam.PolicyStatement(
                     sid="AllowMacieToDecryptObjectsItScans",
                     # A condition on the principal ARN, not the role as principal: the role
@@ -326,7 +329,7 @@ class MacieDiscovery(Construct):
                     actions=["kms:Decrypt"],
                     resources=["*"],
                     conditions={"ArnEquals": {"aws:PrincipalArn": slr}},
-                )
+                ),
             )
 
 

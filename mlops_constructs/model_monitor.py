@@ -104,16 +104,18 @@ class MonitorSchedules:
 class BiasSettings:
     """Who the bias metrics compare: the ``facet`` column at ``facet_value`` (one-hot 1 by
     default) against the rest; the positive outcome is a label above ``label_threshold``
-    (regression) or equal to one of ``label_values`` (classification); CDDL needs a
-    ``group_variable`` column. ``thresholds`` maps metric short names to alarm thresholds."""
+    (regression) or equal to one of ``label_values`` (classification). ``thresholds`` maps
+    metric short names to alarm thresholds, ``{"DPL": 0.2, "KL": 0.2, "TVD": 0.2}`` by
+    default; a ``CDDL`` threshold needs a ``group_variable`` column (none by default)."""
 
     facet: str
     facet_value: float = 1
     label_threshold: float | None = None
     label_values: Sequence[float] = (1,)
     group_variable: str | None = None
+    # No CDDL by default: it is conditioned on a group variable, which has no default.
     thresholds: Mapping[str, float] = field(
-        default_factory=lambda: {"DPL": 0.2, "KL": 0.2, "TVD": 0.2, "CDDL": 0.2}
+        default_factory=lambda: {"DPL": 0.2, "KL": 0.2, "TVD": 0.2}
     )
 
 
@@ -130,6 +132,10 @@ class MonitorThresholds:
 class ModelMonitor(Construct):
     """Makes the four Model Monitor jobs of one single-model endpoint, their schedules and
     alarms.
+
+    Needs the SageMaker Python SDK (the package's ``pipelines`` extra: it names the Model
+    Monitor and Clarify images) and a stack with an explicit region; without either it raises
+    a ``PropsError`` saying what to do.
 
     * **Job definitions**: data quality (against the training pipeline's data-quality
       constraints and statistics), model quality (captured predictions joined with ground
@@ -371,8 +377,8 @@ class ModelMonitor(Construct):
         return self.artifacts.grant_prefix(grantee, self.ground_truth_prefix)
 
     # -- validation -----------------------------------------------------------------------
-    @staticmethod
     def _check(
+        self,
         endpoint: ServingEndpoint,
         problem_type: str,
         features: Sequence[str],
@@ -481,6 +487,7 @@ class ModelMonitor(Construct):
             max_runtime_seconds,
             "expected 60 to 86400",
         )
+        check.require_sagemaker_sdk(self, "the Model Monitor and Clarify image URIs")
         check.raise_if_any()
 
     # -- parts ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_constructs._nag import acknowledge_wildcards
+from mlops_constructs._policies import add_statement_or_warn
 from mlops_constructs._validation import PropsCheck, PropsError
 from mlops_constructs.artifacts import ArtifactStore
 
@@ -120,18 +121,22 @@ class ModelRegistry(Construct):
             )
         principals = [iam.AccountPrincipal(a) for a in self.reader_accounts]
         sid = "ModelRegistryReaders" + re.sub(r"[^A-Za-z0-9]", "", self.group_name)
-        artifacts.bucket.add_to_resource_policy(
+        add_statement_or_warn(
+            self,
+            artifacts.bucket,
             iam.PolicyStatement(
                 sid=sid,
                 principals=principals,
                 actions=["s3:GetObject"],
                 resources=[artifacts.bucket.arn_for_objects(f"{prefix}*/output/model.tar.gz")],
-            )
+            ),
         )
         # The key policy cannot name the bucket (its stack depends on the key's), so the
         # grant holds only for requests S3 makes on the readers' behalf; the bucket policy
         # above decides which objects those are.
-        artifacts.encryption_key.add_to_resource_policy(
+        add_statement_or_warn(
+            self,
+            artifacts.encryption_key,
             iam.PolicyStatement(
                 sid=sid,
                 principals=principals,
@@ -142,7 +147,7 @@ class ModelRegistry(Construct):
                         "kms:ViaService": f"s3.{Stack.of(artifacts).region}.amazonaws.com"
                     }
                 },
-            )
+            ),
         )
 
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:

@@ -54,6 +54,9 @@ class TuningSettings:
 class TrainingPipeline(Construct):
     """Makes a SageMaker Pipeline that builds, checks and registers one model.
 
+    Needs the SageMaker Python SDK (the package's ``pipelines`` extra) and a stack with an
+    explicit region; without either it raises a ``PropsError`` saying what to do.
+
     Steps (the definition is written by the SageMaker Python SDK v3 at synth time, offline):
     ``PrepareFeatures`` (scikit-learn processing of the curated features into train,
     validation and test splits: the label, then exactly ``features`` in their order),
@@ -188,6 +191,7 @@ class TrainingPipeline(Construct):
             input_prefix,
             "expected a key prefix ending with '/'",
         )
+        check.require_sagemaker_sdk(self, "the pipeline definition")
         check.raise_if_any()
         stack = Stack.of(self)
         prefix = f"pipelines/{pipeline_name}"

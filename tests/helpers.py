@@ -84,6 +84,20 @@ def endpoint_base(stack: cdk.Stack) -> tuple[Any, dict[str, Any]]:
     }
 
 
+def hide_sagemaker_sdk(monkeypatch: Any) -> None:
+    """Make the SageMaker SDK look not installed: its distribution cannot be found."""
+    import importlib.metadata
+
+    real_version = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name == "sagemaker":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+
+
 def lint_problems(template: Template) -> list[str]:
     """cfn-lint's findings on a synthesized template, in the project's region."""
     import json

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Annotations, Match
 from botocore.validate import validate_parameters
 
 from mlops_constructs import DataLake, PropsError
@@ -230,6 +231,30 @@ def test_macie_may_decrypt_the_lake_key_by_principal_arn(quarantine_mode):
     ]
     assert statement["Action"] == "kms:Decrypt"
     assert "AWSServiceRoleForAmazonMacie" in json.dumps(statement["Condition"]["ArnEquals"])
+
+
+IMPORTED_KEY = "arn:aws:kms:eu-west-1:284751930618:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_an_imported_lake_key_gets_a_warning_with_the_statement_to_add():
+    # An imported key's policy is not this app's: the statement cannot be added, and
+    # without it Macie cannot read what it scans, so the user must be told.
+    def build(stack):
+        key = kms.Key.from_key_arn(stack, "LakeKey", IMPORTED_KEY)
+        lake = DataLake(stack, "Lake", encryption_key=key)
+        MacieDiscovery(
+            stack, "Discovery", name_prefix="mlops-test", buckets=[lake.bucket("raw")],
+            bucket_keys=[key],
+        )  # fmt: skip
+
+    _, _, stack = synth_construct(build, nag=False)
+    (warning,) = Annotations.from_stack(stack).find_warning(
+        "/TestStack/Discovery", Match.string_like_regexp("AllowMacieToDecryptObjectsItScans")
+    )
+    message = warning.entry.data
+    assert IMPORTED_KEY in message or "LakeKey" in message
+    assert "kms:Decrypt" in message and "AWSServiceRoleForAmazonMacie" in message
+    assert "by hand" in message
 
 
 def test_rule_pattern_matches_sensitive_findings_on_lake_buckets_only(quarantine_mode):

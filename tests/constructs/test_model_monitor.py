@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
 from mlops_constructs import PropsError
@@ -17,7 +18,12 @@ from mlops_constructs.model_monitor import (
     is_monitor_cron,
 )
 from mlops_constructs.serving import ModelPackageEndpoint, MultiModelEndpoint
-from tests.helpers import endpoint_base, lint_problems, synth_construct
+from tests.helpers import (
+    endpoint_base,
+    hide_sagemaker_sdk,
+    lint_problems,
+    synth_construct,
+)
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:284751930618:model-package/mlops-dev-spend/3"
 FEATURES = ["segment_consumer", "segment_corporate", "segment_home_office"]
@@ -368,6 +374,33 @@ def test_multi_model_endpoints_and_bad_props_are_refused():
         "shap_baseline: got [0.0]; expected one value per feature (3)",
     ):
         assert expected in message, message
+
+
+def test_the_default_bias_settings_are_valid_on_their_own():
+    # No group variable: the defaults must not ask for CDDL, which is conditioned on one.
+    synth_construct(
+        lambda s: _build(s, bias=BiasSettings(facet="segment_consumer", label_threshold=8.5)),
+        nag=False,
+    )
+
+
+def test_an_environment_agnostic_stack_is_refused_with_what_to_do():
+    with pytest.raises(PropsError) as raised:
+        _build(cdk.Stack(cdk.App(), "UserStack"))
+    message = str(raised.value)
+    assert "ModelMonitor" in message
+    assert "region" in message
+    assert "env=" in message
+    assert "Token" not in message
+
+
+def test_without_the_sdk_the_error_names_the_extra(monkeypatch):
+    hide_sagemaker_sdk(monkeypatch)
+    with pytest.raises(PropsError) as raised:
+        synth_construct(_build, nag=False)
+    message = str(raised.value)
+    assert "ModelMonitor" in message
+    assert 'pip install "mlops-platform-constructs[pipelines]"' in message
 
 
 def test_template_lints_clean(made):

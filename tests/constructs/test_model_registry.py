@@ -130,6 +130,30 @@ def test_readers_can_fetch_model_archives_and_decrypt_them_through_s3_only():
     assert len(shared) == 1 and "284751930618" not in str(shared[0]["Principal"])
 
 
+def test_an_imported_artifacts_key_gets_a_warning_with_the_statement_to_add():
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Annotations, Match
+
+    from mlops_constructs.artifacts import ArtifactStore
+
+    def build(stack):
+        key = kms.Key.from_key_arn(
+            stack, "ArtifactsKey", "arn:aws:kms:eu-west-1:284751930618:key/1234abcd-12ab"
+        )
+        artifacts = ArtifactStore(stack, "Artifacts", encryption_key=key)
+        registry = ModelRegistry(
+            stack, "Registry", group_name="mlops-dev-churn", reader_accounts=["593027461185"]
+        )
+        registry.share_model_artifacts(artifacts, "pipelines/mlops-dev-churn/tuning/")
+
+    _, _, stack = synth_construct(build, nag=False)
+    (warning,) = Annotations.from_stack(stack).find_warning(
+        "/TestStack/Registry", Match.string_like_regexp("ModelRegistryReaders")
+    )
+    message = warning.entry.data
+    assert "kms:Decrypt" in message and "593027461185" in message and "by hand" in message
+
+
 def test_nothing_is_shared_without_readers():
     bucket, key = _shared([])
     assert not [s for s in bucket if "model.tar.gz" in str(s)]
