@@ -8,7 +8,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# uv installs the same exact pins as pip, about six times faster (the SageMaker SDK and
+# uv installs the same exact pins as pip, several times faster (the SageMaker SDK and
 # its dependencies are most of the download); pip only brings uv itself into the venv.
 # Bytecode is compiled at install, as pip does: the first import is then not slowed, and the
 # SDK's own invalid escape sequences do not warn in the first test run.
