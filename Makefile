@@ -28,7 +28,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup synth test rehearse lint bench clean
+.PHONY: help setup synth schema test rehearse lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -56,6 +56,11 @@ setup: $(VENV)/.installed node_modules/.installed ## Install everything (venv, p
 synth: setup ## Synthesize every environment (or ENV=dev) into cdk.out/
 	@$(CDK) synth --quiet $(SELECT) '**'
 	@echo "Synthesized to cdk.out: $$(find cdk.out -name '*.template.json' | wc -l) templates"
+
+# config/schema.json and config/delivery.schema.json, generated from the config models
+# (stacks/config.py) for editors; a test fails while they are stale.
+schema: setup ## Regenerate the JSON Schemas of the config/ files from the config models
+	@$(PY) -m stacks.config_files
 
 # The suite runs on two pytest-xdist workers, a test module per worker at a time (each
 # worker synthesizes the app once for the modules that need it).

@@ -1,5 +1,11 @@
 #!/usr/bin/env python3
-"""The CDK app: one stage per environment configured in cdk.json (``mlops:environments``).
+"""The CDK app: one stage per environment configured in ``config/``.
+
+The settings are layered: ``config/base.yaml`` holds what every environment shares and
+``config/<env>.yaml`` (dev, staging, prod) names an environment's tier, account and region
+and only what differs; ``config/delivery.yaml`` configures the delivery pipeline
+(``stacks/config_files.py`` describes the merge rule). ``cdk.json`` holds the app command
+and the feature flags.
 
 Synthesize all environments with ``make synth``; one with ``make synth ENV=dev`` (or
 ``npx cdk synth -c mlops:select=dev``). Invalid configuration stops here with one message

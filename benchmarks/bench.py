@@ -3,7 +3,7 @@
 
 Measures, in one run on this machine:
 
-* the wall time of synthesizing every environment of cdk.json in a fresh Python process
+* the wall time of synthesizing every environment of config/ in a fresh Python process
   (interpreter start, imports, jsii start-up, construction, cdk-nag, writing cdk.out), as
   ``app.py`` does under the CDK CLI;
 * the same for an empty app (one stack, no resources, the same App settings), so the two

@@ -12,7 +12,13 @@ from typing import Any
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import SELECT_CONTEXT_KEY, PlatformConfig, load_config
+from stacks.config import (
+    DELIVERY_CONTEXT_KEY,
+    ENVIRONMENTS_CONTEXT_KEY,
+    SELECT_CONTEXT_KEY,
+    PlatformConfig,
+    load_config,
+)
 from stacks.stage import PlatformStage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +33,29 @@ def cdk_json_context(path: Path | None = None) -> dict[str, Any]:
         return dict(json.load(handle).get("context", {}))
 
 
+def default_context(config_dir: Path | None = None) -> dict[str, Any]:
+    """cdk.json's context with the settings of the ``config/`` folder inlined, merged, as the
+    context keys ``mlops:environments`` and ``mlops:delivery`` (which replace the files when
+    given): the shape tests edit to check variations, and what tools synthesize.
+
+    Raises :class:`stacks.config.ConfigError` when the files cannot be read or merged.
+    """
+    from stacks.config import ConfigError
+    from stacks.config_files import read_config_dir
+
+    layered = read_config_dir(config_dir)
+    if layered.problems or not layered.environments:
+        raise ConfigError(layered.problems)
+    context = cdk_json_context()
+    context[ENVIRONMENTS_CONTEXT_KEY] = layered.environments
+    if layered.delivery is not None:
+        context[DELIVERY_CONTEXT_KEY] = layered.delivery
+    return context
+
+
 def cli_context() -> dict[str, Any]:
-    """The context the CDK CLI hands the app (cdk.json, cdk.context.json and ``-c`` options).
+    """The context the CDK CLI hands the app (cdk.json, cdk.context.json and ``-c`` options);
+    the settings themselves come from ``config/`` (:func:`stacks.config.load_config`).
 
     Read here, as App() would read it, so that the config is validated before an App exists:
     App() creates the output folder, and a bad config must write nothing.

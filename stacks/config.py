@@ -1,10 +1,11 @@
-"""Per-environment configuration: a typed model of the ``mlops:environments`` context.
+"""Per-environment configuration: the typed models of the platform's settings.
 
-The configuration lives in ``cdk.json`` under the context key ``mlops:environments``, one
-entry per environment (dev, staging, prod, or any name you choose). :func:`load_config`
-turns that raw context into :class:`PlatformConfig` and fails with a single
-:class:`ConfigError` that lists *every* problem found in *every* environment, each naming
-the environment, the field, the value received and what is expected.
+The settings live in the layered files of ``config/`` (``base.yaml``, one ``<env>.yaml`` per
+environment, ``delivery.yaml``; merged as :mod:`stacks.config_files` describes), or, for
+tests, in the context keys ``mlops:environments`` and ``mlops:delivery``. :func:`load_config`
+turns them into :class:`PlatformConfig` and fails with a single :class:`ConfigError` that
+lists *every* problem found in *every* environment, each naming the file(s) the value came
+from, the environment, the field, the value received and what is expected.
 
 Only ``app.py`` and ``stacks/`` read configuration; constructs receive typed props.
 Later capabilities add their own sections to :class:`EnvironmentConfig`; unknown keys are
@@ -19,7 +20,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from functools import cache
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -40,6 +42,9 @@ from mlops_constructs.model_monitor import (
     is_monitor_cron,
 )
 from mlops_constructs.serving import Rollout, is_burstable, rollout_problems
+
+if TYPE_CHECKING:
+    from stacks.config_files import LayeredConfig
 
 ENVIRONMENTS_CONTEXT_KEY = "mlops:environments"
 DELIVERY_CONTEXT_KEY = "mlops:delivery"
@@ -1518,34 +1523,74 @@ def _describe(env: str, error: Mapping[str, Any]) -> str:
     return f"environment '{env}', field '{field}': got {received!r}; {message}"
 
 
-def load_config(context: Mapping[str, Any]) -> PlatformConfig:
-    """Validate the app context and return the typed config, or raise one :class:`ConfigError`.
+def load_config(context: Mapping[str, Any], config_dir: Path | None = None) -> PlatformConfig:
+    """Validate the app's configuration and return it typed, or raise one :class:`ConfigError`.
 
-    ``context`` is the CDK context (``cdk.json`` plus ``-c`` options). The selection
-    ``mlops:select`` is a comma-separated list of environment names; all environments are
-    selected when it is absent or empty.
+    The environments and the delivery settings come from the layered files of the ``config/``
+    folder (``config_dir``, by default the one beside ``app.py``; see
+    :mod:`stacks.config_files`), and every problem names the file(s) its value came from.
+    A context key ``mlops:environments`` (with ``mlops:delivery``), where given, replaces
+    the files entirely: tests use it to check variations.
+
+    The selection ``mlops:select`` (context, e.g. ``-c mlops:select=dev``) is a
+    comma-separated list of environment names; all environments are selected when it is
+    absent or empty.
     """
-    problems: list[str] = []
-    raw_envs = context.get(ENVIRONMENTS_CONTEXT_KEY)
+    if ENVIRONMENTS_CONTEXT_KEY in context:
+        return _validate(
+            context.get(ENVIRONMENTS_CONTEXT_KEY),
+            context.get(DELIVERY_CONTEXT_KEY),
+            context.get(SELECT_CONTEXT_KEY),
+            layered=None,
+        )
+    from stacks.config_files import read_config_dir
+
+    layered = read_config_dir(config_dir)
+    if not layered.environments:
+        raise ConfigError(layered.problems)
+    return _validate(
+        layered.environments, layered.delivery, context.get(SELECT_CONTEXT_KEY), layered=layered
+    )
+
+
+_ENV_PROBLEM_RE = re.compile(r"^environment '([^']*)'(?:, field '([^']*)')?")
+
+
+def _with_files(problem: str, layered: LayeredConfig) -> str:
+    """``problem`` prefixed with the file(s) its environment's field came from."""
+    match = _ENV_PROBLEM_RE.match(problem)
+    if match is None:
+        return problem
+    files = layered.files_of(match.group(1), match.group(2) or "")
+    return f"{' + '.join(files)}: {problem}" if files else problem
+
+
+def _validate(
+    raw_envs: Any, raw_delivery: Any, raw_select: Any, *, layered: LayeredConfig | None
+) -> PlatformConfig:
+    problems: list[str] = list(layered.problems) if layered is not None else []
     if not isinstance(raw_envs, Mapping) or not raw_envs:
         raise ConfigError(
             [
                 f"context key '{ENVIRONMENTS_CONTEXT_KEY}': got {raw_envs!r}; expected an object "
-                "mapping each environment name to its settings (see cdk.json)"
+                "mapping each environment name to its settings (see config/ and README.md)"
             ]
         )
 
+    env_problems: list[str] = []
     environments: list[EnvironmentConfig] = []
     for name, raw in raw_envs.items():
         if not isinstance(raw, Mapping):
-            problems.append(f"environment '{name}': got {raw!r}; expected an object of settings")
+            env_problems.append(
+                f"environment '{name}': got {raw!r}; expected an object of settings"
+            )
             continue
         try:
             env = EnvironmentConfig.model_validate({**raw, "name": name})
         except ValidationError as exc:
-            problems.extend(_describe(name, err) for err in exc.errors())
+            env_problems.extend(_describe(name, err) for err in exc.errors())
             continue
-        problems.extend(
+        env_problems.extend(
             f"environment '{name}', field '{field}': got {value!r}; {expected}"
             for field, value, expected in [
                 *data_problems(env.data),
@@ -1556,9 +1601,17 @@ def load_config(context: Mapping[str, Any]) -> PlatformConfig:
         )
         environments.append(env)
 
-    problems.extend(_shared_account_problems(environments))
-    selected = _parse_selection(context.get(SELECT_CONTEXT_KEY), list(raw_envs), problems)
-    delivery = _delivery(context.get(DELIVERY_CONTEXT_KEY), list(raw_envs), problems)
+    env_problems.extend(_shared_account_problems(environments))
+    if layered is not None:
+        env_problems = [_with_files(p, layered) for p in env_problems]
+    problems.extend(env_problems)
+    selected = _parse_selection(raw_select, list(raw_envs), problems)
+    where = (
+        layered.delivery_file
+        if layered is not None and layered.delivery_file
+        else f"context key '{DELIVERY_CONTEXT_KEY}'"
+    )
+    delivery = _delivery(raw_delivery, list(raw_envs), problems, where)
     if problems:
         raise ConfigError(problems)
     return PlatformConfig(
@@ -1566,11 +1619,11 @@ def load_config(context: Mapping[str, Any]) -> PlatformConfig:
     )
 
 
-def _delivery(raw: Any, names: list[str], problems: list[str]) -> DeliveryConfig | None:
-    """The delivery section, or None where it is absent or not enabled."""
+def _delivery(raw: Any, names: list[str], problems: list[str], where: str) -> DeliveryConfig | None:
+    """The delivery section, or None where it is absent or not enabled; ``where`` names its
+    source in problems (the context key or the file)."""
     if raw is None:
         return None
-    where = f"context key '{DELIVERY_CONTEXT_KEY}'"
     if not isinstance(raw, Mapping):
         problems.append(f"{where}: got {raw!r}; expected an object of settings")
         return None

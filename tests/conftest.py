@@ -58,19 +58,20 @@ class SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def base_context() -> dict[str, Any]:
-    """A deep copy of cdk.json's context, for tests that change it."""
-    from stacks.app_factory import cdk_json_context
+    """A deep copy of the app context with the config folder's settings inlined (as
+    ``mlops:environments`` and ``mlops:delivery``), for tests that change it."""
+    from stacks.app_factory import default_context
 
-    return copy.deepcopy(cdk_json_context())
+    return copy.deepcopy(default_context())
 
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedApp]:
-    """Every environment of cdk.json, synthesized once (cdk-nag runs during this synth)."""
-    from stacks.app_factory import cdk_json_context, create_app
+    """Every environment of config/, synthesized once (cdk-nag runs during this synth)."""
+    from stacks.app_factory import create_app, default_context
 
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app, config = create_app(cdk_json_context(), outdir=str(outdir))
+    app, config = create_app(default_context(), outdir=str(outdir))
     app.synth()
     yield SynthesizedApp(app=app, config=config, outdir=outdir)
 

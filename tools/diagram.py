@@ -1055,7 +1055,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--env",
         default=DEFAULT_ENVIRONMENT,
-        help=f"environment of cdk.json to synthesize and draw (default: {DEFAULT_ENVIRONMENT})",
+        help=f"environment of config/ to synthesize and draw (default: {DEFAULT_ENVIRONMENT})",
     )
     parser.add_argument(
         "--out",
@@ -1071,7 +1071,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     environment: str = args.env
     if not re.fullmatch(r"[a-z][a-z0-9-]*", environment):
-        print(f"--env takes one environment name of cdk.json, not {environment!r}", file=sys.stderr)
+        print(f"--env takes one environment name of config/, not {environment!r}", file=sys.stderr)
         return 2
     out: Path = args.out or default_out(environment)
     if out.suffix != ".png":

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 
 from glue_src.feature_etl import parse_spec, transform
 from mlops_constructs.databrew import RecipeStep
-from stacks.app_factory import cdk_json_context
+from stacks.app_factory import default_context
 from stacks.config import load_config
 from stacks.data_stack import recipe_steps
 
@@ -33,7 +33,7 @@ PERSONAL = {"full_name", "first_name", "last_name"}
 
 @pytest.fixture(scope="module", params=["dev", "staging", "prod"])
 def dataset(request: pytest.FixtureRequest) -> Any:
-    return load_config(cdk_json_context()).environment(request.param).data.datasets[0]
+    return load_config(default_context()).environment(request.param).data.datasets[0]
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +167,7 @@ def test_etl_writes_exactly_the_curated_columns_and_no_personal_names(
 
 
 def test_etl_output_keeps_what_training_reads(dataset: Any, etl: list[dict[str, Any]]) -> None:
-    config = load_config(cdk_json_context())
+    config = load_config(default_context())
     columns = set(etl[0])
     for env in config.environments:
         for t in env.training:

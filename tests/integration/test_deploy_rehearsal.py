@@ -1,7 +1,7 @@
 """Offline deploy rehearsal: every stack of every environment, created, updated, deleted.
 
 What is rehearsed, per environment (dev, staging, prod: each its own account, as in
-cdk.json), entirely in moto's in-process AWS (``moto.mock_aws``), no network, no Docker:
+config/), entirely in moto's in-process AWS (``moto.mock_aws``), no network, no Docker:
 
 1. **Bootstrap**, minimally as ``cdk bootstrap`` would: the SSM parameter
    ``/cdk-bootstrap/hnb659fds/version`` that every template's ``BootstrapVersion`` parameter
@@ -16,7 +16,7 @@ cdk.json), entirely in moto's in-process AWS (``moto.mock_aws``), no network, no
    an output that does not exist fails. Then check the wiring that matters through moto's
    APIs (:func:`wiring_problems`).
 4. **Update** every stack with the templates of a second app, synthesized once from a copy
-   of cdk.json's context with changed settings (:data:`CHANGES`), and check that the changes
+   of the config's context with changed settings (:data:`CHANGES`), and check that the changes
    arrived (:func:`update_problems`).
 5. **Delete** the stacks in reverse order (turning termination protection off first where
    the stack has it, as an operator must), and check that what the templates retain
@@ -412,7 +412,7 @@ def changed_context(base_context: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def changed_app(base_context, tmp_path_factory):
-    """The second app, synthesized once from cdk.json's context with :data:`CHANGES`."""
+    """The second app, synthesized once from the config's context with :data:`CHANGES`."""
     from stacks.app_factory import create_app
 
     outdir = tmp_path_factory.mktemp("cdk.out.changed")

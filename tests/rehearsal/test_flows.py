@@ -37,7 +37,7 @@ from tests.rehearsal.flows import (
     report,
 )
 
-#: Every kind of flow each environment of cdk.json must have (an empty kind would pass
+#: Every kind of flow each environment of config/ must have (an empty kind would pass
 #: vacuously).
 KINDS = (
     "pipeline-input",

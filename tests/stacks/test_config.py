@@ -1,4 +1,4 @@
-"""The environment config: valid cdk.json loads; every kind of bad input gives one clear error."""
+"""The environment config: the shipped config loads; each kind of bad input gives one error."""
 
 from __future__ import annotations
 
@@ -234,8 +234,8 @@ def test_duplicate_credential_names(base_context):
     assert "secrets.external_credentials" in problem and "['Db'] repeat" in problem
 
 
-def test_missing_environments_section():
-    (problem,) = problems_of({})
+def test_empty_environments_section():
+    (problem,) = problems_of({ENVIRONMENTS_CONTEXT_KEY: {}})
     assert ENVIRONMENTS_CONTEXT_KEY in problem and "expected an object" in problem
 
 

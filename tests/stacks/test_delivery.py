@@ -39,9 +39,9 @@ def with_delivery(base_context, **changes: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def delivery(tmp_path_factory):
     """The pipeline stack alone (its stages inside it), synthesized once with cdk-nag."""
-    from stacks.app_factory import cdk_json_context
+    from stacks.app_factory import default_context
 
-    config = load_config(with_delivery(cdk_json_context()))
+    config = load_config(with_delivery(default_context()))
     outdir = tmp_path_factory.mktemp("delivery")
     app = App(outdir=str(outdir), builtin_cloud_formation_validation=False)
     assert config.delivery is not None

@@ -1,4 +1,4 @@
-"""The Serving and Monitoring stacks of each environment, as cdk.json configures them."""
+"""The Serving and Monitoring stacks of each environment, as config/ configures them."""
 
 from __future__ import annotations
 

@@ -450,7 +450,7 @@ def test_bias_baseline_uses_the_configured_positive_outcome_and_group(platform):
         for k, p in _uploads(platform, "staging").items()
         if k.endswith("/analysis_config.json")
     ]
-    assert config["label_values_or_threshold"] == [8.5]  # cdk.json: log spend above 8.5
+    assert config["label_values_or_threshold"] == [8.5]  # config/: log spend above 8.5
     (facet,) = config["facet"]
     # The default: Clarify reads the float one-hot column as continuous, so the members
     # (1.0) are the rows above the threshold 0.5; [1.0] would be an empty group.

@@ -31,7 +31,7 @@ def with_training(base_context, env: str = "staging", **changes: Any) -> dict[st
     ctx = copy.deepcopy(base_context)
     settings = ctx[ENVIRONMENTS_CONTEXT_KEY][env]
     settings["training"] = [{**copy.deepcopy(TRAINING), **changes}]
-    # The served and monitored model is cdk.json's; this one replaces it.
+    # The served and monitored model is config/'s; this one replaces it.
     settings.pop("serving", None)
     settings.pop("monitoring", None)
     return ctx
