@@ -36,7 +36,7 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -744,6 +744,28 @@ def _function_environment(a: Assembly, stack: str, function: dict[str, Any]) -> 
     return a.props(stack, function).get("Environment", {}).get("Variables", {})
 
 
+def _handler_functions(
+    policies: Policies, requests: Requests, path: str, marker: str, kind: str, flows: list[Flow]
+) -> Iterator[tuple[str, str, dict[str, str], Role]]:
+    """(stack, logical id, environment, role) of each function at ``path`` whose environment
+    has ``marker`` (what tells the handler apart), after adding the flow of Lambda assuming
+    its role to ``flows``."""
+    a = policies.assembly
+    for stack, logical_id, function in a.by_path(path):
+        env = _function_environment(a, stack, function)
+        if marker not in env:
+            continue
+        role = _function_role(policies, stack, function)
+        flows.append(
+            Flow(
+                f"{stack}/{logical_id}: Lambda assumes the function's role",
+                kind,
+                requests.assume("lambda.amazonaws.com", role),
+            )
+        )
+        yield stack, logical_id, env, role
+
+
 def _dead_letter_send(requests: Requests, role: Role, env: Mapping[str, str]) -> list[Request]:
     """A handler's own send of a non-retryable failure to ``DEAD_LETTER_QUEUE_URL``
     (``handler_common.events.dead_letter``), with the function's role: SendMessage and the
@@ -762,20 +784,11 @@ def deployer_flows(policies: Policies, requests: Requests) -> list[Flow]:
     redelivery only reads; an expired lock is read and taken over; a copy that does not
     check is removed; a non-retryable failure goes to the dead-letter queue."""
     a = policies.assembly
-    flows = []
-    for stack, logical_id, function in a.by_path("Serving/*/Function/Resource"):
-        env = _function_environment(a, stack, function)
-        if "MODEL_PREFIX" not in env:
-            continue
-        role = _function_role(policies, stack, function)
+    flows: list[Flow] = []
+    for stack, logical_id, env, role in _handler_functions(
+        policies, requests, "Serving/*/Function/Resource", "MODEL_PREFIX", "deployer", flows
+    ):
         name = f"{stack}/{logical_id}"
-        flows.append(
-            Flow(
-                f"{name}: Lambda assumes the function's role",
-                "deployer",
-                requests.assume("lambda.amazonaws.com", role),
-            )
-        )
         bucket, key_arn = env["MODEL_BUCKET"], env.get("MODEL_KEY_ARN") or None
         models = registered_models(policies)
 
@@ -884,21 +897,11 @@ def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
     redelivery reads the index. tag tags the scanned version; a redelivery finds it tagged;
     an object without room for the tags is reported and dead-lettered. Either way it
     publishes a summary, or a "not-remediated" notice, to TOPIC_ARN."""
-    a = policies.assembly
-    flows = []
-    for stack, logical_id, function in a.by_path("Protection/*/Function/Resource"):
-        env = _function_environment(a, stack, function)
-        if "MODE" not in env:
-            continue
-        role = _function_role(policies, stack, function)
+    flows: list[Flow] = []
+    for stack, logical_id, env, role in _handler_functions(
+        policies, requests, "Protection/*/Function/Resource", "MODE", "remediation", flows
+    ):
         name = f"{stack}/{logical_id} ({env['MODE']})"
-        flows.append(
-            Flow(
-                f"{stack}/{logical_id}: Lambda assumes the function's role",
-                "remediation",
-                requests.assume("lambda.amazonaws.com", role),
-            )
-        )
         publish = requests.sns_publish(role, env["TOPIC_ARN"])
         quarantine = env.get("QUARANTINE_BUCKET", "")
         quarantine_key = env.get("QUARANTINE_KEY_ARN") or None
