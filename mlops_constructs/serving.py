@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -104,7 +104,20 @@ class Rollout:
         return replace(self, traffic="CANARY" if smallest_fleet >= 2 else "ALL_AT_ONCE")
 
 
-def smallest_fleet(instance_count: int, autoscaling: EndpointAutoScaling | None) -> int:
+class _MinCapacity(Protocol):
+    @property
+    def min_capacity(self) -> int: ...
+
+
+class _ScalingBounds(_MinCapacity, Protocol):
+    """What :func:`smallest_fleet` reads of autoscaling settings (an
+    :class:`EndpointAutoScaling`, or the app config's model of it)."""
+
+    @property
+    def off_hours(self) -> _MinCapacity | None: ...
+
+
+def smallest_fleet(instance_count: int, autoscaling: _ScalingBounds | None) -> int:
     """The fewest instances the variant can run: a blue/green update may start at any time,
     also when autoscaling (or its off-hours bounds) has scaled the fleet in."""
     fleet = instance_count

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from aws_cdk import Stack
@@ -24,6 +25,30 @@ from mlops_constructs.artifacts import ArtifactStore
 from mlops_constructs.data_lake import DataLake
 from mlops_constructs.model_registry import ModelRegistry
 from mlops_constructs.sources import sagemaker_script_path
+
+#: Registered instance types when the caller names none.
+DEFAULT_INFERENCE_INSTANCE_TYPES = ("ml.m5.large",)
+DEFAULT_TRANSFORM_INSTANCE_TYPES = ("ml.m5.xlarge",)
+
+
+@cache
+def _batch_transform_types() -> frozenset[str]:
+    # botocore's model of the SageMaker API, read offline (botocore comes with the
+    # ``pipelines`` extra, as the SageMaker SDK needs it).
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("TransformInstanceType").enum)
+
+
+def transform_instance_types(inference_instance_types: Sequence[str]) -> list[str]:
+    """Those of ``inference_instance_types`` that CreateModelPackage accepts for batch
+    transform (fewer than for endpoints: no ml.t2, no ml.c5.large), in order; the default
+    (``ml.m5.xlarge``) when none is."""
+    accepted = _batch_transform_types()
+    return [t for t in inference_instance_types if t in accepted] or list(
+        DEFAULT_TRANSFORM_INSTANCE_TYPES
+    )
 
 
 @dataclass(frozen=True)
@@ -122,8 +147,8 @@ class TrainingPipeline(Construct):
         approval_status: str = "PendingManualApproval",
         bias_label_values_or_threshold: Sequence[float] | None = None,
         bias_facet_values_or_threshold: Sequence[float] = (0.5,),
-        inference_instance_types: Sequence[str] = ("ml.m5.large",),
-        transform_instance_types: Sequence[str] = ("ml.m5.xlarge",),
+        inference_instance_types: Sequence[str] = DEFAULT_INFERENCE_INSTANCE_TYPES,
+        transform_instance_types: Sequence[str] = DEFAULT_TRANSFORM_INSTANCE_TYPES,
     ) -> None:
         super().__init__(scope, id)
         check = PropsCheck("TrainingPipeline")

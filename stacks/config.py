@@ -41,7 +41,7 @@ from mlops_constructs.model_monitor import (
     QUALITY_METRICS,
     is_monitor_cron,
 )
-from mlops_constructs.serving import Rollout, is_burstable, rollout_problems
+from mlops_constructs.serving import Rollout, is_burstable, rollout_problems, smallest_fleet
 
 if TYPE_CHECKING:
     from stacks.config_files import LayeredConfig
@@ -533,14 +533,19 @@ class DatasetConfig(_Strict):
         return [c for c in self.engineered_columns if c not in self.features.drop_columns]
 
     @property
+    def one_hot_columns(self) -> list[str]:
+        """The 0/1 columns the one-hot step adds, one per category, as the ETL names them."""
+        f = self.features
+        return [f"{f.one_hot.column}_{sanitize_category(c)}" for c in f.one_hot.categories]
+
+    @property
     def engineered_columns(self) -> list[str]:
         """The columns after every feature step but ``drop_columns``."""
         f = self.features
         split_source = [f.split.column] if f.split else []
         kept = [c for c in self.column_names if c not in (f.one_hot.column, *split_source)]
-        one_hot = [f"{f.one_hot.column}_{sanitize_category(c)}" for c in f.one_hot.categories]
         split_into = f.split.into if f.split else []
-        return [*kept, *split_into, *one_hot, f"{f.log_transform.column}_log"]
+        return [*kept, *split_into, *self.one_hot_columns, f"{f.log_transform.column}_log"]
 
 
 class DataConfig(_Strict):
@@ -600,11 +605,9 @@ def _bias_threshold_problems(at: str, t: TrainingConfig, dataset: DatasetConfig)
     For a 0.0/1.0 column only a threshold in [0, 1) selects the 1.0 rows. A regression
     label's range is the data's, unknown here.
     """
-    f = dataset.features
-    one_hot = [f"{f.one_hot.column}_{sanitize_category(c)}" for c in f.one_hot.categories]
     problems: list[Problem] = []
     facets = t.bias_facet_values_or_threshold
-    if t.bias_facet in one_hot and not all(0 <= v < 1 for v in facets):
+    if t.bias_facet in dataset.one_hot_columns and not all(0 <= v < 1 for v in facets):
         problems.append(
             (
                 f"{at}.bias_facet_values_or_threshold",
@@ -716,11 +719,7 @@ def _endpoint_problems(env: EnvironmentConfig, at: str, e: EndpointSettings) -> 
             )
     # The documented canary/linear limits against the smallest fleet (serving.py names the
     # SageMaker documentation pages).
-    fleet = min(
-        e.instance_count,
-        a.min_capacity if a else e.instance_count,
-        a.off_hours.min_capacity if a and a.off_hours else e.instance_count,
-    )
+    fleet = smallest_fleet(e.instance_count, a)
     if env.tier == Tier.PROD:
         # Prod must keep 2 instances (checked below); one problem for a fleet that is too small.
         fleet = max(fleet, 2)

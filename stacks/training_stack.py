@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from constructs import Construct
@@ -11,31 +10,24 @@ from constructs import Construct
 from mlops_constructs import DataLake, Network
 from mlops_constructs.artifacts import ArtifactStore
 from mlops_constructs.model_registry import ModelRegistry
-from mlops_constructs.training_pipeline import TrainingPipeline, TuningSettings
+from mlops_constructs.training_pipeline import (
+    DEFAULT_INFERENCE_INSTANCE_TYPES,
+    DEFAULT_TRANSFORM_INSTANCE_TYPES,
+    TrainingPipeline,
+    TuningSettings,
+    transform_instance_types,
+)
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig
 from stacks.removal import data_removal_policy
-
-#: Registered instance types when no endpoint of the environment serves the model.
-DEFAULT_INFERENCE_INSTANCES = ("ml.m5.large",)
-DEFAULT_TRANSFORM_INSTANCES = ("ml.m5.xlarge",)
-
-
-@cache
-def _transform_instance_types() -> frozenset[str]:
-    """The instance types CreateModelPackage accepts for batch transform (botocore's model
-    of the SageMaker API, read offline): fewer than for endpoints (no ml.t2, ml.c5.large)."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.shape_for("TransformInstanceType").enum)
 
 
 def served_instance_types(config: EnvironmentConfig, model: str) -> tuple[list[str], list[str]]:
     """The (inference, transform) instance types to register ``model`` with: every type an
     endpoint of ``config`` serves it on (the multi-model endpoint and its shadow variant,
     the monitored endpoints), in config order; transform takes those batch transform
-    accepts. Defaults when none: ml.m5.large, and ml.m5.xlarge for transform."""
+    accepts (:func:`transform_instance_types`). Defaults when none: ml.m5.large, and
+    ml.m5.xlarge for transform."""
     types: list[str] = []
     serving = config.serving
     if serving is not None and model in serving.models:
@@ -44,10 +36,9 @@ def served_instance_types(config: EnvironmentConfig, model: str) -> tuple[list[s
             types.append(serving.shadow.instance_type)
     types += [m.instance_type for m in config.monitoring if m.model == model]
     if not types:
-        return list(DEFAULT_INFERENCE_INSTANCES), list(DEFAULT_TRANSFORM_INSTANCES)
+        return list(DEFAULT_INFERENCE_INSTANCE_TYPES), list(DEFAULT_TRANSFORM_INSTANCE_TYPES)
     inference = list(dict.fromkeys(types))
-    transform = [t for t in inference if t in _transform_instance_types()]
-    return inference, transform or list(DEFAULT_TRANSFORM_INSTANCES)
+    return inference, transform_instance_types(inference)
 
 
 class TrainingStack(PlatformStack):
