@@ -6,9 +6,7 @@ the SageMaker SDK: only ``TrainingPipeline`` and ``ModelMonitor`` need it (the `
 extra).
 """
 
-from mlops_constructs._validation import PropsError
-from mlops_constructs.artifacts import ArtifactStore
-from mlops_constructs.data_lake import DataLake
+from mlops_constructs.core import PropsError
 from mlops_constructs.databrew import DataBrewPipeline, QualityRule, RecipeStep
 from mlops_constructs.glue import (
     Column,
@@ -22,6 +20,7 @@ from mlops_constructs.glue import (
     ZoneCrawler,
 )
 from mlops_constructs.keys import KeyPurpose, PlatformKeys
+from mlops_constructs.lake import ArtifactStore, DataLake
 from mlops_constructs.macie import (
     AllowList,
     CustomDataIdentifier,
@@ -29,14 +28,13 @@ from mlops_constructs.macie import (
     MacieDiscovery,
     MacieRemediation,
 )
-from mlops_constructs.model_monitor import (
+from mlops_constructs.monitoring import (
     BiasSettings,
     ModelMonitor,
     MonitorSchedules,
     MonitorThresholds,
     RetrainingTrigger,
 )
-from mlops_constructs.model_registry import ModelRegistry
 from mlops_constructs.network import Network
 from mlops_constructs.secrets import ExternalCredentialSecret
 from mlops_constructs.serving import (
@@ -50,7 +48,7 @@ from mlops_constructs.serving import (
     ServingEndpoint,
     ShadowVariant,
 )
-from mlops_constructs.training_pipeline import TrainingPipeline, TuningSettings
+from mlops_constructs.training import ModelRegistry, TrainingPipeline, TuningSettings
 
 __all__ = [
     "AllowList",

@@ -33,15 +33,15 @@ from pydantic import (
     model_validator,
 )
 
-from mlops_constructs import xgboost_channels
-from mlops_constructs.glue import GLUE_END_OF_LIFE, ML_TRANSFORM_GLUE_VERSIONS
-from mlops_constructs.model_monitor import (
+from mlops_constructs.glue.props import GLUE_END_OF_LIFE, ML_TRANSFORM_GLUE_VERSIONS
+from mlops_constructs.monitoring.props import (
     BIAS_METRICS,
     DEFAULT_QUALITY_METRIC,
     QUALITY_METRICS,
     is_monitor_cron,
 )
-from mlops_constructs.serving import Rollout, is_burstable, rollout_problems, smallest_fleet
+from mlops_constructs.serving.props import Rollout, is_burstable, rollout_problems, smallest_fleet
+from mlops_constructs.training import xgboost_channels
 
 if TYPE_CHECKING:
     from stacks.config_files import LayeredConfig
@@ -528,8 +528,9 @@ class DatasetConfig(_Strict):
 
     @property
     def curated_columns(self) -> list[str]:
-        """The columns the feature ETL job writes (glue_src/feature_etl.py): split and one-hot
-        sources replaced by their outputs, the log column added, ``drop_columns`` removed."""
+        """The columns the feature ETL job (``glue/runtime/feature_etl.py``) writes: split
+        and one-hot sources replaced by their outputs, the log column added, ``drop_columns``
+        removed."""
         return [c for c in self.engineered_columns if c not in self.features.drop_columns]
 
     @property

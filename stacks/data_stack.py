@@ -8,18 +8,13 @@ from aws_cdk import Duration
 from constructs import Construct
 
 from mlops_constructs import DataLake, Network, PlatformKeys
-from mlops_constructs.databrew import DataBrewPipeline, QualityRule, RecipeStep
-from mlops_constructs.glue import (
-    Column,
-    CsvTable,
-    EtlWorkflow,
-    FeatureEtlJob,
-    FindMatchesTransform,
-    GlueNetworkConnection,
-    GlueSecurityConfiguration,
-    LakeCatalog,
-    ZoneCrawler,
-)
+from mlops_constructs.databrew.pipeline import DataBrewPipeline
+from mlops_constructs.databrew.props import QualityRule, RecipeStep
+from mlops_constructs.glue.catalog import CsvTable, LakeCatalog, ZoneCrawler
+from mlops_constructs.glue.find_matches import FindMatchesTransform
+from mlops_constructs.glue.jobs import EtlWorkflow, FeatureEtlJob
+from mlops_constructs.glue.props import Column
+from mlops_constructs.glue.security import GlueNetworkConnection, GlueSecurityConfiguration
 from stacks.base import PlatformStack
 from stacks.config import DatasetConfig, EnvironmentConfig
 
@@ -191,8 +186,8 @@ class DataStack(PlatformStack):
 
 def recipe_steps(ds: DatasetConfig) -> list[RecipeStep]:
     """The DataBrew recipe of ``ds``: its missing-value filling, then the feature steps of the
-    ETL job (glue_src/feature_etl.py) in the job's order, so both paths make the same
-    features: split, one-hot encoding, ln(1 + x), and the dropped columns last."""
+    ETL job (``glue/runtime/feature_etl.py``) in the job's order, so both paths make the
+    same features: split, one-hot encoding, ln(1 + x), and the dropped columns last."""
     assert ds.databrew is not None
     f = ds.features
     steps = [

@@ -12,9 +12,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs._nag import acknowledge_policy_wildcards
-from mlops_constructs._s3 import access_log_bucket, log_to, secure_bucket
-from mlops_constructs.cfn_fixes import ignore_cfn_lint
+from mlops_constructs.core.cfn_fixes import ignore_cfn_lint
+from mlops_constructs.core.nag import acknowledge_policy_wildcards
+from mlops_constructs.core.s3 import access_log_bucket, log_to, secure_bucket
 from stacks.config import DeliveryConfig, PlatformConfig
 from stacks.stage import PlatformStage
 

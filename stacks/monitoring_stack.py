@@ -8,19 +8,18 @@ from aws_cdk import CfnOutput
 from constructs import Construct
 
 from mlops_constructs import Network, PlatformKeys
-from mlops_constructs.artifacts import ArtifactStore
-from mlops_constructs.model_monitor import (
+from mlops_constructs.lake.artifacts import ArtifactStore
+from mlops_constructs.monitoring.model_monitor import ModelMonitor, pascal_case
+from mlops_constructs.monitoring.props import (
     DEFAULT_QUALITY_METRIC,
     BiasSettings,
-    ModelMonitor,
     MonitorSchedules,
     MonitorThresholds,
-    RetrainingTrigger,
-    pascal_case,
 )
-from mlops_constructs.model_registry import ModelRegistry
-from mlops_constructs.serving import ModelPackageEndpoint
-from mlops_constructs.training_pipeline import TrainingPipeline
+from mlops_constructs.monitoring.retraining import RetrainingTrigger
+from mlops_constructs.serving.endpoint import ModelPackageEndpoint
+from mlops_constructs.training.pipeline import TrainingPipeline
+from mlops_constructs.training.registry import ModelRegistry
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig
 from stacks.removal import data_removal_policy, retention

@@ -8,13 +8,9 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_constructs import DataLake, PlatformKeys
-from mlops_constructs.macie import (
-    AllowList,
-    CustomDataIdentifier,
-    DiscoverySchedule,
-    MacieDiscovery,
-    MacieRemediation,
-)
+from mlops_constructs.macie.discovery import MacieDiscovery
+from mlops_constructs.macie.props import AllowList, CustomDataIdentifier, DiscoverySchedule
+from mlops_constructs.macie.remediation import MacieRemediation
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig, MacieConfig
 from stacks.removal import data_removal_policy, retention

@@ -8,15 +8,15 @@ from typing import Any
 from constructs import Construct
 
 from mlops_constructs import DataLake, Network
-from mlops_constructs.artifacts import ArtifactStore
-from mlops_constructs.model_registry import ModelRegistry
-from mlops_constructs.training_pipeline import (
+from mlops_constructs.lake.artifacts import ArtifactStore
+from mlops_constructs.training.pipeline import TrainingPipeline
+from mlops_constructs.training.props import (
     DEFAULT_INFERENCE_INSTANCE_TYPES,
     DEFAULT_TRANSFORM_INSTANCE_TYPES,
-    TrainingPipeline,
     TuningSettings,
     transform_instance_types,
 )
+from mlops_constructs.training.registry import ModelRegistry
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig
 from stacks.removal import data_removal_policy

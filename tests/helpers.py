@@ -14,7 +14,7 @@ from aws_cdk import Validations
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
-from mlops_constructs.sources import handler_path
+from mlops_constructs.core.sources import HANDLER_COMMON, handler_path
 
 ACCOUNT = "284751930618"
 REGION = "eu-west-1"
@@ -49,14 +49,15 @@ def acknowledged_rules(construct: Any) -> list[tuple[str, str, str]]:
 
 
 def load_handler(name: str) -> ModuleType:
-    """Import ``<name>.index`` with the handlers' folder as the import root.
+    """Import ``<name>.index`` as Lambda would.
 
     In Lambda the function's code root (``<name>/`` and ``handler_common/``) is on the
-    import path; here the folder holding every handler plays that part.
+    import path; here the two runtime folders holding them play that part.
     """
-    root = str(Path(handler_path(name)).parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    for folder in (name, HANDLER_COMMON):
+        root = str(Path(handler_path(folder)).parent)
+        if root not in sys.path:
+            sys.path.insert(0, root)
     return importlib.import_module(f"{name}.index")
 
 
@@ -68,7 +69,7 @@ def endpoint_base(stack: cdk.Stack) -> tuple[Any, dict[str, Any]]:
     from aws_cdk import aws_sns as sns
 
     from mlops_constructs import DataLake, Network
-    from mlops_constructs.artifacts import ArtifactStore
+    from mlops_constructs.lake.artifacts import ArtifactStore
 
     key = kms.Key(stack, "Key", enable_key_rotation=True)
     network = Network(stack, "Net", flow_logs_key=key, interface_endpoints=[])

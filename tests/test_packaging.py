@@ -26,20 +26,25 @@ def test_wheel_contains_constructs_and_lambda_sources(tmp_path):
     (wheel,) = tmp_path.glob("mlops_platform_constructs-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "mlops_constructs/__init__.py" in names
-    assert "mlops_constructs/network.py" in names
-    assert "mlops_constructs/lambda_src/__init__.py" in names
-    for handler in ("macie_remediation", "model_deployer", "retraining_trigger"):
-        assert f"mlops_constructs/lambda_src/{handler}/index.py" in names
-    assert "mlops_constructs/lambda_src/handler_common/logs.py" in names
-    assert "mlops_constructs/glue_src/feature_etl.py" in names
-    assert "mlops_constructs/sagemaker_src/evaluate.py" in names
+    assert "mlops_constructs/network/vpc.py" in names
+    # Former module paths stay importable.
+    assert "mlops_constructs/data_lake.py" in names
+    for capability, handler in (
+        ("macie", "macie_remediation"),
+        ("serving", "model_deployer"),
+        ("monitoring", "retraining_trigger"),
+    ):
+        assert f"mlops_constructs/{capability}/runtime/{handler}/index.py" in names
+    assert "mlops_constructs/core/runtime/handler_common/logs.py" in names
+    assert "mlops_constructs/glue/runtime/feature_etl.py" in names
+    assert "mlops_constructs/training/runtime/evaluate.py" in names
     # The app composition and tests are not part of the library.
     assert not any(n.startswith(("stacks/", "tests/")) for n in names)
     assert not any("__pycache__" in n for n in names)
 
 
 def test_handler_path_resolves_inside_the_package():
-    from mlops_constructs.sources import handler_path
+    from mlops_constructs.core.sources import handler_path
 
     with pytest.raises(FileNotFoundError, match="no Lambda handler folder named 'nope'"):
         handler_path("nope")
@@ -49,7 +54,7 @@ def test_a_handler_asset_holds_its_folder_and_handler_common_only(tmp_path):
     import aws_cdk as cdk
     from aws_cdk import aws_lambda as lambda_
 
-    from mlops_constructs.sources import handler_code
+    from mlops_constructs.core.sources import handler_code
 
     app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(app, "Stack")

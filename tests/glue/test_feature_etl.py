@@ -14,7 +14,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from glue_src.feature_etl import (
+from mlops_constructs.glue.runtime.feature_etl import (
     Dedup,
     FeatureSpec,
     LogTransform,

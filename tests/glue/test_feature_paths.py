@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from glue_src.feature_etl import parse_spec, transform
-from mlops_constructs.databrew import RecipeStep
+from mlops_constructs.databrew.props import RecipeStep
+from mlops_constructs.glue.runtime.feature_etl import parse_spec, transform
 from stacks.app_factory import default_context
 from stacks.config import load_config
 from stacks.data_stack import recipe_steps

@@ -1,6 +1,6 @@
 """A small curated dataset with a known signal, shaped as the Glue feature ETL writes it.
 
-The ETL (``glue_src/feature_etl.py``) writes Parquet partitioned by ``partition_by``: the raw
+The ETL (``glue/runtime/feature_etl.py``) writes Parquet partitioned by ``partition_by``: the raw
 columns, minus the one-hot source (replaced by ``<column>_<category>`` 0/1 columns) and the
 split source if any (replaced by its ``into`` columns), plus ``<column>_log`` = ln(1 + column),
 minus ``drop_columns``. This module writes that layout for the configured dataset, with
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glue_src.feature_etl import log_column, one_hot_column
+from mlops_constructs.glue.runtime.feature_etl import log_column, one_hot_column
 
 SEED = 20261202
 ROWS = 1200

@@ -776,7 +776,7 @@ def _dead_letter_send(requests: Requests, role: Role, env: Mapping[str, str]) ->
 
 
 def deployer_flows(policies: Policies, requests: Requests) -> list[Flow]:
-    """The approved-model deployer (``lambda_src/model_deployer``), per group and registered
+    """The approved-model deployer (``serving/runtime/model_deployer``), per group and registered
     model, from its environment (MODEL_BUCKET, MODEL_PREFIX, RECORD_PREFIX, MODEL_KEY_ARN,
     DEAD_LETTER_QUEUE_URL): it describes the package (polling while it is being created),
     heads the artifact, takes the version's lock, copies the exact artifact version into the
@@ -887,7 +887,7 @@ def deployer_flows(policies: Policies, requests: Requests) -> list[Flow]:
 
 
 def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
-    """The Macie remediation function (``lambda_src/macie_remediation``), per its MODE and
+    """The Macie remediation function (``macie/runtime/macie_remediation``), per its MODE and
     platform bucket. Without a version id in the finding it finds the scanned version by
     eTag and size in ListObjectVersions of the key alone: HeadObject is authorised as
     s3:GetObject, which the lake denies on objects a finding flagged. quarantine reads the
@@ -1028,7 +1028,7 @@ def remediation_flows(policies: Policies, requests: Requests) -> list[Flow]:
 
 
 def retraining_flows(policies: Policies, requests: Requests) -> list[Flow]:
-    """The retraining trigger (``lambda_src/retraining_trigger``): it lists the recent
+    """The retraining trigger (``monitoring/runtime/retraining_trigger``): it lists the recent
     executions of PIPELINE_NAME and starts one. It sends nothing to its dead-letter queue
     itself (it raises no ``NonRetryable``); Lambda's on-failure destination does, see
     :func:`delivery_flows`."""

@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_constructs import xgboost_channels
+from mlops_constructs.training import xgboost_channels
 from tests.rehearsal.assembly import Assembly
 
 PROCESSING_ROOT = "/opt/ml/processing"

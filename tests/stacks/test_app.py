@@ -223,7 +223,7 @@ def test_data_stack_makes_what_the_example_dataset_asks_for(platform):
 @pytest.mark.parametrize("env", ENVS)
 def test_etl_job_spec_is_accepted_by_the_job_script(platform, env):
     """The config model and the Glue script agree on the feature spec (no drift)."""
-    from glue_src.feature_etl import parse_spec
+    from mlops_constructs.glue.runtime.feature_etl import parse_spec
 
     (job,) = resources_of_type(platform.template(env, "Data"), "AWS::Glue::Job").values()
     spec = parse_spec(job["Properties"]["DefaultArguments"]["--feature_spec"])

@@ -213,7 +213,7 @@ def test_the_sdk_is_imported_only_where_definitions_are_built():
 
 
 def _spec(**changes: Any) -> Any:
-    from mlops_constructs._sagemaker_definition import PipelineSpec
+    from mlops_constructs.training._definition import PipelineSpec
 
     spec = PipelineSpec(
         name="p", region="eu-west-1", role_arn="${Token[TOKEN.1]}", bucket="${Token[TOKEN.2]}",
@@ -238,7 +238,7 @@ def test_definition_is_deterministic_and_offline(monkeypatch):
     """Built twice from one spec, with every socket blocked: the same bytes, no AWS call."""
     import socket
 
-    from mlops_constructs import _sagemaker_definition as definitions
+    from mlops_constructs.training import _definition as definitions
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"network access while building the definition: {args}")
@@ -264,7 +264,7 @@ def test_definition_is_deterministic_and_offline(monkeypatch):
 def test_definition_cache_on_disk(monkeypatch, tmp_path):
     """A cached definition is reused (the SDK is not run again), with this synth's tokens;
     a changed spec or a damaged cache file builds anew."""
-    from mlops_constructs import _sagemaker_definition as definitions
+    from mlops_constructs.training import _definition as definitions
 
     monkeypatch.setenv(definitions.CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(definitions, "_MEMORY", {})
@@ -298,7 +298,7 @@ def test_definition_cache_on_disk(monkeypatch, tmp_path):
 def test_pipeline_takes_the_retraining_trigger_parameters(platform):
     doc = definition(platform, "dev")
     parameters = {p["Name"]: p for p in doc["Parameters"]}
-    # What lambda_src/retraining_trigger passes; SageMaker rejects undeclared parameters.
+    # What monitoring/runtime/retraining_trigger passes; SageMaker rejects undeclared parameters.
     for name, default in (
         ("TriggerReason", "schedule"),
         ("TriggerAlarm", ""),
@@ -350,7 +350,7 @@ def test_prepare_features_passes_the_configured_features_in_order(platform, env)
 
 def test_tuning_channels_use_an_input_mode_xgboost_accepts(staging, platform):
     """Issue 12, defect 2: the XGBoost container rejects FastFile channels."""
-    from mlops_constructs import xgboost_channels
+    from mlops_constructs.training import xgboost_channels
 
     job = steps(staging)["TuneModel"]["Arguments"]["TrainingJobDefinition"]
     version = platform.config.environment("staging").training[0].algorithm_version
@@ -363,7 +363,7 @@ def test_tuning_channels_use_an_input_mode_xgboost_accepts(staging, platform):
 
 
 def test_pipe_mode_reaches_the_jobs_and_channels():
-    from mlops_constructs import _sagemaker_definition as definitions
+    from mlops_constructs.training import _definition as definitions
 
     doc = json.loads(definitions.build_definition(_spec(input_mode="Pipe")).body)
     job = steps(doc)["TuneModel"]["Arguments"]["TrainingJobDefinition"]
@@ -466,7 +466,7 @@ def test_default_bias_settings_give_clarify_every_metric_on_float_splits():
     preprocess.py writes them (0.0/1.0 floats): no empty group, no metric in error."""
     import pandas as pd
 
-    from mlops_constructs import _sagemaker_definition as definitions
+    from mlops_constructs.training import _definition as definitions
     from tests.rehearsal.pipeline_runner import clarify_pre_training_problems, read_clarify_csv
 
     built = definitions.build_definition(_spec())
@@ -488,7 +488,7 @@ def test_default_bias_settings_give_clarify_every_metric_on_float_splits():
 
 
 def test_bias_settings_reach_the_analysis_config():
-    from mlops_constructs import _sagemaker_definition as definitions
+    from mlops_constructs.training import _definition as definitions
 
     built = definitions.build_definition(
         _spec(
@@ -538,7 +538,7 @@ def test_served_instance_types_follow_the_serving_config(base_context):
     assert served_instance_types(config, "spend") == (["ml.c5.large"], ["ml.m5.xlarge"])
     assert served_instance_types(config, "other") == (["ml.m5.large"], ["ml.m5.xlarge"])
 
-    from mlops_constructs import _sagemaker_definition as definitions
+    from mlops_constructs.training import _definition as definitions
 
     doc = json.loads(
         definitions.build_definition(

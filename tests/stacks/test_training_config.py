@@ -122,7 +122,7 @@ def test_columns_must_be_curated_columns(base_context):
 
 
 def test_curated_columns_follow_the_feature_job(base_context):
-    from glue_src.feature_etl import sanitize_category
+    from mlops_constructs.glue.runtime.feature_etl import sanitize_category
 
     dataset = load_config(base_context).environment("dev").data.datasets[0]
     assert dataset.curated_columns == [
@@ -156,7 +156,7 @@ def test_input_mode_is_what_built_in_xgboost_accepts_for_csv(base_context):
 
 
 def test_channel_table():
-    from mlops_constructs import xgboost_channels as channels
+    from mlops_constructs.training import xgboost_channels as channels
 
     assert channels.supported("1.7-1", "text/csv", "File")
     assert channels.supported("1.7-1", "text/csv", "Pipe")

@@ -1,0 +1,354 @@
+"""The S3 data lake: one KMS-encrypted bucket per zone, and a bucket for their access logs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_constructs.core.cfn_fixes import drop_redundant_provider_dependency
+from mlops_constructs.core.nag import acknowledge_wildcards
+from mlops_constructs.core.s3 import (
+    access_log_bucket,
+    attach_managed_policy,
+    log_to,
+    prefix_access_policy,
+    secure_bucket,
+)
+from mlops_constructs.core.validation import PropsCheck
+
+DEFAULT_ZONES: tuple[str, ...] = ("raw", "curated", "analytics")
+_THIRTY_DAYS = Duration.days(30)
+#: Objects carrying this tag (set by the Macie remediation in ``tag`` mode) cannot be read.
+SENSITIVE_TAG_KEY = "macie-finding-id"
+_ZONE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+
+class DataLake(Construct):
+    """Makes one S3 bucket per zone of the lake, plus a server-access-log bucket.
+
+    Every zone bucket, by default:
+
+    * SSE-KMS with ``encryption_key`` and S3 Bucket Keys on (fewer KMS calls, lower cost);
+    * Block Public Access all on, object ownership enforced (ACLs disabled);
+    * versioning on; noncurrent versions expire after ``noncurrent_version_expiration``
+      (90 days), incomplete multipart uploads are aborted after
+      ``abort_incomplete_multipart_upload_after`` (7 days), and current objects move to
+      Intelligent-Tiering after ``intelligent_tiering_after`` (30 days; ``None`` to keep
+      them in S3 Standard);
+    * server access logs to the log bucket, under ``<zone>/``;
+    * EventBridge notifications on (natively, no notifications Lambda), so other stacks can
+      react to new objects with EventBridge rules; don't also use
+      ``bucket.add_event_notification``, whose custom resource would replace that setting;
+    * removal policy **RETAIN**; with ``RemovalPolicy.DESTROY`` (a dev environment), the
+      buckets also empty themselves on delete unless ``auto_delete_objects=False``.
+
+    What the construct always enforces (after defaults and props), in each bucket policy:
+
+    * deny any request not sent over TLS, and TLS older than 1.2;
+    * deny reads of objects tagged ``macie-finding-id`` (flagged as sensitive by the Macie
+      remediation), for every principal;
+    * with ``enforce_kms_uploads`` (on by default), deny uploads that ask for an encryption
+      other than SSE-KMS with ``encryption_key`` (uploads that name no encryption get the
+      bucket default, which is that key).
+
+    The access-log bucket uses SSE-S3, because S3 server access logging cannot deliver to
+    an SSE-KMS bucket; it is TLS-only, private, versioned, and expires logs after
+    ``access_log_retention`` (365 days).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        encryption_key: kms.IKey,
+        zones: Sequence[str] = DEFAULT_ZONES,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        auto_delete_objects: bool | None = None,
+        enforce_kms_uploads: bool = True,
+        noncurrent_version_expiration: Duration | None = None,
+        abort_incomplete_multipart_upload_after: Duration | None = None,
+        intelligent_tiering_after: Duration | None = _THIRTY_DAYS,
+        access_log_retention: Duration | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        noncurrent = noncurrent_version_expiration or Duration.days(90)
+        abort_after = abort_incomplete_multipart_upload_after or Duration.days(7)
+        log_retention = access_log_retention or Duration.days(365)
+        destroy = removal_policy == RemovalPolicy.DESTROY
+        auto_delete = destroy if auto_delete_objects is None else auto_delete_objects
+
+        check = PropsCheck("DataLake")
+        bad_zones = [z for z in zones if not _ZONE_RE.match(z)]
+        check.require(
+            not bad_zones,
+            "zones",
+            bad_zones,
+            "expected 1-20 lower-case letters, digits or '-', starting with a letter",
+        )
+        check.require(len(zones) > 0, "zones", list(zones), "expected at least one zone")
+        check.require(
+            len(set(zones)) == len(zones), "zones", list(zones), "expected each zone once"
+        )
+        check.require(
+            not auto_delete or destroy,
+            "auto_delete_objects",
+            auto_delete_objects,
+            "only possible with removal_policy=RemovalPolicy.DESTROY",
+        )
+        check.require(
+            1 <= noncurrent.to_days() <= 3650,
+            "noncurrent_version_expiration",
+            f"{noncurrent.to_days()} days",
+            "expected 1 to 3650 days",
+        )
+        check.require(
+            1 <= abort_after.to_days() <= 365,
+            "abort_incomplete_multipart_upload_after",
+            f"{abort_after.to_days()} days",
+            "expected 1 to 365 days",
+        )
+        if intelligent_tiering_after is not None:
+            check.require(
+                intelligent_tiering_after.to_days() >= 0,
+                "intelligent_tiering_after",
+                f"{intelligent_tiering_after.to_days()} days",
+                "expected 0 days or more, or None for no tiering",
+            )
+        check.require(
+            log_retention.to_days() >= 1,
+            "access_log_retention",
+            f"{log_retention.to_days()} days",
+            "expected 1 day or more",
+        )
+        check.raise_if_any()
+
+        self.encryption_key = encryption_key
+        self._policies: dict[tuple[str, str, bool], iam.ManagedPolicy] = {}
+        self.access_log_bucket = access_log_bucket(
+            self,
+            "AccessLogs",
+            purpose="the data lake's zone buckets",
+            removal_policy=removal_policy,
+            auto_delete_objects=auto_delete,
+            retention=log_retention,
+            abort_incomplete_multipart_upload_after=abort_after,
+        )
+
+        transitions = (
+            [
+                s3.Transition(
+                    storage_class=s3.StorageClass.INTELLIGENT_TIERING,
+                    transition_after=intelligent_tiering_after,
+                )
+            ]
+            if intelligent_tiering_after is not None
+            else None
+        )
+        self._buckets: dict[str, s3.Bucket] = {}
+        for zone in zones:
+            bucket = secure_bucket(
+                self,
+                _zone_id(zone),
+                encryption_key=encryption_key,
+                removal_policy=removal_policy,
+                auto_delete_objects=auto_delete,
+                lifecycle_rules=[
+                    s3.LifecycleRule(
+                        id="ExpireNoncurrentVersions",
+                        noncurrent_version_expiration=noncurrent,
+                        abort_incomplete_multipart_upload_after=abort_after,
+                        transitions=transitions,
+                    )
+                ],
+            )
+            log_to(bucket, self.access_log_bucket, f"{zone}/")
+            self._notify_event_bridge(bucket)
+            self._deny_reads_of_flagged_objects(bucket)
+            if enforce_kms_uploads:
+                self._deny_other_encryption(bucket, encryption_key)
+            self._buckets[zone] = bucket
+        if auto_delete:
+            drop_redundant_provider_dependency(
+                self, "Custom::S3AutoDeleteObjectsCustomResourceProvider"
+            )
+
+    @property
+    def zones(self) -> list[str]:
+        """The zone names, in the order given."""
+        return list(self._buckets)
+
+    def bucket(self, zone: str) -> s3.IBucket:
+        """The bucket of ``zone``; raises ``KeyError`` naming the zones that exist."""
+        try:
+            return self._buckets[zone]
+        except KeyError:
+            raise KeyError(f"no zone {zone!r} in this data lake; zones are {self.zones}") from None
+
+    def access_policy(
+        self, zone: str, prefix: str = "", *, write: bool = False
+    ) -> iam.ManagedPolicy:
+        """A customer-managed policy, in the lake's stack, for the objects under ``prefix``.
+
+        Read: list the prefix (``s3:ListBucket`` limited by ``s3:prefix``), get objects and
+        their versions, decrypt with the lake key through S3. Write adds put, delete and
+        multipart-upload actions, and encrypting with the key. One policy per zone, prefix
+        and mode, made once and reused.
+
+        Why a managed policy in the lake's own stack rather than statements on the
+        grantee: the object ARN ``<bucket>/<prefix>*`` then resolves inside one stack, so it
+        stays exact and cdk-nag's wildcard finding on it is acknowledged once, here, with
+        its reason, instead of in every stack that uses the lake.
+        """
+        bucket = self.bucket(zone)
+        if prefix and not prefix.endswith("/"):
+            raise ValueError(f"prefix {prefix!r}: expected a key prefix ending with '/', or ''")
+        cache_key = (zone, prefix, write)
+        if cache_key in self._policies:
+            return self._policies[cache_key]
+        mode = "ReadWrite" if write else "Read"
+        path = "".join(p.capitalize() for p in prefix.strip("/").replace("-", "/").split("/") if p)
+        policy = prefix_access_policy(
+            self,
+            f"{_zone_id(zone)}{path or 'All'}{mode}Policy",
+            bucket=bucket,
+            key=self.encryption_key,
+            prefix=prefix,
+            write=write,
+            description=f"{mode} objects under '{prefix}' of the {zone} zone of the data lake",
+            statement_label="Zone",
+            key_statement="UseLakeKeyThroughS3",
+        )
+        self._policies[cache_key] = policy
+        return policy
+
+    def grant_remediation(self, grantee: iam.IGrantable, *, delete: bool) -> iam.IManagedPolicy:
+        """Attach a policy (in the lake's stack) for remediating findings on any zone object:
+        read objects and versions, read and write their tags, and with ``delete`` delete
+        object versions; decrypt through S3 with the lake key."""
+        cache_key = ("*", "remediation", delete)
+        policy = self._policies.get(cache_key)
+        if policy is None:
+            objects = [self.bucket(z).arn_for_objects("*") for z in self.zones]
+            actions = [
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:GetObjectTagging",
+                "s3:GetObjectVersionTagging",
+                "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
+            ]
+            if delete:
+                actions += ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+            stack = Stack.of(self)
+            policy = iam.ManagedPolicy(
+                self,
+                "DeleteRemediationPolicy" if delete else "TagRemediationPolicy",
+                description="Remediate sensitive-data findings on objects of every lake zone",
+                statements=[
+                    iam.PolicyStatement(
+                        sid="ListZones",
+                        actions=["s3:ListBucket", "s3:ListBucketVersions"],
+                        resources=[self.bucket(z).bucket_arn for z in self.zones],
+                    ),
+                    iam.PolicyStatement(sid="RemediateObjects", actions=actions, resources=objects),
+                    iam.PolicyStatement(
+                        sid="UseLakeKeyThroughS3",
+                        actions=["kms:Decrypt"],
+                        resources=[self.encryption_key.key_arn],
+                        conditions={
+                            "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}
+                        },
+                    ),
+                ],
+            )
+            acknowledge_wildcards(
+                policy,
+                "Findings can name any object of any lake zone; the object keys are known only "
+                "when a finding arrives.",
+                resources=objects,
+            )
+            self._policies[cache_key] = policy
+        return self._attach(grantee, policy)
+
+    def grant_read(
+        self, grantee: iam.IGrantable, zone: str, prefix: str = ""
+    ) -> iam.IManagedPolicy:
+        """Attach :meth:`access_policy` (read) to ``grantee``'s role; returns the policy."""
+        return self._attach(grantee, self.access_policy(zone, prefix))
+
+    def grant_read_write(
+        self, grantee: iam.IGrantable, zone: str, prefix: str = ""
+    ) -> iam.IManagedPolicy:
+        """Attach :meth:`access_policy` (read and write) to ``grantee``'s role."""
+        return self._attach(grantee, self.access_policy(zone, prefix, write=True))
+
+    @staticmethod
+    def _attach(grantee: iam.IGrantable, policy: iam.ManagedPolicy) -> iam.IManagedPolicy:
+        return attach_managed_policy(grantee, policy, "lake.access_policy(...)")
+
+    @staticmethod
+    def _deny_reads_of_flagged_objects(bucket: s3.Bucket) -> None:
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyReadsOfObjectsFlaggedAsSensitive",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[bucket.arn_for_objects("*")],
+                conditions={"Null": {f"s3:ExistingObjectTag/{SENSITIVE_TAG_KEY}": "false"}},
+            )
+        )
+
+    @staticmethod
+    def _notify_event_bridge(bucket: s3.Bucket) -> None:
+        # Native CloudFormation: Bucket(event_bridge_enabled=True) instead deploys a
+        # notifications Lambda (Custom::S3BucketNotifications) to do the same thing.
+        cfn = bucket.node.default_child
+        assert isinstance(cfn, s3.CfnBucket)
+        cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
+        )
+
+    @staticmethod
+    def _deny_other_encryption(bucket: s3.Bucket, key: kms.IKey) -> None:
+        objects = bucket.arn_for_objects("*")
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyUploadsNotEncryptedWithTheLakeKey",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[objects],
+                conditions={
+                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+                },
+            )
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyUploadsWithAnotherKmsKey",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[objects],
+                conditions={
+                    "StringNotEqualsIfExists": {
+                        "s3:x-amz-server-side-encryption-aws-kms-key-id": key.key_arn
+                    }
+                },
+            )
+        )
+
+
+def _zone_id(zone: str) -> str:
+    """Construct id of a zone's bucket: ``feature-store`` -> ``FeatureStoreBucket``."""
+    return "".join(part.capitalize() for part in zone.split("-")) + "Bucket"

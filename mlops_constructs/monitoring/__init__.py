@@ -1,0 +1,37 @@
+"""Monitoring of served models, with alarms that can start retraining (its Lambda handler
+is ``runtime/retraining_trigger``)."""
+
+from mlops_constructs.monitoring.model_monitor import ModelMonitor, pascal_case
+from mlops_constructs.monitoring.props import (
+    BIAS_METRICS,
+    DATA_QUALITY,
+    DEFAULT_QUALITY_METRIC,
+    MODEL_BIAS,
+    MODEL_EXPLAINABILITY,
+    MODEL_QUALITY,
+    MONITORING_TYPES,
+    QUALITY_METRICS,
+    BiasSettings,
+    MonitorSchedules,
+    MonitorThresholds,
+    is_monitor_cron,
+)
+from mlops_constructs.monitoring.retraining import RetrainingTrigger
+
+__all__ = [
+    "BIAS_METRICS",
+    "DATA_QUALITY",
+    "DEFAULT_QUALITY_METRIC",
+    "MODEL_BIAS",
+    "MODEL_EXPLAINABILITY",
+    "MODEL_QUALITY",
+    "MONITORING_TYPES",
+    "QUALITY_METRICS",
+    "BiasSettings",
+    "ModelMonitor",
+    "MonitorSchedules",
+    "MonitorThresholds",
+    "RetrainingTrigger",
+    "is_monitor_cron",
+    "pascal_case",
+]

@@ -1,0 +1,628 @@
+"""Serving endpoints: a SageMaker multi-model endpoint, or one serving a model package."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, Names, Stack
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_constructs.core.sagemaker_roles import grant_sagemaker_runtime
+from mlops_constructs.core.validation import PropsCheck
+from mlops_constructs.lake.artifacts import ArtifactStore
+from mlops_constructs.serving.props import (
+    _INSTANCE_TYPE,
+    _PACKAGE_ARN,
+    CAPTURE,
+    DEPLOYMENTS,
+    MODELS,
+    SHADOW_VARIANT,
+    VARIANT,
+    EndpointAlarmThresholds,
+    EndpointAutoScaling,
+    Rollout,
+    ShadowVariant,
+    has_instance_storage,
+    is_burstable,
+    rollout_problems,
+    smallest_fleet,
+)
+
+
+class ServingEndpoint(Construct):
+    """What :class:`MultiModelEndpoint` and :class:`ModelPackageEndpoint` share; see them."""
+
+    #: True when the endpoint hosts many models (``TargetModel``); Model Monitor cannot
+    #: monitor such endpoints.
+    multi_model = False
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        artifacts: ArtifactStore,
+        image_uri: str | None = None,
+        model_package_arn: str | None = None,
+        model_read_prefix: str = "pipelines/",
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        security_group: ec2.ISecurityGroup,
+        alarm_topic: sns.ITopic,
+        instance_type: str = "ml.m5.large",
+        instance_count: int = 1,
+        capture_percentage: int = 20,
+        autoscaling: EndpointAutoScaling | None = None,
+        rollout: Rollout | None = None,
+        shadow: ShadowVariant | None = None,
+        alarm_thresholds: EndpointAlarmThresholds | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        rollout = (rollout or Rollout()).for_fleet(smallest_fleet(instance_count, autoscaling))
+        thresholds = alarm_thresholds or EndpointAlarmThresholds()
+        self._check(instance_type, instance_count, capture_percentage, autoscaling, rollout, shadow)
+        self.capture_percentage = capture_percentage
+        stack = Stack.of(self)
+        self.endpoint_name = Names.unique_resource_name(self, max_length=63, separator="-")
+        self.prefix = f"endpoints/{self.endpoint_name}/"
+        self.models_prefix = f"{self.prefix}{MODELS}"
+        self.deployments_prefix = f"{self.prefix}{DEPLOYMENTS}"
+        self.artifacts = artifacts
+        bucket = artifacts.bucket.bucket_name
+        self.capture_uri = f"s3://{bucket}/{self.prefix}{CAPTURE.rstrip('/')}"
+        key = artifacts.encryption_key
+
+        self.role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"{'Multi-model' if self.multi_model else 'Model'} endpoint: reads its "
+            "model archives, writes its data capture",
+        )
+        artifacts.grant_prefix(
+            self.role, self.models_prefix if self.multi_model else model_read_prefix, write=False
+        )
+        artifacts.grant_prefix(self.role, f"{self.prefix}{CAPTURE}")
+        grant_sagemaker_runtime(self.role, log_group_prefix="/aws/sagemaker/Endpoints/*")
+
+        subnet_ids = vpc.select_subnets(
+            subnet_type=subnets.subnet_type, subnet_group_name=subnets.subnet_group_name
+        ).subnet_ids
+        self.model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=image_uri,
+                mode="MultiModel",
+                model_data_url=f"s3://{bucket}/{self.models_prefix}",
+                multi_model_config=sagemaker.CfnModel.MultiModelConfigProperty(
+                    model_cache_setting="Enabled"
+                ),
+            )
+            if self.multi_model
+            # The package names its image and archive; the version is pinned.
+            else sagemaker.CfnModel.ContainerDefinitionProperty(
+                model_package_name=model_package_arn
+            ),
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=[security_group.security_group_id], subnets=subnet_ids
+            ),
+            enable_network_isolation=True,
+        )
+        policy = self.role.node.find_child("DefaultPolicy")
+        self.model.node.add_dependency(policy)
+
+        variants = [instance_type] + ([shadow.instance_type] if shadow else [])
+        self.config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT,
+                    model_name=self.model.attr_model_name,
+                    instance_type=instance_type,
+                    initial_instance_count=instance_count,
+                    initial_variant_weight=1.0,
+                )
+            ],
+            shadow_production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=SHADOW_VARIANT,
+                    model_name=self.model.attr_model_name,
+                    instance_type=shadow.instance_type,
+                    initial_instance_count=shadow.instance_count,
+                    initial_variant_weight=shadow.traffic_percent / 100,
+                )
+            ]
+            if shadow
+            else None,
+            kms_key_id=None if any(map(has_instance_storage, variants)) else key.key_arn,
+            data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+                enable_capture=capture_percentage > 0,
+                initial_sampling_percentage=capture_percentage,
+                destination_s3_uri=self.capture_uri,
+                kms_key_id=key.key_arn,
+                capture_options=[
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+                ],
+                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                    csv_content_types=["text/csv"], json_content_types=["application/json"]
+                ),
+            ),
+        )
+
+        self.alarms = self._alarms(thresholds, alarm_topic)
+        rollback = [self.alarms["ServerErrors"], self.alarms["ModelLatency"]]
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Resource",
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=self.config.attr_endpoint_config_name,
+            deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
+                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                    traffic_routing_configuration=self._traffic(rollout),
+                    termination_wait_in_seconds=rollout.bake_seconds,
+                ),
+                auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+                    alarms=[
+                        sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name)
+                        for a in rollback
+                    ]
+                ),
+            ),
+            # Keep what autoscaling has set (instance count, weights) across updates, but
+            # apply a changed data capture configuration.
+            retain_all_variant_properties=autoscaling is not None,
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(
+                    variant_property_type="DataCaptureConfig"
+                )
+            ]
+            if autoscaling is not None
+            else None,
+        )
+        self.endpoint_arn = stack.format_arn(
+            service="sagemaker", resource="endpoint", resource_name=self.endpoint_name.lower()
+        )
+
+        self.scalable_target: appscaling.CfnScalableTarget | None = None
+        self.scaling_policies: list[appscaling.CfnScalingPolicy] = []
+        if autoscaling is not None:
+            self._autoscale(autoscaling)
+        self.dashboard = self._dashboard()
+
+    # -- validation -----------------------------------------------------------------------
+    @classmethod
+    def _check(
+        cls,
+        instance_type: str,
+        instance_count: int,
+        capture_percentage: int,
+        autoscaling: EndpointAutoScaling | None,
+        rollout: Rollout,
+        shadow: ShadowVariant | None,
+    ) -> None:
+        check = PropsCheck(cls.__name__)
+        for prop, value in [("instance_type", instance_type)] + (
+            [("shadow.instance_type", shadow.instance_type)] if shadow else []
+        ):
+            check.require(
+                bool(_INSTANCE_TYPE.match(value)),
+                prop,
+                value,
+                "expected a SageMaker instance type such as 'ml.m5.large'",
+            )
+        check.require(instance_count >= 1, "instance_count", instance_count, "expected >= 1")
+        check.require(
+            0 <= capture_percentage <= 100,
+            "capture_percentage",
+            capture_percentage,
+            "expected 0 to 100",
+        )
+        for field, got, expected in rollout_problems(
+            rollout, smallest_fleet(instance_count, autoscaling)
+        ):
+            check.require(False, field, got, expected)
+        for prop, seconds in (
+            ("rollout.wait_seconds", rollout.wait_seconds),
+            ("rollout.bake_seconds", rollout.bake_seconds),
+        ):
+            check.require(0 <= seconds <= 3600, prop, seconds, "expected 0 to 3600")
+        if shadow is not None:
+            check.require(
+                1 <= shadow.traffic_percent <= 100,
+                "shadow.traffic_percent",
+                shadow.traffic_percent,
+                "expected 1 to 100",
+            )
+        if autoscaling is not None:
+            a = autoscaling
+            check.require(
+                not is_burstable(instance_type),
+                "instance_type",
+                instance_type,
+                "expected a non-burstable type with autoscaling (SageMaker cannot scale ml.t*)",
+            )
+            check.require(
+                1 <= a.min_capacity <= a.max_capacity,
+                "autoscaling.min_capacity",
+                a.min_capacity,
+                f"expected 1 to max_capacity ({a.max_capacity})",
+            )
+            check.require(
+                a.min_capacity <= instance_count <= a.max_capacity,
+                "instance_count",
+                instance_count,
+                f"expected within the autoscaling bounds {a.min_capacity}-{a.max_capacity}",
+            )
+            check.require(
+                a.utilization_metric in (None, "CPUUtilization", "MemoryUtilization"),
+                "autoscaling.utilization_metric",
+                a.utilization_metric,
+                "expected CPUUtilization, MemoryUtilization or None",
+            )
+            if a.off_hours is not None:
+                check.require(
+                    1 <= a.off_hours.min_capacity <= a.off_hours.max_capacity <= a.max_capacity,
+                    "autoscaling.off_hours",
+                    (a.off_hours.min_capacity, a.off_hours.max_capacity),
+                    f"expected 1 <= min <= max <= autoscaling.max_capacity ({a.max_capacity})",
+                )
+        check.raise_if_any()
+
+    # -- parts ----------------------------------------------------------------------------
+    @staticmethod
+    def _traffic(rollout: Rollout) -> sagemaker.CfnEndpoint.TrafficRoutingConfigProperty:
+        assert rollout.traffic is not None  # chosen for the fleet in __init__
+        step = sagemaker.CfnEndpoint.CapacitySizeProperty(
+            type="CAPACITY_PERCENT", value=rollout.step_percent
+        )
+        return sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+            type=rollout.traffic,
+            wait_interval_in_seconds=rollout.wait_seconds,
+            canary_size=step if rollout.traffic == "CANARY" else None,
+            linear_step_size=step if rollout.traffic == "LINEAR" else None,
+        )
+
+    def _autoscale(self, a: EndpointAutoScaling) -> None:
+        scheduled = None
+        if a.off_hours is not None:
+            off = a.off_hours
+            scheduled = [
+                appscaling.CfnScalableTarget.ScheduledActionProperty(
+                    scheduled_action_name="off-hours-start",
+                    schedule=off.start,
+                    timezone=off.timezone,
+                    scalable_target_action=appscaling.CfnScalableTarget.ScalableTargetActionProperty(
+                        min_capacity=off.min_capacity, max_capacity=off.max_capacity
+                    ),
+                ),
+                appscaling.CfnScalableTarget.ScheduledActionProperty(
+                    scheduled_action_name="off-hours-end",
+                    schedule=off.end,
+                    timezone=off.timezone,
+                    scalable_target_action=appscaling.CfnScalableTarget.ScalableTargetActionProperty(
+                        min_capacity=a.min_capacity, max_capacity=a.max_capacity
+                    ),
+                ),
+            ]
+        # No RoleARN: Application Auto Scaling uses its SageMaker service-linked role.
+        target = appscaling.CfnScalableTarget(
+            self,
+            "ScalableTarget",
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            resource_id=f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
+            min_capacity=a.min_capacity,
+            max_capacity=a.max_capacity,
+            scheduled_actions=scheduled,
+        )
+        # The resource id is a string, not a reference: the variant must exist first.
+        target.node.add_dependency(self.endpoint)
+        self.scalable_target = target
+        policies: list[
+            tuple[
+                str,
+                str,
+                float,
+                appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty | None,
+                appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty | None,
+            ]
+        ] = [
+            (
+                "InvocationsScaling",
+                "invocations-per-instance",
+                float(a.invocations_per_instance),
+                appscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(
+                    predefined_metric_type="SageMakerVariantInvocationsPerInstance"
+                ),
+                None,
+            )
+        ]
+        if a.utilization_metric is not None:
+            policies.append(
+                (
+                    "UtilizationScaling",
+                    a.utilization_metric.lower().replace("utilization", "-utilization"),
+                    a.utilization_target,
+                    None,
+                    appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty(
+                        metric_name=a.utilization_metric,
+                        namespace="/aws/sagemaker/Endpoints",
+                        statistic="Average",
+                        unit="Percent",
+                        dimensions=self._dimensions_for_scaling(),
+                    ),
+                )
+            )
+        for id, name, value, predefined, customized in policies:
+            policy = appscaling.CfnScalingPolicy(
+                self,
+                id,
+                policy_name=name,
+                policy_type="TargetTrackingScaling",
+                scaling_target_id=target.ref,
+                target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+                    target_value=value,
+                    predefined_metric_specification=predefined,
+                    customized_metric_specification=customized,
+                    scale_in_cooldown=a.scale_in_cooldown_seconds,
+                    scale_out_cooldown=a.scale_out_cooldown_seconds,
+                ),
+            )
+            self.scaling_policies.append(policy)
+
+    def _dimensions_for_scaling(self) -> list[appscaling.CfnScalingPolicy.MetricDimensionProperty]:
+        return [
+            appscaling.CfnScalingPolicy.MetricDimensionProperty(
+                name="EndpointName", value=self.endpoint_name
+            ),
+            appscaling.CfnScalingPolicy.MetricDimensionProperty(name="VariantName", value=VARIANT),
+        ]
+
+    def _alarms(self, t: EndpointAlarmThresholds, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+        specs = [
+            (
+                "ServerErrors",
+                self.metric_server_errors(),
+                t.server_errors_per_minute,
+                "5XX errors per minute",
+            ),
+            (
+                "ModelLatency",
+                self.metric_model_latency(),
+                t.model_latency_p99_ms * 1000,
+                "p99 model latency (microseconds)",
+            ),
+            *(
+                [
+                    (
+                        "ModelLoadingWait",
+                        self.metric_model_loading_wait_time(),
+                        t.model_loading_wait_p99_ms * 1000,
+                        "p99 wait for a model to load (microseconds)",
+                    )
+                ]
+                if self.multi_model
+                else []
+            ),
+            (
+                "CpuUtilization",
+                self.metric_cpu_utilization(),
+                t.cpu_utilization_percent,
+                "CPU utilization (percent, summed over vCPUs)",
+            ),
+            (
+                "MemoryUtilization",
+                self.metric_memory_utilization(),
+                t.memory_utilization_percent,
+                "memory utilization (percent)",
+            ),
+        ]
+        alarms = {}
+        for id, metric, threshold, what in specs:
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{id}Alarm",
+                alarm_description=f"{self.endpoint_name}: {what} above {threshold}",
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=t.periods,
+                datapoints_to_alarm=t.periods,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cw_actions.SnsAction(topic))
+            alarm.add_ok_action(cw_actions.SnsAction(topic))
+            alarms[id] = alarm
+        return alarms
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        def graph(title: str, *metrics: cloudwatch.IMetric) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(title=title, left=list(metrics), width=12)
+
+        return cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            widgets=[
+                [
+                    graph("Invocations", self.metric_invocations()),
+                    graph("Errors", self.metric_server_errors(), self.metric_client_errors()),
+                ],
+                [
+                    graph("Model latency p99 (us)", self.metric_model_latency()),
+                    graph(
+                        "Model loading wait p99 (us), cache hit ratio",
+                        self.metric_model_loading_wait_time(),
+                        self.metric_model_cache_hit(),
+                    )
+                    if self.multi_model
+                    else graph(
+                        "Overhead latency p99 (us)", self.metric("OverheadLatency", statistic="p99")
+                    ),
+                ],
+                [
+                    graph(
+                        "Utilization (%)",
+                        self.metric_cpu_utilization(),
+                        self.metric_memory_utilization(),
+                    )
+                ],
+            ],
+        )
+
+    # -- metrics ----------------------------------------------------------------------------
+    def metric(
+        self,
+        name: str,
+        *,
+        statistic: str = "Sum",
+        namespace: str = "AWS/SageMaker",
+        period: Duration | None = None,
+    ) -> cloudwatch.Metric:
+        """A metric of the production variant, per minute by default."""
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=name,
+            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT},
+            statistic=statistic,
+            period=period or Duration.minutes(1),
+        )
+
+    def metric_invocations(self) -> cloudwatch.Metric:
+        """Requests to the variant per minute."""
+        return self.metric("Invocations")
+
+    def metric_server_errors(self) -> cloudwatch.Metric:
+        """5XX responses per minute."""
+        return self.metric("Invocation5XXErrors")
+
+    def metric_client_errors(self) -> cloudwatch.Metric:
+        """4XX responses per minute."""
+        return self.metric("Invocation4XXErrors")
+
+    def metric_model_latency(self) -> cloudwatch.Metric:
+        """p99 time the model took to respond, in microseconds."""
+        return self.metric("ModelLatency", statistic="p99")
+
+    def metric_model_loading_wait_time(self) -> cloudwatch.Metric:
+        """p99 time requests waited for their model to load, in microseconds."""
+        return self.metric("ModelLoadingWaitTime", statistic="p99")
+
+    def metric_model_cache_hit(self) -> cloudwatch.Metric:
+        """Share of requests whose model was already loaded (0 to 1)."""
+        return self.metric("ModelCacheHit", statistic="Average")
+
+    def metric_cpu_utilization(self) -> cloudwatch.Metric:
+        """Average CPU utilization of the instances, percent summed over vCPUs."""
+        return self.metric(
+            "CPUUtilization", statistic="Average", namespace="/aws/sagemaker/Endpoints"
+        )
+
+    def metric_memory_utilization(self) -> cloudwatch.Metric:
+        """Average memory utilization of the instances, percent."""
+        return self.metric(
+            "MemoryUtilization", statistic="Average", namespace="/aws/sagemaker/Endpoints"
+        )
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` invoke the endpoint (any of its models)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint"],
+            resource_arns=[self.endpoint_arn],
+        )
+
+
+class MultiModelEndpoint(ServingEndpoint):
+    """Makes a SageMaker multi-model endpoint serving every model archive under its prefix.
+
+    * **Model**: ``MultiModel`` mode over ``s3://<artifacts>/endpoints/<name>/models/``
+      (a model is invoked with ``TargetModel`` = its key under that prefix, e.g.
+      ``spend/v3.tar.gz``), ``image_uri`` (for example the XGBoost inference image the
+      sagemaker SDK gives for the region), model caching on, in the given subnets and
+      security group, **network isolation** on. Its execution role may read only that
+      prefix, write only the capture prefix, decrypt/encrypt with the artifacts key through
+      S3, pull AWS images, write logs under ``/aws/sagemaker/Endpoints/*`` and attach network
+      interfaces; the model depends on that role's policy, so it is never created before its
+      permissions exist.
+    * **Endpoint configuration**: the ``AllTraffic`` variant (``instance_type``,
+      ``instance_count``), and with ``shadow`` a ``Shadow`` variant getting a copy of
+      production traffic; volumes encrypted with the artifacts key (instance types with
+      local NVMe storage take no volume key: they are hardware-encrypted, and SageMaker
+      rejects one); **data capture** of requests and responses (``capture_percentage`` of
+      them; 0 turns capture off) to ``endpoints/<name>/capture/``, KMS-encrypted.
+    * **Endpoint**: blue/green updates shifting traffic per ``rollout`` (by default a 10%
+      canary from 2 instances, all at once on one instance, baked 600 s either way), rolled
+      back automatically when the server-error or latency alarm fires. With
+      autoscaling, an update keeps the instance count and weights autoscaling has set.
+    * **Autoscaling** (``autoscaling``): a scalable target on the variant's instance count
+      (it depends on the endpoint), target tracking on invocations per instance with the
+      given cooldowns, optionally a CPU or memory policy and off-hours bounds. Not for
+      ``ml.t*`` types (SageMaker cannot scale them).
+    * **Alarms** to ``alarm_topic`` (server errors, p99 model latency, p99 model loading wait
+      time, CPU and memory utilization) and a CloudWatch dashboard.
+
+    Names: the model and configuration get generated names, so a changed setting replaces
+    them cleanly; the endpoint's name is generated at synth time from the construct path
+    (its alarms name it, and it names its rollback alarms, so CloudFormation cannot generate
+    it) and, being the endpoint's only replacement-causing property, never blocks an update.
+    """
+
+    multi_model = True
+
+    def __init__(self, scope: Construct, id: str, *, image_uri: str, **kwargs: Any) -> None:
+        super().__init__(scope, id, image_uri=image_uri, **kwargs)
+
+
+class ModelPackageEndpoint(ServingEndpoint):
+    """Makes a single-model endpoint serving one pinned, approved model package version.
+
+    Everything is as for :class:`MultiModelEndpoint` (role, VPC, network isolation, KMS,
+    data capture, blue/green with rollback alarms, autoscaling, alarms, dashboard), except:
+
+    * the model is ``model_package_arn`` (a versioned package ARN: the package names the
+      image and the archive), so promoting another version is a reviewed config change that
+      goes through the blue/green rollout;
+    * the execution role reads model archives under ``model_read_prefix`` (``pipelines/``,
+      where the training pipelines write them) instead of a models prefix;
+    * there is no model-loading alarm (one model, loaded when an instance starts).
+
+    This is the endpoint kind Model Monitor can watch (it does not monitor multi-model
+    endpoints).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model_package_arn: str,
+        model_read_prefix: str = "pipelines/",
+        **kwargs: Any,
+    ) -> None:
+        check = PropsCheck("ModelPackageEndpoint")
+        check.require(
+            bool(_PACKAGE_ARN.match(model_package_arn)),
+            "model_package_arn",
+            model_package_arn,
+            "expected a versioned model package ARN "
+            "(arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<version>)",
+        )
+        check.raise_if_any()
+        super().__init__(
+            scope,
+            id,
+            model_package_arn=model_package_arn,
+            model_read_prefix=model_read_prefix,
+            **kwargs,
+        )

@@ -1,1 +1,0 @@
-"""Scripts the training pipeline runs in SageMaker processing jobs (uploaded as assets)."""
