@@ -9,6 +9,8 @@ Measures, in one run on this machine:
 * the same for an empty app (one stack, no resources, the same App settings), so the two
   can be compared on whatever machine runs this;
 * peak memory (Python and the jsii Node.js process) of the full synth;
+* the CPU time (user and system) of the same processes, which other work on a shared
+  machine disturbs less than wall time;
 * the same for one environment (dev), so that the cost of each added resource shows apart
   from the fixed start-up cost (module loading in Python and Node.js, cdk-nag's rules);
 * the resource count, and milliseconds per resource: overall, above the empty app, and
@@ -28,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -83,8 +86,15 @@ def _env(mode: str = "") -> dict[str, str]:
     return env
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user and system) of the finished child processes and theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def synth_once(mode: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as outdir:
+        cpu = _children_cpu()
         start = time.perf_counter()
         result = subprocess.run(
             [sys.executable, "-c", _CHILD, mode.removesuffix("-warm"), outdir],
@@ -95,10 +105,11 @@ def synth_once(mode: str) -> dict[str, float]:
             check=False,
         )
         wall = time.perf_counter() - start
+        cpu = _children_cpu() - cpu
         if result.returncode != 0:
             sys.exit(f"{mode} synth failed:\n{result.stderr}")
         data = json.loads(result.stdout.strip().splitlines()[-1])
-        data["wall"] = wall
+        data["wall"], data["cpu"] = wall, cpu
         if mode != "empty":
             data["resources"] = sum(
                 len(json.loads(t.read_text()).get("Resources", {}))
@@ -136,8 +147,8 @@ def main() -> int:
         for mode in modes:
             runs[mode].append(synth_once(mode))
 
-    def median(mode: str) -> float:
-        return statistics.median(r["wall"] for r in runs[mode])
+    def median(mode: str, figure: str = "wall") -> float:
+        return statistics.median(r[figure] for r in runs[mode])
 
     empty_s, single_s, full_s = median("empty"), median(args.single), median("platform")
     full = runs["platform"]
@@ -156,6 +167,10 @@ def main() -> int:
         "ratio_all_to_empty": round(full_s / empty_s, 2),
         "all_environments_warm_s": round(median("platform-warm"), 3),
         "ratio_warm_to_empty": round(median("platform-warm") / empty_s, 2),
+        # CPU time (Python and Node.js) is steadier than wall time on a shared machine.
+        "empty_app_cpu_s": round(median("empty", "cpu"), 3),
+        "all_environments_cpu_s": round(median("platform", "cpu"), 3),
+        "all_environments_warm_cpu_s": round(median("platform-warm", "cpu"), 3),
         "resources": resources,
         f"resources ({args.single})": single_resources,
         "ms_per_resource": round(1000 * full_s / resources, 1),
@@ -169,9 +184,11 @@ def main() -> int:
         # The run rehearsal alone, as `make rehearse` runs it (its own synth included), and
         # the whole suite as `make test` runs it (with its workers, PYTEST_PARALLEL).
         figures["rehearsal_s"] = round(time_tests("tests/rehearsal"), 1)
+        cpu = _children_cpu()
         figures["test_suite_s"] = round(
             time_tests(*os.environ.get("PYTEST_PARALLEL", "").split()), 1
         )
+        figures["test_suite_cpu_s"] = round(_children_cpu() - cpu, 1)
 
     width = max(len(k) for k in figures)
     for key, value in figures.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -71,9 +72,30 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedAp
     from stacks.app_factory import create_app, default_context
 
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app, config = create_app(default_context(), outdir=str(outdir))
-    app.synth()
+    with _sdk_results_shared_by_workers(tmp_path_factory):
+        app, config = create_app(default_context(), outdir=str(outdir))
+        app.synth()
     yield SynthesizedApp(app=app, config=config, outdir=outdir)
+
+
+@contextlib.contextmanager
+def _sdk_results_shared_by_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Under pytest-xdist, the workers of one run keep the SageMaker SDK's results (pipeline
+    definitions, image URIs, Clarify configs) in one folder of the run while the block runs,
+    so only the first worker to synthesize the app runs the SDK (about 8 s cold); the
+    others wait for its results and read them. Each run starts with an empty folder, so the
+    SDK still runs once per run, as in a fresh clone; outside xdist nothing changes."""
+    from mlops_constructs.training._definition import CACHE_ENV
+
+    if "PYTEST_XDIST_WORKER" not in os.environ or CACHE_ENV in os.environ:
+        yield
+        return
+    # Each worker's base temp folder is inside the run's own folder.
+    os.environ[CACHE_ENV] = str(tmp_path_factory.getbasetemp().parent / "sdk-results")
+    try:
+        yield
+    finally:
+        del os.environ[CACHE_ENV]
 
 
 def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:

@@ -24,7 +24,7 @@ from typing import Any
 _TOKEN_RE = re.compile(r"\$\{Token\[[^\]]*\]\}")
 
 #: The splits' format: CSV, label first, no header (what built-in XGBoost reads; see
-#: mlops_constructs/xgboost_channels.py for the input modes it accepts with it).
+#: training/xgboost_channels.py for the input modes it accepts with it).
 CSV_CONTENT_TYPE = "text/csv"
 #: Clarify's pre-training bias metrics the baseline computes: all of them but CDDL, which
 #: needs a ``group_variable`` the baseline has none of (Clarify reports it as an error).
@@ -153,11 +153,45 @@ def offline_sdk(region: str) -> Iterator[None]:
     # Importing sagemaker.serve creates a client, which needs a region (it sends nothing).
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     try:
-        yield
+        with _shared_botocore_loader():
+            yield
     finally:
         if not region_was_set:
             os.environ.pop("AWS_DEFAULT_REGION", None)
         _quiet_sdk_loggers()
+
+
+#: botocore data loaders by search path, shared by every session the SDK makes in this process.
+_LOADERS: dict[str | None, Any] = {}
+
+
+@contextlib.contextmanager
+def _shared_botocore_loader() -> Iterator[None]:
+    """Inside the block, every botocore session and the SDK's own endpoint lookups share one
+    data loader (per search path), which keeps each JSON file it has parsed.
+
+    The SDK makes a new boto3 session for each pipeline session and each step's local
+    session, and a new loader for each image URI: each loader parses botocore's service
+    models again (SageMaker's alone is several MB of JSON), about 2 s of a cold synth for
+    the same, read-only data; one session's clients share their loader the same way.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    original = botocore.loaders.create_loader
+
+    def create_loader(search_path_string: str | None = None) -> Any:
+        if search_path_string not in _LOADERS:
+            _LOADERS[search_path_string] = original(search_path_string)
+        return _LOADERS[search_path_string]
+
+    botocore.loaders.create_loader = create_loader
+    botocore.session.create_loader = create_loader
+    try:
+        yield
+    finally:
+        botocore.loaders.create_loader = original
+        botocore.session.create_loader = original
 
 
 def image_uri(framework: str, region: str, version: str | None = None) -> str:
@@ -184,10 +218,15 @@ def sdk_cached(kind: str, inputs: Any, compute: Callable[[], dict[str, Any]]) ->
     keyed by ``kind``, ``inputs`` (JSON), the SDK's version and this module's source: the
     same inputs never run the SDK twice, and any change to them or to this code does."""
     key = _cache_key(kind, inputs)
-    value = _MEMORY.get(key) or _read_cached(key)
+    value = _MEMORY.get(key)
     if value is None:
-        value = compute()
-        _write_cached(key, value)
+        # Concurrent synths sharing the folder (test workers, parallel CLI runs) compute
+        # each result once: the others wait for it, then read it.
+        with _cache_lock(key):
+            value = _read_cached(key)
+            if value is None:
+                value = compute()
+                _write_cached(key, value)
     _MEMORY[key] = value
     return value
 
@@ -241,6 +280,27 @@ def _cache_key(kind: str, inputs: Any) -> str:
 def _cache_file(key: str) -> Path | None:
     folder = os.environ.get(CACHE_ENV)
     return Path(folder) / f"{key}.json" if folder else None
+
+
+@contextlib.contextmanager
+def _cache_lock(key: str) -> Iterator[None]:
+    """Holds an exclusive lock on ``key`` in the cache folder, if one is set (and the
+    platform has ``fcntl``); released when the block ends or the process dies."""
+    path = _cache_file(key)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock, at worst a result is computed twice
+        fcntl = None  # type: ignore[assignment]
+    if path is None or fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_suffix(".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_cached(key: str) -> dict[str, Any] | None:

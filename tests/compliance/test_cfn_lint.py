@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from cfnlint.api import ManualArgs, lint_all, lint_file
+from cfnlint.api import lint_all
 
 from tests.conftest import ENVIRONMENTS, REPO_ROOT, STACKS
+from tests.helpers import lint_file
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -17,8 +17,7 @@ def test_templates_lint_clean(platform, env):
     assert len(templates) == len(STACKS)
     region = platform.config.environment(env).region
     for template in templates:
-        matches = lint_file(Path(template), config=ManualArgs(regions=[region]))
-        assert [str(m) for m in matches] == [], template.name
+        assert lint_file(template, region) == [], template.name
 
 
 def test_the_linter_can_fail():
