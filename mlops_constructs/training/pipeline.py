@@ -19,15 +19,18 @@ from mlops_constructs.core.sagemaker_roles import grant_sagemaker_runtime
 from mlops_constructs.core.sdk_calls import acknowledge_sdk_function
 from mlops_constructs.core.sources import sagemaker_script_path
 from mlops_constructs.core.validation import PropsCheck
-from mlops_constructs.lake.artifacts import ArtifactStore
-from mlops_constructs.lake.data_lake import DataLake
+from mlops_constructs.lake.interfaces import IArtifactStore, IDataLake
 from mlops_constructs.training import xgboost_channels
+from mlops_constructs.training.interfaces import IModelRegistry
 from mlops_constructs.training.props import (
     DEFAULT_INFERENCE_INSTANCE_TYPES,
     DEFAULT_TRANSFORM_INSTANCE_TYPES,
     TuningSettings,
 )
-from mlops_constructs.training.registry import ModelRegistry
+
+#: The scikit-learn image the feature preparation step runs on (Python 3.9: the scripts in
+#: runtime/ must run there; tests/training/test_runtime_python.py checks them).
+SKLEARN_VERSION = "1.2-1"
 
 
 class TrainingPipeline(Construct):
@@ -84,11 +87,11 @@ class TrainingPipeline(Construct):
         id: str,
         *,
         pipeline_name: str,
-        lake: DataLake,
+        lake: IDataLake,
         input_zone: str,
         input_prefix: str,
-        artifacts: ArtifactStore,
-        registry: ModelRegistry,
+        artifacts: IArtifactStore,
+        registry: IModelRegistry,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         security_group: ec2.ISecurityGroup,
@@ -217,7 +220,7 @@ class TrainingPipeline(Construct):
             objective_metric=tuning.objective_metric,
             objective_type=tuning.objective_type,
             xgboost_version=tuning.xgboost_version,
-            sklearn_version="1.2-1",
+            sklearn_version=SKLEARN_VERSION,
             hyperparameter_ranges=[dict(r) for r in tuning.ranges],
             static_hyperparameters=dict(tuning.static_hyperparameters),
             max_jobs=tuning.max_jobs,
@@ -264,7 +267,7 @@ class TrainingPipeline(Construct):
             self.pipeline.node.add_dependency(uploads)
 
     def _deploy_uploads(
-        self, uploads: Mapping[str, bytes], artifacts: ArtifactStore, prefix: str
+        self, uploads: Mapping[str, bytes], artifacts: IArtifactStore, prefix: str
     ) -> Construct | None:
         """Write each file the SDK would have uploaded to the very URI the definition names
         (in the artifacts bucket, under ``prefix``), at deploy time."""
@@ -324,11 +327,11 @@ class TrainingPipeline(Construct):
 
     def _grant(
         self,
-        lake: DataLake,
+        lake: IDataLake,
         input_zone: str,
         input_prefix: str,
-        artifacts: ArtifactStore,
-        registry: ModelRegistry,
+        artifacts: IArtifactStore,
+        registry: IModelRegistry,
         prefix: str,
         scripts: Mapping[str, s3_assets.Asset],
     ) -> None:

@@ -40,13 +40,13 @@ def classification_metrics(
     _same_length(labels, scores)
     predicted = [1 if s >= threshold else 0 for s in scores]
     actual = [1 if y >= 0.5 else 0 for y in labels]
-    tp = sum(1 for p, a in zip(predicted, actual, strict=True) if p == 1 and a == 1)
-    fp = sum(1 for p, a in zip(predicted, actual, strict=True) if p == 1 and a == 0)
-    fn = sum(1 for p, a in zip(predicted, actual, strict=True) if p == 0 and a == 1)
+    tp = sum(1 for p, a in zip(predicted, actual) if p == 1 and a == 1)
+    fp = sum(1 for p, a in zip(predicted, actual) if p == 1 and a == 0)
+    fn = sum(1 for p, a in zip(predicted, actual) if p == 0 and a == 1)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    accuracy = sum(1 for p, a in zip(predicted, actual, strict=True) if p == a) / len(actual)
+    accuracy = sum(1 for p, a in zip(predicted, actual) if p == a) / len(actual)
     return {
         "precision": precision,
         "recall": recall,
@@ -74,14 +74,14 @@ def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
         for k in range(i, j + 1):
             ranks[order[k]] = average
         i = j + 1
-    positive_ranks = sum(r for r, y in zip(ranks, labels, strict=True) if y == 1)
+    positive_ranks = sum(r for r, y in zip(ranks, labels) if y == 1)
     return (positive_ranks - positives * (positives + 1) / 2) / (positives * negatives)
 
 
 def regression_metrics(labels: Sequence[float], predictions: Sequence[float]) -> dict[str, float]:
     """Mean absolute error and root mean squared error."""
     _same_length(labels, predictions)
-    errors = [p - y for p, y in zip(predictions, labels, strict=True)]
+    errors = [p - y for p, y in zip(predictions, labels)]
     return {
         "mae": sum(abs(e) for e in errors) / len(errors),
         "rmse": math.sqrt(sum(e * e for e in errors) / len(errors)),
@@ -130,11 +130,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     import xgboost  # provided by the built-in XGBoost container
 
     root = processing_root()
-    model_dir = root / "model"
-    with tarfile.open(model_dir / "model.tar.gz") as archive:
-        archive.extractall(model_dir, filter="data")
+    # Only the model file is read, straight from the archive: nothing is extracted, and
+    # tarfile's extraction filters are not in every Python 3.9 (3.9.17+).
+    with tarfile.open(root / "model" / "model.tar.gz") as archive:
+        member = archive.extractfile("xgboost-model")
+        if member is None:
+            raise SystemExit("model.tar.gz holds no xgboost-model file")
+        model = bytearray(member.read())
     booster = xgboost.Booster()
-    booster.load_model(str(model_dir / "xgboost-model"))
+    booster.load_model(model)
     labels, rows = _read_test(root / "test")
     predictions = booster.predict(xgboost.DMatrix(rows)).tolist()
     metrics = (
