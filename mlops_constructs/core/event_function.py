@@ -14,11 +14,28 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_constructs.core.cfn_fixes import ignore_cfn_lint
 from mlops_constructs.core.nag import acknowledge_basic_execution_policy, acknowledge_wildcards
 from mlops_constructs.core.sources import handler_code
+
+#: The Powertools for AWS Lambda (Python) release the functions run, from the layer AWS
+#: publishes; ``requirements-dev.txt`` pins the same release for the handlers' tests.
+POWERTOOLS_VERSION = "3.37.0"
+
+
+def powertools_layer_parameter(
+    runtime: lambda_.Runtime, architecture: lambda_.Architecture, version: str = POWERTOOLS_VERSION
+) -> str:
+    """The public SSM parameter holding the ARN of AWS's Powertools layer for ``runtime``,
+    ``architecture`` and ``version``: ``/aws/service/powertools/python/<architecture>/
+    <runtime>/<version>``, e.g. ``.../x86_64/python3.14/3.37.0`` (Powertools for AWS Lambda
+    (Python), "Installation", "Lambda Layer": "Using SSM Parameter Store"; AWS writes one
+    parameter per release, and ``latest``, in every region it publishes the layer to).
+    """
+    return f"/aws/service/powertools/python/{architecture.name}/{runtime.name}/{version}"
 
 
 @dataclass
@@ -79,6 +96,11 @@ def event_function(
       see ``handler_common.events.NonRetryable``). With
       ``reserved_concurrency``, at most that many invocations run at once (the account must
       keep 10 unreserved: new accounts with a concurrency quota of 10 cannot reserve any).
+    * Powertools for AWS Lambda (Python) :data:`POWERTOOLS_VERSION`, as the layer AWS
+      publishes: its ARN is read at deploy time from the public SSM parameter of that release
+      (:func:`powertools_layer_parameter`, a template parameter of type
+      ``AWS::SSM::Parameter::Value<String>``), so synthesis looks nothing up and the code
+      asset stays the handler's folder plus ``handler_common``.
     * The dead-letter queue: SQS, encrypted with ``logs_key``, TLS only, 14 days.
     """
     dead_letter_queue = sqs.Queue(
@@ -123,6 +145,16 @@ def event_function(
         max_event_age=Duration.hours(6),
         on_failure=destinations.SqsDestination(dead_letter_queue),
         reserved_concurrent_executions=reserved_concurrency,
+    )
+    # A public AWS layer: reading it needs no permission of the function's role.
+    function.add_layers(
+        lambda_.LayerVersion.from_layer_version_arn(
+            scope,
+            "PowertoolsLayer",
+            ssm.StringParameter.value_for_string_parameter(
+                scope, powertools_layer_parameter(function.runtime, function.architecture)
+            ),
+        )
     )
     role = function.role
     assert role is not None

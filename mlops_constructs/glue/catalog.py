@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from aws_cdk import Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs.core.nag import acknowledge_wildcards
+from mlops_constructs.core.policies import grant_to_principal
 from mlops_constructs.core.validation import PropsCheck
-from mlops_constructs.glue._common import _after_role_policy, _glue_role
+from mlops_constructs.glue._common import _after_role_policy, _glue_role, _keep_logical_id
 from mlops_constructs.glue.props import Column
 from mlops_constructs.glue.security import GlueSecurityConfiguration
 from mlops_constructs.lake.data_lake import DataLake
@@ -24,7 +25,9 @@ class LakeCatalog(Construct):
 
     Database names are ``<database_prefix>_<zone>`` (``-`` becomes ``_``), e.g.
     ``mlops_platform_dev_raw``: Glue requires names, and they must be unique per account
-    and region, so the prefix should name the project and environment.
+    and region, so the prefix should name the project and environment. Each is an
+    ``aws_glue.Database`` (:meth:`database`), deleted with the stack (the tables' data stays
+    in the lake's buckets).
     """
 
     def __init__(self, scope: Construct, id: str, *, lake: DataLake, database_prefix: str) -> None:
@@ -39,30 +42,36 @@ class LakeCatalog(Construct):
         )
         check.raise_if_any()
         self.lake = lake
-        self._databases: dict[str, glue.CfnDatabase] = {}
+        self._databases: dict[str, glue.Database] = {}
         for zone in lake.zones:
-            name = f"{prefix}_{zone.replace('-', '_')}"
-            self._databases[zone] = glue.CfnDatabase(
+            id = zone.capitalize() + "Database"
+            database = glue.Database(
                 self,
-                zone.capitalize() + "Database",
-                catalog_id=Stack.of(self).account,
-                database_input=glue.CfnDatabase.DatabaseInputProperty(
-                    name=name,
-                    description=f"Tables of the {zone} zone ({lake.bucket(zone).bucket_name})",
-                ),
+                id,
+                database_name=f"{prefix}_{zone.replace('-', '_')}",
+                description=f"Tables of the {zone} zone ({lake.bucket(zone).bucket_name})",
+                # The L2 retains by default; these never were. A retained database keeps its
+                # fixed name, so the re-created stack could not create it again; it holds
+                # only table definitions, which the stack re-creates.
+                removal_policy=RemovalPolicy.DESTROY,
             )
+            resource = database.node.default_child
+            assert isinstance(resource, glue.CfnDatabase)
+            _keep_logical_id(resource, scope=self, id=id)
+            self._databases[zone] = database
+
+    def database(self, zone: str) -> glue.IDatabase:
+        """The database of ``zone``, for aws-cdk-lib's Glue constructs."""
+        if zone not in self._databases:
+            raise KeyError(f"no database for zone {zone!r}; zones are {list(self._databases)}")
+        return self._databases[zone]
 
     def database_name(self, zone: str) -> str:
         """The database of ``zone`` (resolves to its name; depends on the database)."""
-        if zone not in self._databases:
-            raise KeyError(f"no database for zone {zone!r}; zones are {list(self._databases)}")
-        return self._databases[zone].ref
+        return self.database(zone).database_name
 
     def database_arn(self, zone: str) -> str:
-        stack = Stack.of(self)
-        return stack.format_arn(
-            service="glue", resource="database", resource_name=self.database_name(zone)
-        )
+        return self.database(zone).database_arn
 
     def table_arn(self, zone: str, table: str = "*") -> str:
         stack = Stack.of(self)
@@ -76,7 +85,8 @@ class LakeCatalog(Construct):
 
     def grant_read_tables(self, grantee: iam.IGrantable, zone: str, table: str = "*") -> iam.Grant:
         """Let ``grantee`` read the definitions (and partitions) of tables in ``zone``."""
-        return iam.Grant.add_to_principal(
+        return grant_to_principal(
+            self,
             grantee=grantee,
             actions=[
                 "glue:GetDatabase",
@@ -95,7 +105,8 @@ class LakeCatalog(Construct):
 
     def grant_write_tables(self, role: iam.IRole, zone: str) -> iam.Grant:
         """Let ``role`` (a crawler's) create and update tables and partitions in ``zone``."""
-        grant = iam.Grant.add_to_principal(
+        grant = grant_to_principal(
+            self,
             grantee=role,
             actions=[
                 "glue:GetDatabase",
@@ -154,6 +165,8 @@ class CsvTable(Construct):
         self.catalog = catalog
         self.table_name = table_name
         self.location = f"s3://{bucket.bucket_name}/{prefix}"
+        # L1: aws-cdk-lib's S3Table renders a table of its own shape (and grants on the
+        # bucket); this one's properties are what the jobs and FindMatches were built against.
         self.resource = glue.CfnTable(
             self,
             "Resource",
@@ -272,6 +285,7 @@ class ZoneCrawler(Construct):
         catalog.grant_write_tables(self.role, zone)
         security_configuration.grant_use(self.role)
 
+        # L1: aws-cdk-lib has no Glue crawler construct.
         self.crawler = glue.CfnCrawler(
             self,
             "Resource",

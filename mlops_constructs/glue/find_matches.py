@@ -128,6 +128,7 @@ class FindMatchesTransform(Construct):
         security_configuration.grant_use(self.role)
         _allow_glue_metrics(self.role)
 
+        # L1: aws-cdk-lib has no Glue ML transform construct.
         self.transform = glue.CfnMLTransform(
             self,
             "Resource",

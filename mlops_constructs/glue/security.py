@@ -1,10 +1,14 @@
-"""Glue security: an encrypted security configuration and a VPC network connection."""
+"""Glue security: an encrypted security configuration and a VPC network connection.
+
+Both are aws-cdk-lib's Glue L2 constructs (``aws_glue.SecurityConfiguration`` and
+``aws_glue.Connection``), wrapped for the grants a job or crawler role needs, and keeping the
+logical ids their L1 resources had."""
 
 from __future__ import annotations
 
 import hashlib
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -12,7 +16,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from mlops_constructs.core.nag import acknowledge_wildcards
-from mlops_constructs.glue._common import _unique_name
+from mlops_constructs.glue._common import _keep_logical_id, _unique_name
 
 
 class GlueSecurityConfiguration(Construct):
@@ -23,7 +27,9 @@ class GlueSecurityConfiguration(Construct):
       it, as :class:`mlops_constructs.PlatformKeys` does);
     * job bookmarks: CSE-KMS with ``data_key``.
 
-    ``grant_use(role)`` gives a job or crawler role what it needs to write under it.
+    ``grant_use(role)`` gives a job or crawler role what it needs to write under it. It is
+    aws-cdk-lib's ``aws_glue.SecurityConfiguration`` (:attr:`security_configuration`),
+    deleted with the stack (the L2 would retain it).
     """
 
     def __init__(
@@ -38,24 +44,24 @@ class GlueSecurityConfiguration(Construct):
             f"{data_key.node.path}|{logs_key.node.path}|SSE-KMS|SSE-KMS|CSE-KMS".encode()
         ).hexdigest()[:8]
         self.name = f"{_unique_name(self, max_length=90)}-{settings}"
-        self.resource = glue.CfnSecurityConfiguration(
+        #: The aws-cdk-lib construct (an ``ISecurityConfiguration`` for L2 jobs).
+        self.security_configuration = glue.SecurityConfiguration(
             self,
             "Resource",
-            name=self.name,
-            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
-                s3_encryptions=[
-                    glue.CfnSecurityConfiguration.S3EncryptionProperty(
-                        s3_encryption_mode="SSE-KMS", kms_key_arn=data_key.key_arn
-                    )
-                ],
-                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
-                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=logs_key.key_arn
-                ),
-                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
-                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=data_key.key_arn
-                ),
-            ),
+            security_configuration_name=self.name,
+            s3_encryption=glue.S3Encryption.kms(data_key),
+            cloud_watch_encryption=glue.CloudWatchEncryption.kms(logs_key),
+            job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(data_key),
+            # The L2 retains by default; this one never did. Its name is fixed, so a retained
+            # configuration would only stop a re-created stack from creating it again, and
+            # it holds no data (the keys it names are retained with the keys stack).
+            removal_policy=RemovalPolicy.DESTROY,
         )
+        resource = self.security_configuration.node.default_child
+        assert isinstance(resource, glue.CfnSecurityConfiguration)
+        _keep_logical_id(resource, scope=self, id="Resource")
+        #: The CloudFormation resource.
+        self.resource = resource
 
     def grant_use(self, role: iam.IRole) -> None:
         """Let ``role`` encrypt output, bookmarks and (encrypted) CloudWatch logs."""
@@ -96,7 +102,8 @@ class GlueNetworkConnection(Construct):
     """Makes a Glue NETWORK connection in one isolated subnet, with the workload group.
 
     Jobs that use it run in the VPC and reach AWS only through its endpoints. Glue puts a
-    job's workers in the connection's single subnet, so this picks the first one.
+    job's workers in the connection's single subnet, so this picks the first one. It is
+    aws-cdk-lib's ``aws_glue.Connection`` (:attr:`connection`).
     """
 
     def __init__(
@@ -113,21 +120,21 @@ class GlueNetworkConnection(Construct):
             subnet_type=subnets.subnet_type, subnet_group_name=subnets.subnet_group_name
         ).subnets[0]
         self.name = _unique_name(self)
-        self.resource = glue.CfnConnection(
+        #: The aws-cdk-lib construct (an ``IConnection`` for L2 jobs).
+        self.connection = glue.Connection(
             self,
             "Resource",
-            catalog_id=Stack.of(self).account,
-            connection_input=glue.CfnConnection.ConnectionInputProperty(
-                name=self.name,
-                connection_type="NETWORK",
-                description="Runs Glue workers in an isolated subnet of the platform VPC",
-                physical_connection_requirements=glue.CfnConnection.PhysicalConnectionRequirementsProperty(
-                    availability_zone=subnet.availability_zone,
-                    subnet_id=subnet.subnet_id,
-                    security_group_id_list=[security_group.security_group_id],
-                ),
-            ),
+            type=glue.ConnectionType.NETWORK,
+            connection_name=self.name,
+            description="Runs Glue workers in an isolated subnet of the platform VPC",
+            network=glue.ConnectionNetwork.subnet(subnet),
+            security_groups=[security_group],
         )
+        resource = self.connection.node.default_child
+        assert isinstance(resource, glue.CfnConnection)
+        _keep_logical_id(resource, scope=self, id="Resource")
+        #: The CloudFormation resource.
+        self.resource = resource
 
     def grant_use(self, role: iam.IRole) -> None:
         """Let ``role`` run workers in the connection's subnet."""

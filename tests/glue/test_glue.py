@@ -6,6 +6,7 @@ import json
 
 import pytest
 from aws_cdk import Duration
+from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kms as kms
 
 from mlops_constructs import DataLake, Network, PropsError
@@ -114,7 +115,8 @@ def glue_app():
 
 
 def _logical(construct) -> str:
-    return construct.stack.get_logical_id(construct)
+    # The logical id as written (``get_logical_id`` ignores an overridden one).
+    return construct.stack.resolve(construct.logical_id)
 
 
 def test_security_configuration_encrypts_s3_logs_and_bookmarks(glue_app):
@@ -149,7 +151,7 @@ def test_security_configuration_is_on_every_job_crawler_and_transform(glue_app):
     transforms = template.find_resources("AWS::Glue::MLTransform")
     assert len(jobs) == 1 and len(crawlers) == 2 and len(transforms) == 1
     for job in jobs.values():
-        assert job["Properties"]["SecurityConfiguration"] == name
+        assert job["Properties"]["SecurityConfiguration"] == {"Ref": _logical(m.security.resource)}
     for crawler in crawlers.values():
         assert crawler["Properties"]["CrawlerSecurityConfiguration"] == name
     for transform in transforms.values():
@@ -195,23 +197,27 @@ def test_csv_table_schema_and_location(glue_app):
 
 def test_etl_job_defaults(glue_app):
     _, m, _, resources = glue_app
-    props = resources[_logical(m.job.job)]["Properties"]
+    props = resources[_logical(m.job.resource)]["Properties"]
     assert props["GlueVersion"] == "5.0"
     assert props["WorkerType"] == "G.1X" and props["NumberOfWorkers"] == 2
     assert props["Timeout"] == 60 and props["MaxRetries"] == 1
     assert props["Command"]["Name"] == "glueetl"
-    assert props["Connections"] == {"Connections": [m.connection.name]}
+    assert props["Connections"] == {"Connections": [{"Ref": _logical(m.connection.resource)}]}
+    assert props["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
     args = props["DefaultArguments"]
     assert args["--job-bookmark-option"] == "job-bookmark-enable"
     assert args["--enable-continuous-cloudwatch-log"] == "true"
-    assert args["--enable-metrics"] == "true"
+    # The flag takes no value; aws-cdk-lib's job writes it empty.
+    assert args["--enable-metrics"] == ""
+    assert args["--enable-observability-metrics"] == "true"
+    assert args["--job-language"] == "python"
     assert args["--source_table"] == "customers"
     assert json.loads(args["--feature_spec"]) == SPEC
 
 
 def test_etl_job_waits_for_its_role_policy(glue_app):
     _, m, _, resources = glue_app
-    job = resources[_logical(m.job.job)]
+    job = resources[_logical(m.job.resource)]
     policy = _logical(m.job.role.node.find_child("DefaultPolicy").node.default_child)
     assert policy in job["DependsOn"]
 
@@ -237,6 +243,9 @@ def test_job_role_is_scoped(glue_app):
     assert any(
         "table/" in json.dumps(r) and "customers" in json.dumps(r) for r in catalog["Resource"]
     )
+    # aws-cdk-lib's job would grant read on the whole script bucket; it gets no statement.
+    granted = json.dumps([s["Action"] for s in statements])
+    assert "s3:GetBucket*" not in granted and "s3:List*" not in granted
     role = resources[_logical(m.job.role.node.default_child)]
     assert len(role["Properties"]["ManagedPolicyArns"]) == 2  # raw read, curated read-write
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
@@ -276,7 +285,7 @@ def test_workflow_chains_crawl_job_crawl(glue_app):
     assert after_crawl["Predicate"]["Conditions"][0]["CrawlState"] == "SUCCEEDED"
     after_job = next(t for t in conditional if "CrawlerName" in t["Actions"][0])
     assert after_job["Predicate"]["Conditions"][0] == {
-        "JobName": {"Ref": _logical(m.job.job)},
+        "JobName": {"Ref": _logical(m.job.resource)},
         "LogicalOperator": "EQUALS",
         "State": "SUCCEEDED",
     }
@@ -301,6 +310,123 @@ def test_find_matches_parameters(glue_app):
             },
         },
     )
+
+
+# The logical ids the L1 resources had before the constructs moved to aws-cdk-lib's Glue L2
+# constructs: a changed id replaces the resource (and a fixed name then collides).
+KEPT_LOGICAL_IDS = {
+    "AWS::Glue::Database": {
+        "CatalogRawDatabaseCC29CEE7",
+        "CatalogCuratedDatabaseBB03A401",
+        "CatalogAnalyticsDatabaseAC5F19F3",
+    },
+    "AWS::Glue::SecurityConfiguration": {"Security2D46CA7F"},
+    "AWS::Glue::Connection": {"Connection89AD5CF5"},
+    "AWS::Glue::Job": {"JobB9D00F9F"},
+    "AWS::Glue::Workflow": {"Workflow193EF7C1"},
+    "AWS::Glue::Trigger": {
+        "WorkflowStart9AE2EE62",
+        "WorkflowAfterSourceCrawlD29491D2",
+        "WorkflowAfterJob173923DA",
+    },
+}
+
+
+@pytest.mark.parametrize("type_name", sorted(KEPT_LOGICAL_IDS))
+def test_glue_resources_keep_their_logical_ids(glue_app, type_name):
+    template, _, _, _ = glue_app
+    assert set(template.find_resources(type_name)) == KEPT_LOGICAL_IDS[type_name]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ["Top"],
+        ["Top-Level_1"],
+        ["Catalog", "RawDatabase"],
+        ["Job", "Resource"],
+        ["Outer", "Default", "Inner"],
+        ["Lake", "LakeBucket", "Resource"],
+        ["A" * 200, "B" * 100, "Resource"],
+    ],
+)
+def test_kept_logical_id_is_the_one_aws_cdk_allocates(path):
+    from aws_cdk import App, CfnResource, Stack
+    from constructs import Construct
+
+    from mlops_constructs.glue._common import _make_unique_id
+
+    stack = Stack(App(), "S")
+    scope: Construct = stack
+    for component in path[:-1]:
+        scope = Construct(scope, component)
+    resource = CfnResource(scope, path[-1], type="AWS::SQS::Queue")
+    assert _make_unique_id(path) == stack.get_logical_id(resource)
+
+
+def test_database_and_security_configuration_are_deleted_with_the_stack(glue_app):
+    # As before the L2 constructs (which retain by default): a retained one keeps its fixed
+    # name, and the re-created stack could not create it again.
+    template, _, _, _ = glue_app
+    for type_name in ("AWS::Glue::Database", "AWS::Glue::SecurityConfiguration"):
+        for resource in template.find_resources(type_name).values():
+            assert resource.get("DeletionPolicy", "Delete") == "Delete"
+            assert resource.get("UpdateReplacePolicy", "Delete") == "Delete"
+
+
+def test_workflow_triggers_have_no_event_batching(glue_app):
+    # An EVENT-trigger setting aws-cdk-lib's Workflow.add_*_trigger writes on every trigger.
+    template, _, _, _ = glue_app
+    for trigger in template.find_resources("AWS::Glue::Trigger").values():
+        assert "EventBatchingCondition" not in trigger["Properties"]
+
+
+def test_catalog_exposes_the_l2_databases(glue_app):
+    _, m, stack, _ = glue_app
+    database = m.catalog.database("raw")
+    assert stack.resolve(database.database_name) == {"Ref": "CatalogRawDatabaseCC29CEE7"}
+    with pytest.raises(KeyError, match="no database for zone 'gold'"):
+        m.catalog.database("gold")
+
+
+def test_job_metrics_take_metric_options(glue_app):
+    _, m, stack, _ = glue_app
+    failed = m.job.metric_failed_tasks(period=Duration.minutes(15), label="failed tasks")
+    assert failed.namespace == "Glue"
+    assert failed.metric_name == "glue.driver.aggregate.numFailedTasks"
+    assert failed.statistic == "Sum" and failed.period.to_minutes() == 15
+    assert failed.label == "failed tasks"
+    assert stack.resolve(failed.dimensions) == {
+        "JobName": {"Ref": "JobB9D00F9F"},
+        "JobRunId": "ALL",
+        "Type": "count",
+    }
+    heap = m.job.metric(
+        "glue.driver.jvm.heap.usage",
+        type=glue.MetricType.GAUGE,
+        statistic="Maximum",
+    )
+    assert heap.statistic == "Maximum" and stack.resolve(heap.dimensions)["Type"] == "gauge"
+
+
+def test_job_run_outcome_metrics_count_state_change_events():
+    def build(stack):
+        m = _build(stack)
+        return (
+            m.job.metric_failure(period=Duration.hours(1)),
+            m.job.metric_success(),
+            m.job.metric_timeout(statistic="Maximum"),
+        )
+
+    template, (failure, success, timeout), _ = synth_construct(build, nag=False)
+    assert failure.namespace == "AWS/Events" and failure.metric_name == "TriggeredRules"
+    assert failure.statistic == "Sum" and failure.period.to_minutes() == 60
+    assert success.statistic == "Sum" and timeout.statistic == "Maximum"
+    states = sorted(
+        rule["Properties"]["EventPattern"]["detail"]["state"][0]
+        for rule in template.find_resources("AWS::Events::Rule").values()
+    )
+    assert states == ["FAILED", "SUCCEEDED", "TIMEOUT"]
 
 
 def test_network_connection_uses_an_isolated_subnet_and_workload_group(glue_app):

@@ -302,6 +302,35 @@ def asset_bucket_name(account: str, region: str) -> str:
     return f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{account}-{region}"
 
 
+def publish_powertools_layer_parameter(account: str, region: str) -> None:
+    """The public parameter AWS keeps in every account and region with the ARN of its
+    Powertools layer (the functions' templates read it); moto reserves ``/aws/`` names to
+    itself, so it is written into moto's SSM backend."""
+    import datetime
+
+    from aws_cdk import aws_lambda as lambda_
+    from moto.ssm.models import Parameter, ssm_backends
+
+    from mlops_constructs.core.event_function import powertools_layer_parameter
+
+    name = powertools_layer_parameter(lambda_.Runtime.PYTHON_3_14, lambda_.Architecture.X86_64)
+    ssm_backends[account][region]._parameters[name].append(
+        Parameter(
+            account_id=account,
+            name=name,
+            value=f"arn:aws:lambda:{region}:017000801446:layer:"
+            "AWSLambdaPowertoolsPythonV3-python314-x86_64:1",
+            parameter_type="String",
+            description=None,
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=datetime.datetime.now(datetime.UTC),
+            version=1,
+            data_type="text",
+        )
+    )
+
+
 def bootstrap(clients: Clients, account: str, region: str) -> None:
     """What the templates and the asset upload need from ``cdk bootstrap``, and no more."""
     with in_account(account):
@@ -311,6 +340,7 @@ def bootstrap(clients: Clients, account: str, region: str) -> None:
             Type="String",
             Overwrite=True,
         )
+        publish_powertools_layer_parameter(account, region)
         s3 = clients("s3", region)
         bucket = asset_bucket_name(account, region)
         if region == "us-east-1":

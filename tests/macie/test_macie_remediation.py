@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -31,6 +32,16 @@ EVENT = json.loads(
 
 
 index = load_handler("macie_remediation")
+
+
+#: A Lambda context as the runtime passes one (Powertools' ``inject_lambda_context`` reads
+#: these fields); no ``get_remaining_time_in_millis``, so the time left is unknown.
+CONTEXT = SimpleNamespace(
+    function_name="remediation",
+    memory_limit_in_mb=256,
+    invoked_function_arn="arn:aws:lambda:eu-west-1:284751930618:function:remediation",
+    aws_request_id="6a1d2c3b-0e4f-4a5b-8c7d-9e0f1a2b3c4d",
+)
 
 
 @pytest.fixture
@@ -127,7 +138,7 @@ def test_quarantine_moves_the_exact_version_tags_it_and_deletes_the_source(aws):
     key = "customers/2026/11/export.csv"
     older = put(aws, key, b"old,content\n")
     version = put(aws, key)
-    result = index.handler(finding_event(LAKE, key, version), None)
+    result = index.handler(finding_event(LAKE, key, version), CONTEXT)
     assert result == {"status": "quarantined", "findingId": "f-1"}
     target = f"{LAKE}/{version}/{key}"
     body = aws["s3"].get_object(Bucket=QUARANTINE, Key=target)["Body"].read()
@@ -146,7 +157,7 @@ def test_quarantine_moves_the_exact_version_tags_it_and_deletes_the_source(aws):
 def test_key_with_spaces_and_unicode(aws):
     key = "customers/Müller & Søn/export 2026 (final).csv"
     version = put(aws, key)
-    assert index.handler(finding_event(LAKE, key, version), None)["status"] == "quarantined"
+    assert index.handler(finding_event(LAKE, key, version), CONTEXT)["status"] == "quarantined"
     assert versions(aws, LAKE, key) == []
     aws["s3"].head_object(Bucket=QUARANTINE, Key=f"{LAKE}/{version}/{key}")
 
@@ -155,9 +166,9 @@ def test_second_delivery_is_a_no_op(aws):
     key = "customers/a.csv"
     version = put(aws, key)
     event = finding_event(LAKE, key, version)
-    index.handler(event, None)
+    index.handler(event, CONTEXT)
     quarantined = versions(aws, QUARANTINE, f"{LAKE}/{version}/{key}")
-    assert index.handler(event, None) == {"status": "already-quarantined", "findingId": "f-1"}
+    assert index.handler(event, CONTEXT) == {"status": "already-quarantined", "findingId": "f-1"}
     assert versions(aws, QUARANTINE, f"{LAKE}/{version}/{key}") == quarantined
 
 
@@ -178,7 +189,7 @@ def test_copy_failing_midway_leaves_the_source_and_raises(aws, monkeypatch):
 
     monkeypatch.setattr(index.Remediator, "__init__", failing_init)
     with pytest.raises(ConnectionError):
-        index.handler(finding_event(LAKE, key, version), None)
+        index.handler(finding_event(LAKE, key, version), CONTEXT)
     assert versions(aws, LAKE, key) == [version]
     assert aws["s3"].get_object(Bucket=LAKE, Key=key, VersionId=version)["Body"].read()
 
@@ -199,7 +210,7 @@ def test_a_copy_that_does_not_verify_leaves_the_source_and_raises(aws, monkeypat
 
     monkeypatch.setattr(index.Remediator, "__init__", corrupting_init)
     with pytest.raises(RuntimeError, match="did not verify"):
-        index.handler(finding_event(LAKE, key, version), None)
+        index.handler(finding_event(LAKE, key, version), CONTEXT)
     assert versions(aws, LAKE, key) == [version]
 
 
@@ -217,7 +228,7 @@ def test_retry_after_a_copy_without_delete_completes(aws, monkeypatch):
         interrupted.remediate(index.parse_finding(event))
     assert versions(aws, LAKE, key) == [version]  # copied, not yet deleted
     # The retry (a new invocation, new clients) finishes the job.
-    assert index.handler(event, None)["status"] == "quarantined"
+    assert index.handler(event, CONTEXT)["status"] == "quarantined"
     assert versions(aws, LAKE, key) == []
     assert len(versions(aws, QUARANTINE, f"{LAKE}/{version}/{key}")) == 1  # not copied twice
 
@@ -233,7 +244,7 @@ def test_large_objects_use_a_multipart_managed_copy(aws, monkeypatch):
     key = "customers/big.bin"
     body = bytes(range(256)) * (48 * 1024)  # 12 MiB: three parts
     version = put(aws, key, body)
-    assert index.handler(finding_event(LAKE, key, version), None)["status"] == "quarantined"
+    assert index.handler(finding_event(LAKE, key, version), CONTEXT)["status"] == "quarantined"
     copied = aws["s3"].get_object(Bucket=QUARANTINE, Key=f"{LAKE}/{version}/{key}")
     assert copied["Body"].read() == body
     assert copied["ETag"].strip('"').endswith("-3")
@@ -249,7 +260,7 @@ def test_tag_mode_tags_and_quarantines_nothing(aws, monkeypatch):
         VersionId=version,
         Tagging={"TagSet": [{"Key": "owner", "Value": "crm"}]},
     )
-    assert index.handler(finding_event(LAKE, key, version), None)["status"] == "tagged"
+    assert index.handler(finding_event(LAKE, key, version), CONTEXT)["status"] == "tagged"
     assert tags(aws, LAKE, key) == {
         "owner": "crm",
         "macie-finding-id": "f-1",
@@ -258,7 +269,7 @@ def test_tag_mode_tags_and_quarantines_nothing(aws, monkeypatch):
     }
     assert versions(aws, LAKE, key) == [version]
     assert aws["s3"].list_objects_v2(Bucket=QUARANTINE).get("KeyCount") == 0
-    assert index.handler(finding_event(LAKE, key, version), None)["status"] == "already-tagged"
+    assert index.handler(finding_event(LAKE, key, version), CONTEXT)["status"] == "already-tagged"
 
 
 @pytest.mark.parametrize(
@@ -287,7 +298,7 @@ def test_unrelated_or_malformed_events_change_nothing(aws, make_event, caplog):
     key = "customers/x.csv"
     version = put(aws, key)
     put(aws, key, bucket=OUTSIDE)
-    result = index.handler(make_event(), None)
+    result = index.handler(make_event(), CONTEXT)
     assert result["status"] == "ignored" and result["reason"]
     assert versions(aws, LAKE, key) == [version]
     assert len(versions(aws, OUTSIDE, key)) == 1
@@ -303,7 +314,7 @@ def test_notification_names_the_object_but_no_sensitive_value(aws):
     event["detail"]["classificationDetails"]["result"]["sensitiveData"][0]["detections"][0][
         "sample"
     ] = SECRET
-    index.handler(event, None)
+    index.handler(event, CONTEXT)
     (message,) = notifications(aws)
     summary = json.loads(message)
     assert summary["bucket"] == LAKE and summary["key"] == key
@@ -317,7 +328,7 @@ def test_missing_object_version_is_reported_not_retried(aws):
     key = "customers/gone.csv"
     version = put(aws, key)
     aws["s3"].delete_object(Bucket=LAKE, Key=key, VersionId=version)
-    result = index.handler(finding_event(LAKE, key, version), None)
+    result = index.handler(finding_event(LAKE, key, version), CONTEXT)
     assert result["status"] == "not-remediated"
     assert "no longer exists" in result["reason"]
     (message,) = notifications(aws)
@@ -332,7 +343,7 @@ def test_the_null_version_of_an_object_from_before_versioning(aws):
     )
     aws["s3"].put_bucket_versioning(Bucket=LAKE, VersioningConfiguration={"Status": "Enabled"})
     newer = put(aws, key, b"innocent,update\n")
-    assert index.handler(finding_event(LAKE, key, "null"), None)["status"] == "quarantined"
+    assert index.handler(finding_event(LAKE, key, "null"), CONTEXT)["status"] == "quarantined"
     body = aws["s3"].get_object(Bucket=QUARANTINE, Key=f"{LAKE}/null/{key}")["Body"].read()
     assert SECRET.encode() in body  # the flagged null version, not the current one
     assert versions(aws, LAKE, key) == [newer]  # the newer version stays
@@ -341,7 +352,7 @@ def test_the_null_version_of_an_object_from_before_versioning(aws):
 def test_a_finding_with_neither_version_nor_etag_moves_nothing_and_says_so(aws):
     key = "customers/unversioned-finding.csv"
     version = put(aws, key)
-    result = index.handler(finding_event(LAKE, key, None), None)
+    result = index.handler(finding_event(LAKE, key, None), CONTEXT)
     assert result["status"] == "not-remediated"
     assert "neither a version id nor an ETag" in result["reason"]
     assert versions(aws, LAKE, key) == [version]
@@ -355,14 +366,14 @@ def test_a_finding_without_version_quarantines_the_current_version_it_scanned(aw
     version = put(aws, key)
     event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
     assert event["detail"]["resourcesAffected"]["s3Object"]["versionId"] == ""
-    assert index.handler(event, None) == {"status": "quarantined", "findingId": "f-1"}
+    assert index.handler(event, CONTEXT) == {"status": "quarantined", "findingId": "f-1"}
     body = aws["s3"].get_object(Bucket=QUARANTINE, Key=f"{LAKE}/{version}/{key}")["Body"].read()
     assert SECRET.encode() in body
     assert versions(aws, LAKE, key) == []
     (message,) = notifications(aws)
     assert json.loads(message)["action"] == "quarantined"
     # Redelivered: the version is gone from the lake, the quarantine has it.
-    assert index.handler(event, None)["status"] == "already-quarantined"
+    assert index.handler(event, CONTEXT)["status"] == "already-quarantined"
 
 
 def test_a_finding_without_version_moves_the_scanned_version_not_a_newer_one(aws):
@@ -370,7 +381,7 @@ def test_a_finding_without_version_moves_the_scanned_version_not_a_newer_one(aws
     scanned = put(aws, key)
     newer = put(aws, key, b"innocent,update\n")
     event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, scanned))
-    assert index.handler(event, None)["status"] == "quarantined"
+    assert index.handler(event, CONTEXT)["status"] == "quarantined"
     body = aws["s3"].get_object(Bucket=QUARANTINE, Key=f"{LAKE}/{scanned}/{key}")["Body"].read()
     assert SECRET.encode() in body
     assert versions(aws, LAKE, key) == [newer]  # the newer version was never scanned
@@ -384,7 +395,7 @@ def test_a_finding_whose_scanned_version_is_gone_is_reported_not_remediated(aws,
     etag_and_size = scanned_as(aws, key, scanned)
     aws["s3"].delete_object(Bucket=LAKE, Key=key, VersionId=scanned)
     newer = put(aws, key, b"name,ssn\nBob,000-00-0000\n")  # another content
-    result = index.handler(finding_event(LAKE, key, None, scanned=etag_and_size), None)
+    result = index.handler(finding_event(LAKE, key, None, scanned=etag_and_size), CONTEXT)
     assert result["status"] == "not-remediated"
     assert "no version" in result["reason"] and etag_and_size[0] in result["reason"]
     assert versions(aws, LAKE, key) == [newer]
@@ -400,7 +411,7 @@ def test_a_size_that_differs_is_not_the_scanned_version(aws):
     key = "customers/same-etag-other-size.csv"
     version = put(aws, key)
     etag, size = scanned_as(aws, key, version)
-    result = index.handler(finding_event(LAKE, key, None, scanned=(etag, size + 1)), None)
+    result = index.handler(finding_event(LAKE, key, None, scanned=(etag, size + 1)), CONTEXT)
     assert result["status"] == "not-remediated"
     assert versions(aws, LAKE, key) == [version]
 
@@ -411,12 +422,12 @@ def test_tag_mode_without_version_tags_the_scanned_version_not_a_newer_one(aws, 
     scanned = put(aws, key)
     newer = put(aws, key, b"innocent,update\n")
     event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, scanned))
-    assert index.handler(event, None)["status"] == "tagged"
+    assert index.handler(event, CONTEXT)["status"] == "tagged"
     tagged = aws["s3"].get_object_tagging(Bucket=LAKE, Key=key, VersionId=scanned)["TagSet"]
     assert {t["Key"]: t["Value"] for t in tagged}["macie-finding-id"] == "f-1"
     assert tags(aws, LAKE, key) == {}  # the current, newer version is untouched
     assert versions(aws, LAKE, key) == [newer, scanned]
-    assert index.handler(event, None)["status"] == "already-tagged"
+    assert index.handler(event, CONTEXT)["status"] == "already-tagged"
 
 
 def test_tag_mode_without_version_tags_the_current_version_it_scanned(aws, monkeypatch):
@@ -424,7 +435,7 @@ def test_tag_mode_without_version_tags_the_current_version_it_scanned(aws, monke
     key = "customers/tag-current.csv"
     version = put(aws, key)
     event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
-    assert index.handler(event, None)["status"] == "tagged"
+    assert index.handler(event, CONTEXT)["status"] == "tagged"
     assert tags(aws, LAKE, key)["macie-finding-id"] == "f-1"
 
 
@@ -446,10 +457,10 @@ def test_without_version_a_copy_failing_midway_leaves_the_source(aws, monkeypatc
     monkeypatch.setattr(index.Remediator, "__init__", failing_init)
     event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
     with pytest.raises(ConnectionError):
-        index.handler(event, None)
+        index.handler(event, CONTEXT)
     assert versions(aws, LAKE, key) == [version]
     monkeypatch.setattr(index.Remediator, "__init__", original_init)
-    assert index.handler(event, None)["status"] == "quarantined"  # the retry finishes
+    assert index.handler(event, CONTEXT)["status"] == "quarantined"  # the retry finishes
     assert versions(aws, LAKE, key) == []
 
 
@@ -475,7 +486,7 @@ def test_an_object_without_room_for_the_tags_is_dead_lettered_at_once(
     nine = [{"Key": f"team-{i}", "Value": "x"} for i in range(9)]  # S3 allows 10 per object
     aws["s3"].put_object_tagging(Bucket=LAKE, Key=key, VersionId=version, Tagging={"TagSet": nine})
     event = finding_event(LAKE, key, version)
-    result = index.handler(event, None)  # returns: Lambda does not retry what cannot change
+    result = index.handler(event, CONTEXT)  # returns: Lambda does not retry what cannot change
     assert result["status"] == "dead-lettered"
     assert "10 tags" in result["reason"]
     (record,) = dead_letters()
@@ -491,8 +502,8 @@ def test_two_versions_of_one_key_are_quarantined_apart(aws):
     key = "customers/twice.csv"
     first = put(aws, key, b"first," + SECRET.encode())
     second = put(aws, key, b"second," + SECRET.encode())
-    index.handler(finding_event(LAKE, key, second, finding_id="f-2"), None)
-    index.handler(finding_event(LAKE, key, first, finding_id="f-1"), None)
+    index.handler(finding_event(LAKE, key, second, finding_id="f-2"), CONTEXT)
+    index.handler(finding_event(LAKE, key, first, finding_id="f-1"), CONTEXT)
     assert tags(aws, QUARANTINE, f"{LAKE}/{first}/{key}")["macie-finding-id"] == "f-1"
     assert tags(aws, QUARANTINE, f"{LAKE}/{second}/{key}")["macie-finding-id"] == "f-2"
     assert versions(aws, LAKE, key) == []
@@ -593,10 +604,10 @@ def test_tag_mode_redelivery_without_version_of_a_flagged_object_is_already_tagg
     key = "customers/tag-redelivered.csv"
     version = put(aws, key)
     event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
-    assert index.handler(event, None)["status"] == "tagged"
+    assert index.handler(event, CONTEXT)["status"] == "tagged"
     assert tags(aws, LAKE, key)["macie-finding-id"] == "f-1"
     # Redelivered: the current version is now flagged, and so unreadable to everyone.
-    assert index.handler(event, None) == {"status": "already-tagged", "findingId": "f-1"}
+    assert index.handler(event, CONTEXT) == {"status": "already-tagged", "findingId": "f-1"}
     assert flagged_reads_denied == []  # the version is found without reading it
     actions = [json.loads(m)["action"] for m in notifications(aws)]
     assert actions == ["tagged", "already-tagged"]
@@ -610,7 +621,7 @@ def test_tag_mode_a_second_finding_on_a_flagged_object_tags_it(
     version = put(aws, key)
     flag(aws, key, version, "f-1")
     event = finding_event(LAKE, key, None, "f-2", scanned=scanned_as(aws, key, version))
-    assert index.handler(event, None)["status"] == "tagged"
+    assert index.handler(event, CONTEXT)["status"] == "tagged"
     assert tags(aws, LAKE, key)["macie-finding-id"] == "f-2"
     assert flagged_reads_denied == []
 
@@ -624,11 +635,11 @@ def test_tag_mode_with_the_deny_tags_the_scanned_version_not_a_newer_one(
     newer = put(aws, key, b"innocent,update\n")
     flag(aws, key, newer, "f-0")  # flagged by an earlier finding: unreadable too
     event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, scanned))
-    assert index.handler(event, None)["status"] == "tagged"
+    assert index.handler(event, CONTEXT)["status"] == "tagged"
     scanned_tags = aws["s3"].get_object_tagging(Bucket=LAKE, Key=key, VersionId=scanned)
     assert {t["Key"]: t["Value"] for t in scanned_tags["TagSet"]}["macie-finding-id"] == "f-1"
     assert tags(aws, LAKE, key) == {"macie-finding-id": "f-0"}  # the newer one as it was
-    assert index.handler(event, None)["status"] == "already-tagged"
+    assert index.handler(event, CONTEXT)["status"] == "already-tagged"
     assert flagged_reads_denied == []
 
 
@@ -639,7 +650,7 @@ def test_a_key_that_prefixes_others_is_matched_exactly(aws, monkeypatch):
     other = put(aws, key + ".bak")
     version = put(aws, key)
     event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
-    assert index.handler(event, None)["status"] == "tagged"
+    assert index.handler(event, CONTEXT)["status"] == "tagged"
     assert tags(aws, LAKE, key)["macie-finding-id"] == "f-1"
     assert tags(aws, LAKE, key + ".bak") == {}
     assert versions(aws, LAKE, key + ".bak") == [other]
@@ -659,7 +670,7 @@ def test_an_unversioned_bucket_is_reported_not_remediated(aws, monkeypatch, mode
     aws["s3"].put_object(Bucket=unversioned, Key=key, Body=b"name,ssn\nAda,1\n")
     head = aws["s3"].head_object(Bucket=unversioned, Key=key)
     scanned = (head["ETag"].strip('"'), head["ContentLength"])
-    result = index.handler(finding_event(unversioned, key, None, scanned=scanned), None)
+    result = index.handler(finding_event(unversioned, key, None, scanned=scanned), CONTEXT)
     assert result["status"] == "not-remediated"
     assert "not versioned" in result["reason"]
     assert tags(aws, unversioned, key) == {}
@@ -678,7 +689,7 @@ def test_quarantine_of_a_flagged_version_is_reported_not_remediated(
     scanned = scanned_as(aws, key, version)
     flag(aws, key, version, "f-0")
     event = finding_event(LAKE, key, version if with_version else None, scanned=scanned)
-    result = index.handler(event, None)
+    result = index.handler(event, CONTEXT)
     assert result["status"] == "not-remediated"
     assert "f-0" in result["reason"] and "flagged" in result["reason"]
     assert flagged_reads_denied == []
@@ -693,7 +704,7 @@ def test_quarantine_with_the_deny_moves_an_unflagged_version(aws, flagged_reads_
     key = "customers/not-flagged.csv"
     version = put(aws, key)
     event = finding_event(LAKE, key, None, scanned=scanned_as(aws, key, version))
-    assert index.handler(event, None)["status"] == "quarantined"
-    assert index.handler(event, None)["status"] == "already-quarantined"
+    assert index.handler(event, CONTEXT)["status"] == "quarantined"
+    assert index.handler(event, CONTEXT)["status"] == "already-quarantined"
     assert flagged_reads_denied == []
     assert versions(aws, LAKE, key) == []

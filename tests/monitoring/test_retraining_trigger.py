@@ -27,6 +27,7 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -53,6 +54,16 @@ T0 = datetime(2026, 11, 20, 21, 5, 12, tzinfo=UTC)
 
 
 index = load_handler("retraining_trigger")
+
+
+#: A Lambda context as the runtime passes one (Powertools' ``inject_lambda_context`` reads
+#: these fields); no ``get_remaining_time_in_millis``, so the time left is unknown.
+CONTEXT = SimpleNamespace(
+    function_name="retraining",
+    memory_limit_in_mb=256,
+    invoked_function_arn="arn:aws:lambda:eu-west-1:284751930618:function:retraining",
+    aws_request_id="6a1d2c3b-0e4f-4a5b-8c7d-9e0f1a2b3c4d",
+)
 
 
 class Clock:
@@ -259,7 +270,7 @@ def expected_token(now: datetime, minutes: int = COOLDOWN_MINUTES) -> str:
 
 # -- starting --------------------------------------------------------------------------
 def test_metric_alarm_starts_one_retraining_with_the_alarm_as_parameters(sagemaker, logs):
-    result = index.handler(METRIC, None)
+    result = index.handler(METRIC, CONTEXT)
     (start,) = sagemaker.started()
     assert result == {
         "status": "started",
@@ -306,7 +317,7 @@ UNSUPPRESSED_COMPOSITE = event(COMPOSITE, actionsSuppressedBy=None, actionsSuppr
     ids=["composite-eventbridge", "lambda-alarm-action"],
 )
 def test_composite_alarms_and_alarm_action_payloads_start_too(sagemaker, template, alarm, reason):
-    result = index.handler(copy.deepcopy(template), None)
+    result = index.handler(copy.deepcopy(template), CONTEXT)
     assert result["status"] == "started" and result["alarm"] == alarm
     (start,) = sagemaker.started()
     assert parameters(start) == {
@@ -319,7 +330,7 @@ def test_composite_alarms_and_alarm_action_payloads_start_too(sagemaker, templat
 
 
 def test_composite_alarm_names_its_triggering_alarms_in_the_log(sagemaker, logs):
-    index.handler(UNSUPPRESSED_COMPOSITE, None)
+    index.handler(UNSUPPRESSED_COMPOSITE, CONTEXT)
     (line,) = [r for r in logs if r.getMessage() == "started retraining"]
     assert line.actionsSuppressedBy is None
     assert line.triggeringAlarms == [
@@ -341,7 +352,7 @@ def test_a_suppressed_composite_alarm_starts_nothing(sagemaker, logs, suppressed
     # suppressor in ALARM) and its wait and extension periods; the EventBridge event still
     # comes, carrying actionsSuppressedBy. Retraining is an action: it must not start.
     made = event(COMPOSITE, actionsSuppressedBy=suppressed_by, actionsSuppressedReason=reason)
-    result = index.handler(made, None)
+    result = index.handler(made, CONTEXT)
     assert result["status"] == "ignored"
     assert f"actionsSuppressedBy={suppressed_by!r}" in result["reason"]
     assert reason in result["reason"]
@@ -354,29 +365,29 @@ def test_an_alarm_action_runs_whatever_it_carries(sagemaker):
     # CloudWatch invokes its alarm actions only when they are not (or no longer) suppressed:
     # a delayed action after a wait period must start the retraining.
     made = event(ACTION, actionsSuppressedBy="WaitPeriod")
-    assert index.handler(made, None)["status"] == "started"
+    assert index.handler(made, CONTEXT)["status"] == "started"
 
 
 def test_alarm_to_alarm_still_starts(sagemaker):
     made = copy.deepcopy(ACTION)
     made["alarmData"]["previousState"]["value"] = "ALARM"
-    assert index.handler(made, None)["status"] == "started"
+    assert index.handler(made, CONTEXT)["status"] == "started"
 
 
 # -- cooldown --------------------------------------------------------------------------
 def test_second_alarm_within_the_cooldown_starts_nothing(sagemaker, clock):
-    first = index.handler(METRIC, None)
+    first = index.handler(METRIC, CONTEXT)
     clock.advance(minutes=COOLDOWN_MINUTES - 1)  # into the next fixed window, still cooling
-    second = index.handler(ACTION, None)
+    second = index.handler(ACTION, CONTEXT)
     assert second == {"status": "cooldown", "execution": first["execution"]}
     assert len(sagemaker.started()) == 1
     assert len(sagemaker.executions[PIPELINE]) == 1
 
 
 def test_alarm_after_the_cooldown_starts_again(sagemaker, clock):
-    first = index.handler(METRIC, None)
+    first = index.handler(METRIC, CONTEXT)
     clock.advance(minutes=COOLDOWN_MINUTES, seconds=1)
-    second = index.handler(METRIC, None)
+    second = index.handler(METRIC, CONTEXT)
     assert second["status"] == "started"
     assert second["execution"] != first["execution"]
     tokens = [s["ClientRequestToken"] for s in sagemaker.started()]
@@ -388,26 +399,26 @@ def test_alarm_after_the_cooldown_starts_again(sagemaker, clock):
 def test_any_execution_in_the_window_cools_down_whatever_its_status(sagemaker, status):
     # E.g. a retraining that failed ten minutes ago, or one the weekly schedule started.
     recent = sagemaker.add_execution(created=T0 - timedelta(minutes=10), status=status)
-    assert index.handler(METRIC, None) == {"status": "cooldown", "execution": recent}
+    assert index.handler(METRIC, CONTEXT) == {"status": "cooldown", "execution": recent}
     assert sagemaker.started() == []
 
 
 def test_only_executions_inside_the_window_count(sagemaker):
     sagemaker.add_execution(created=T0 - timedelta(minutes=COOLDOWN_MINUTES, seconds=1))
-    assert index.handler(METRIC, None)["status"] == "started"
+    assert index.handler(METRIC, CONTEXT)["status"] == "started"
 
 
 def test_cooldown_reports_the_newest_execution(sagemaker):
     sagemaker.add_execution(created=T0 - timedelta(minutes=50), status="Failed")
     newest = sagemaker.add_execution(created=T0 - timedelta(minutes=5), status="Executing")
-    assert index.handler(METRIC, None) == {"status": "cooldown", "execution": newest}
+    assert index.handler(METRIC, CONTEXT) == {"status": "cooldown", "execution": newest}
 
 
 def test_racing_invocations_in_one_window_send_the_same_token(sagemaker, clock):
     sagemaker.list_sees_nothing = True  # neither sees the other's execution
-    first = index.handler(METRIC, None)
+    first = index.handler(METRIC, CONTEXT)
     clock.advance(minutes=20)  # 21:25:12, same 21:00-22:00 window
-    second = index.handler(ACTION, None)
+    second = index.handler(ACTION, CONTEXT)
     first_start, second_start = sagemaker.started()
     assert first_start["ClientRequestToken"] == second_start["ClientRequestToken"]
     assert first["execution"] == second["execution"]
@@ -438,7 +449,7 @@ def test_tokens_follow_fixed_windows():
 )
 @pytest.mark.parametrize("state", ["OK", "INSUFFICIENT_DATA"])
 def test_ok_and_insufficient_data_are_ignored_without_calls(sagemaker, logs, template, state):
-    result = index.handler(event(template, value=state), None)
+    result = index.handler(event(template, value=state), CONTEXT)
     assert result["status"] == "ignored"
     assert state in result["reason"] and "not ALARM" in result["reason"]
     assert sagemaker.calls == []
@@ -447,7 +458,7 @@ def test_ok_and_insufficient_data_are_ignored_without_calls(sagemaker, logs, tem
 
 
 def test_an_alarm_outside_alarm_names_is_ignored_without_calls(sagemaker):
-    result = index.handler(with_alarm_name(METRIC, "dev-Serving-LatencyAlarm1A2B3C4D"), None)
+    result = index.handler(with_alarm_name(METRIC, "dev-Serving-LatencyAlarm1A2B3C4D"), CONTEXT)
     assert result["status"] == "ignored"
     assert "not one of the retraining alarms" in result["reason"]
     assert sagemaker.calls == []
@@ -512,7 +523,7 @@ def _replaced(template: dict[str, Any], value: Any, *path: str) -> dict[str, Any
     ],
 )
 def test_malformed_events_are_ignored_without_calls(sagemaker, logs, make_event, reason):
-    result = index.handler(make_event(), None)
+    result = index.handler(make_event(), CONTEXT)
     assert result["status"] == "ignored"
     assert reason in result["reason"]
     assert sagemaker.calls == []
@@ -531,7 +542,7 @@ def test_malformed_events_are_ignored_without_calls(sagemaker, logs, make_event,
 )
 def test_unreadable_or_missing_reason_data_does_not_block(sagemaker, logs, reason_data, logged):
     made = event(METRIC, reasonData=reason_data)
-    assert index.handler(made, None)["status"] == "started"
+    assert index.handler(made, CONTEXT)["status"] == "started"
     (line,) = [r for r in logs if r.getMessage() == "started retraining"]
     for key, text in logged.items():
         assert text in getattr(line, key)
@@ -541,7 +552,7 @@ def test_unreadable_or_missing_reason_data_does_not_block(sagemaker, logs, reaso
 def test_sagemaker_error_on_start_is_raised(sagemaker):
     sagemaker.errors["StartPipelineExecution"] = "ThrottlingException"
     with pytest.raises(ClientError) as raised:
-        index.handler(METRIC, None)
+        index.handler(METRIC, CONTEXT)
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
     assert sagemaker.executions[PIPELINE] == []
 
@@ -549,7 +560,7 @@ def test_sagemaker_error_on_start_is_raised(sagemaker):
 def test_a_missing_pipeline_is_raised(sagemaker, monkeypatch):
     monkeypatch.setenv("PIPELINE_NAME", "mlops-dev-no-such-pipeline")
     with pytest.raises(ClientError) as raised:
-        index.handler(METRIC, None)
+        index.handler(METRIC, CONTEXT)
     assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
     assert sagemaker.started() == []
 
@@ -561,10 +572,10 @@ def test_a_bad_cooldown_setting_raises_before_anything(sagemaker, monkeypatch, v
     else:
         monkeypatch.setenv("COOLDOWN_MINUTES", value)
     with pytest.raises(ValueError, match="COOLDOWN_MINUTES"):
-        index.handler(METRIC, None)
+        index.handler(METRIC, CONTEXT)
     # Raised at the start, even for an event that would be ignored.
     with pytest.raises(ValueError, match="COOLDOWN_MINUTES"):
-        index.handler(event(METRIC, value="OK"), None)
+        index.handler(event(METRIC, value="OK"), CONTEXT)
     assert sagemaker.calls == []
 
 
@@ -572,10 +583,10 @@ def test_a_bad_cooldown_setting_raises_before_anything(sagemaker, monkeypatch, v
 def test_missing_pipeline_or_alarm_names_raise(sagemaker, monkeypatch, variable):
     monkeypatch.setenv(variable, " , ")
     with pytest.raises(ValueError, match=variable):
-        index.handler(METRIC, None)
+        index.handler(METRIC, CONTEXT)
     monkeypatch.delenv(variable)
     with pytest.raises(ValueError, match=variable):
-        index.handler(METRIC, None)
+        index.handler(METRIC, CONTEXT)
     assert sagemaker.calls == []
 
 
@@ -583,7 +594,7 @@ def test_missing_pipeline_or_alarm_names_raise(sagemaker, monkeypatch, variable)
 def test_long_reasons_are_cut_to_the_parameter_limit(sagemaker):
     reason = "Threshold Crossed: " + "0.5 (20/11/26 21:00:00), " * 300
     assert len(reason) > 1024
-    assert index.handler(event(METRIC, reason=reason), None)["status"] == "started"
+    assert index.handler(event(METRIC, reason=reason), CONTEXT)["status"] == "started"
     (start,) = sagemaker.started()
     detail = parameters(start)["TriggerDetail"]
     assert len(detail) == 1024
@@ -593,7 +604,7 @@ def test_long_reasons_are_cut_to_the_parameter_limit(sagemaker):
 def test_display_name_fits_the_api_pattern_whatever_the_alarm_name(sagemaker, monkeypatch):
     odd = "Churn model: drift (prod) / tenure_months >= 0.1 " + "x" * 200
     monkeypatch.setenv("ALARM_NAMES", odd)
-    assert index.handler(with_alarm_name(METRIC, odd), None)["status"] == "started"
+    assert index.handler(with_alarm_name(METRIC, odd), CONTEXT)["status"] == "started"
     (start,) = sagemaker.started()
     name = start["PipelineExecutionDisplayName"]
     assert len(name) <= 82
@@ -637,7 +648,7 @@ def test_against_motos_sagemaker(environment, clock, monkeypatch):
             RoleArn=f"arn:aws:iam::{ACCOUNT}:role/pipeline",
         )
         monkeypatch.setattr(index, "_sagemaker_client", lambda: client)
-        first = index.handler(METRIC, None)
+        first = index.handler(METRIC, CONTEXT)
         assert first["status"] == "started"
         given = client.list_pipeline_parameters_for_execution(
             PipelineExecutionArn=first["execution"]
@@ -648,7 +659,7 @@ def test_against_motos_sagemaker(environment, clock, monkeypatch):
             "TriggerDetail": METRIC["detail"]["state"]["reason"],
         }
         clock.advance(minutes=5)
-        assert index.handler(ACTION, None) == {
+        assert index.handler(ACTION, CONTEXT) == {
             "status": "cooldown",
             "execution": first["execution"],
         }

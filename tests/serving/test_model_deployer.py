@@ -61,6 +61,16 @@ EVENT = json.loads((EVENTS / "sagemaker_model_package_state_change.json").read_t
 index = load_handler("model_deployer")
 
 
+#: A Lambda context as the runtime passes one (Powertools' ``inject_lambda_context`` reads
+#: these fields); no ``get_remaining_time_in_millis``, so the time left is unknown.
+CONTEXT = SimpleNamespace(
+    function_name="deployer",
+    memory_limit_in_mb=256,
+    invoked_function_arn="arn:aws:lambda:eu-west-1:284751930618:function:deployer",
+    aws_request_id="6a1d2c3b-0e4f-4a5b-8c7d-9e0f1a2b3c4d",
+)
+
+
 @pytest.fixture(scope="module")
 def boto3_session() -> boto3.Session:
     """One session for the module's tests, so each service model is parsed once.
@@ -222,7 +232,7 @@ def nothing_half_written(aws, package: dict[str, Any]) -> None:
 
 def test_an_approved_package_is_copied_under_its_versioned_name(aws, handler_s3, log_records):
     package = register(aws)
-    result = index.handler(approval_event(package), None)
+    result = index.handler(approval_event(package), CONTEXT)
     assert result == {
         "status": "deployed",
         "targetModel": f"{GROUP}/v1.tar.gz",
@@ -276,6 +286,20 @@ def test_an_approved_package_is_copied_under_its_versioned_name(aws, handler_s3,
     assert deployed.modelPackageArn == package["arn"]
 
 
+def test_log_lines_are_powertools_json_with_the_invocation(aws, handler_s3, log_records):
+    package = register(aws)
+    index.handler(approval_event(package), CONTEXT)
+    (deployed,) = [r for r in log_records if r.getMessage() == "deployed"]
+    line = json.loads(index.logger.registered_formatter.format(deployed))
+    assert line["level"] == "INFO" and line["message"] == "deployed"
+    assert line["service"] == "model_deployer"
+    assert line["targetModel"] == f"{GROUP}/v1.tar.gz"  # the call's extra fields
+    # From the Lambda context, by inject_lambda_context.
+    assert line["function_request_id"] == CONTEXT.aws_request_id
+    assert line["function_arn"] == CONTEXT.invoked_function_arn
+    assert isinstance(line["cold_start"], bool)
+
+
 def test_the_key_maps_to_the_target_model_clients_send():
     assert index.target_model("spend-forecast", 12) == "spend-forecast/v12.tar.gz"
     assert index.model_key(MODEL_PREFIX, "spend-forecast", 12) == (
@@ -289,8 +313,8 @@ def test_the_key_maps_to_the_target_model_clients_send():
 def test_versions_of_a_group_are_deployed_side_by_side(aws):
     first = register(aws, body=b"first model")
     second = register(aws, body=b"second model")
-    assert index.handler(approval_event(second), None)["targetModel"] == f"{GROUP}/v2.tar.gz"
-    assert index.handler(approval_event(first), None)["targetModel"] == f"{GROUP}/v1.tar.gz"
+    assert index.handler(approval_event(second), CONTEXT)["targetModel"] == f"{GROUP}/v2.tar.gz"
+    assert index.handler(approval_event(first), CONTEXT)["targetModel"] == f"{GROUP}/v1.tar.gz"
     s3 = aws["s3"]
     assert s3.get_object(Bucket=BUCKET, Key=target_key(first))["Body"].read() == b"first model"
     assert s3.get_object(Bucket=BUCKET, Key=target_key(second))["Body"].read() == b"second model"
@@ -303,7 +327,7 @@ def test_the_artifact_comes_from_the_registry_not_the_event(aws):
     event["detail"]["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] = (
         f"s3://{BUCKET}/pipelines/{GROUP}/elsewhere/model.tar.gz"
     )
-    assert index.handler(event, None)["status"] == "deployed"
+    assert index.handler(event, CONTEXT)["status"] == "deployed"
     copied = aws["s3"].get_object(Bucket=BUCKET, Key=target_key(package))
     assert copied["Body"].read() == ARCHIVE
     assert copied["Metadata"]["source-uri"] == package["url"]
@@ -311,18 +335,18 @@ def test_the_artifact_comes_from_the_registry_not_the_event(aws):
     other = register(aws, body=b"second")
     event = approval_event(other)
     del event["detail"]["InferenceSpecification"]
-    assert index.handler(event, None)["status"] == "deployed"
+    assert index.handler(event, CONTEXT)["status"] == "deployed"
     assert aws["s3"].get_object(Bucket=BUCKET, Key=target_key(other))["Body"].read() == b"second"
 
 
 def test_a_second_identical_event_is_a_no_op(aws, handler_s3):
     package = register(aws)
     event = approval_event(package)
-    first = index.handler(event, None)
+    first = index.handler(event, CONTEXT)
     before = snapshot(aws)
     modified = aws["s3"].head_object(Bucket=BUCKET, Key=target_key(package))["LastModified"]
     handler_s3.calls.clear()
-    second = index.handler(event, None)
+    second = index.handler(event, CONTEXT)
     assert second == {**first, "status": "already-deployed"}
     assert snapshot(aws) == before  # same versions of the model and the record
     assert aws["s3"].head_object(Bucket=BUCKET, Key=target_key(package))["LastModified"] == (
@@ -344,13 +368,13 @@ def test_a_retry_after_the_record_failed_writes_only_the_record(aws, handler_s3)
 
     handler_s3.setup.append(fail_record)
     with pytest.raises(ConnectionError):
-        index.handler(event, None)
+        index.handler(event, CONTEXT)
     copied = versions_of(aws, target_key(package))
     assert len(copied) == 1 and keys_under(aws, RECORD_PREFIX) == []
 
     handler_s3.setup.clear()
     handler_s3.calls.clear()
-    assert index.handler(event, None)["status"] == "deployed"
+    assert index.handler(event, CONTEXT)["status"] == "deployed"
     assert versions_of(aws, target_key(package)) == copied  # not copied again
     assert {"CopyObject", "UploadPartCopy"}.isdisjoint(handler_s3.calls)
     record = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=record_key(package))["Body"].read())
@@ -388,7 +412,7 @@ def test_a_target_with_other_provenance_is_an_error_and_left_alone(aws, metadata
     aws["s3"].put_object(Bucket=BUCKET, Key=target_key(package), Body=older, Metadata=metadata)
     before = snapshot(aws)
     with pytest.raises(index.DeploymentConflict, match="never overwritten"):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     assert snapshot(aws) == before  # nothing written, no lock left behind either
     assert aws["s3"].get_object(Bucket=BUCKET, Key=target_key(package))["Body"].read() == older
 
@@ -459,7 +483,7 @@ def _with_model_data_url(url: str) -> Callable[[dict[str, Any]], dict[str, Any]]
 def test_unrelated_or_malformed_events_change_nothing(aws, handler_s3, make_event, reason):
     package = register(aws)
     before = snapshot(aws)
-    result = index.handler(make_event(approval_event(package)), None)
+    result = index.handler(make_event(approval_event(package)), CONTEXT)
     assert result["status"] == "ignored"
     assert reason in result["reason"]
     assert snapshot(aws) == before
@@ -472,7 +496,7 @@ def test_an_event_approved_but_rejected_since_is_ignored(aws, log_records):
         ModelPackageArn=package["arn"], ModelApprovalStatus="Rejected"
     )
     before = snapshot(aws)
-    result = index.handler(approval_event(package), None)
+    result = index.handler(approval_event(package), CONTEXT)
     assert result == {
         "status": "ignored",
         "reason": "the model package is now 'Rejected' in the registry, not 'Approved'",
@@ -485,7 +509,7 @@ def test_an_event_approved_but_rejected_since_is_ignored(aws, log_records):
 
 def test_an_event_approved_while_the_registry_still_waits_is_ignored(aws):
     package = register(aws, status="PendingManualApproval")
-    result = index.handler(approval_event(package), None)
+    result = index.handler(approval_event(package), CONTEXT)
     assert result["status"] == "ignored" and "'PendingManualApproval'" in result["reason"]
     assert keys_under(aws, "endpoints/") == []
 
@@ -493,7 +517,7 @@ def test_an_event_approved_while_the_registry_still_waits_is_ignored(aws):
 def test_a_package_of_another_group_is_ignored(aws, handler_s3):
     package = register(aws, group=OTHER_GROUP)
     before = snapshot(aws)
-    result = index.handler(approval_event(package), None)
+    result = index.handler(approval_event(package), CONTEXT)
     assert result == {
         "status": "ignored",
         "reason": f"model package group {OTHER_GROUP!r} is not deployed by this function",
@@ -513,7 +537,7 @@ def test_a_package_of_another_group_is_ignored(aws, handler_s3):
 def test_packages_the_registry_does_not_describe_as_the_event_does_are_ignored(aws, change):
     package = register(aws)
     before = snapshot(aws)
-    assert index.handler(approval_event(change(package)), None)["status"] == "ignored"
+    assert index.handler(approval_event(change(package)), CONTEXT)["status"] == "ignored"
     assert snapshot(aws) == before
 
 
@@ -527,7 +551,7 @@ def test_a_registered_artifact_an_endpoint_cannot_load_is_ignored(aws, artifact)
     event = approval_event(package)
     del event["detail"]["InferenceSpecification"]  # only the registry names the artifact
     before = snapshot(aws)
-    result = index.handler(event, None)
+    result = index.handler(event, CONTEXT)
     assert result["status"] == "ignored" and "not a single .tar.gz object" in result["reason"]
     assert snapshot(aws) == before
 
@@ -545,7 +569,7 @@ def test_a_package_still_being_created_is_retried(aws, handler_s3):
 
     handler_s3.setup.append(in_progress)
     with pytest.raises(RuntimeError, match="'InProgress', not Completed"):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     nothing_half_written(aws, package)
 
 
@@ -553,7 +577,7 @@ def test_a_missing_artifact_is_an_error(aws):
     package = register(aws)
     aws["s3"].delete_object(Bucket=BUCKET, Key=package["key"])
     with pytest.raises(index.ArtifactMissing, match="does not exist"):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     nothing_half_written(aws, package)
 
 
@@ -573,6 +597,8 @@ def dead_letters(aws, monkeypatch) -> Callable[[], list[dict[str, Any]]]:
 
 
 LAMBDA_CONTEXT = SimpleNamespace(
+    function_name="deployer",
+    memory_limit_in_mb=256,
     aws_request_id="4f1b6c1e-8d0a-4c55-9a1e-2b7d7f0e5a10",
     invoked_function_arn="arn:aws:lambda:eu-west-1:284751930618:function:deployer",
     get_remaining_time_in_millis=lambda: 15 * 60 * 1000,
@@ -695,19 +721,19 @@ def test_two_concurrent_deliveries_never_both_copy(aws, handler_s3):
             if not second:  # the first copy only: the second delivery runs meanwhile
                 second.append(None)
                 try:
-                    second[0] = index.handler(copy.deepcopy(event), None)
+                    second[0] = index.handler(copy.deepcopy(event), CONTEXT)
                 except Exception as error:  # the outcome is what is checked
                     second[0] = error
 
         deployer.s3.meta.events.register("before-call.s3.CopyObject", during_copy)
 
     handler_s3.setup.append(deliver_again_while_copying)
-    assert index.handler(event, None)["status"] == "deployed"
+    assert index.handler(event, CONTEXT)["status"] == "deployed"
     # The second delivery found the deployment in progress: an error, so Lambda retries it.
     assert isinstance(second[0], index.DeploymentInProgress), second[0]
     assert handler_s3.calls.count("CopyObject") == 1
     # Its retry, after the first finished, changes nothing.
-    assert index.handler(event, None)["status"] == "already-deployed"
+    assert index.handler(event, CONTEXT)["status"] == "already-deployed"
     assert handler_s3.calls.count("CopyObject") == 1
     assert [k for k in keys_under(aws, target_key(package))] == [target_key(package)]
 
@@ -717,15 +743,15 @@ def test_the_lock_is_released_when_the_deployment_fails(aws, handler_s3):
     failing = _raise_before("CopyObject")
     handler_s3.setup.append(failing)
     with pytest.raises(ConnectionError):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     handler_s3.setup.remove(failing)
-    assert index.handler(approval_event(package), None)["status"] == "deployed"
+    assert index.handler(approval_event(package), CONTEXT)["status"] == "deployed"
 
 
 def test_without_serialize_no_lock_is_taken(aws, handler_s3, monkeypatch):
     monkeypatch.setenv("SERIALIZE_DEPLOYMENTS", "false")
     package = register(aws)
-    assert index.handler(approval_event(package), None)["status"] == "deployed"
+    assert index.handler(approval_event(package), CONTEXT)["status"] == "deployed"
     assert handler_s3.calls.count("PutObject") == 1  # the record only
     assert keys_under(aws, f"{RECORD_PREFIX}_locks/") == []
 
@@ -738,7 +764,7 @@ def test_a_lock_left_by_a_timed_out_invocation_expires(aws, monkeypatch):
         Key=lock,
         Body=json.dumps({"owner": "crashed", "expires": 1_000}).encode(),
     )
-    assert index.handler(approval_event(package), None)["status"] == "deployed"
+    assert index.handler(approval_event(package), CONTEXT)["status"] == "deployed"
 
 
 # -- the lock's lifetime follows the function's, and a held lock is waited for ----------
@@ -754,6 +780,8 @@ def context_at(clock: FakeClock, timeout: float = TIMEOUT) -> SimpleNamespace:
     """A Lambda context for an invocation starting now, whose time left follows ``clock``."""
     started = clock.now
     return SimpleNamespace(
+        function_name="deployer",
+        memory_limit_in_mb=256,
         aws_request_id="0c9a7d36-51e2-4f8b-a0d4-6e1f2b3c4d5e",
         invoked_function_arn="arn:aws:lambda:eu-west-1:284751930618:function:deployer",
         get_remaining_time_in_millis=lambda: max(0, int((started + timeout - clock.now) * 1000)),
@@ -907,7 +935,7 @@ def test_without_a_context_the_lock_lasts_the_configured_lifetime(
 
     handler_s3.setup.append(read_lock)
     clock.now = 42
-    assert index.handler(approval_event(package), None)["status"] == "deployed"
+    assert index.handler(approval_event(package), CONTEXT)["status"] == "deployed"
     assert [lock["expires"] for lock in locks] == [FakeClock.EPOCH + 42 + 930]
 
 
@@ -951,7 +979,7 @@ def test_a_failing_single_part_copy_leaves_nothing(aws, handler_s3):
     package = register(aws)
     handler_s3.setup.append(_raise_before("CopyObject"))
     with pytest.raises(ConnectionError, match="during CopyObject"):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     nothing_half_written(aws, package)
 
 
@@ -959,12 +987,12 @@ def test_a_copy_that_landed_before_the_failure_is_removed(aws, handler_s3):
     package = register(aws)
     handler_s3.setup.append(_raise_after("CopyObject"))
     with pytest.raises(ConnectionError):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     assert "DeleteObject" in handler_s3.calls  # it had landed
     nothing_half_written(aws, package)
     # The retry then deploys normally.
     handler_s3.setup.clear()
-    assert index.handler(approval_event(package), None)["status"] == "deployed"
+    assert index.handler(approval_event(package), CONTEXT)["status"] == "deployed"
 
 
 @pytest.mark.usefixtures("small_parts")
@@ -972,7 +1000,7 @@ def test_a_failing_multipart_copy_is_aborted_and_leaves_nothing(aws, handler_s3)
     package = register(aws, body=BIG)
     handler_s3.setup.append(_raise_before("UploadPartCopy", part=2))
     with pytest.raises(ConnectionError):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     assert "CreateMultipartUpload" in handler_s3.calls
     assert "AbortMultipartUpload" in handler_s3.calls
     assert "CompleteMultipartUpload" not in handler_s3.calls
@@ -984,14 +1012,14 @@ def test_a_multipart_copy_completed_before_the_failure_is_removed(aws, handler_s
     package = register(aws, body=BIG)
     handler_s3.setup.append(_raise_after("CompleteMultipartUpload"))
     with pytest.raises(ConnectionError):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     nothing_half_written(aws, package)
 
 
 @pytest.mark.usefixtures("small_parts")
 def test_large_artifacts_are_copied_in_parts_with_their_provenance(aws, handler_s3):
     package = register(aws, body=BIG)
-    assert index.handler(approval_event(package), None)["status"] == "deployed"
+    assert index.handler(approval_event(package), CONTEXT)["status"] == "deployed"
     assert handler_s3.calls.count("UploadPartCopy") == 3
     assert handler_s3.calls.count("CreateMultipartUpload") == 1
     assert "CopyObject" not in handler_s3.calls
@@ -1044,7 +1072,7 @@ def test_a_copy_that_does_not_verify_is_removed(aws, handler_s3, tamper):
 
     handler_s3.setup.append(misreport)
     with pytest.raises(index.CopyNotVerified, match="did not verify"):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     nothing_half_written(aws, package)
 
 
@@ -1074,7 +1102,7 @@ def test_without_permission_to_delete_versions_a_bad_copy_is_still_hidden(aws, h
 
     handler_s3.setup.append(misreport_and_deny)
     with pytest.raises(index.CopyNotVerified):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     with pytest.raises(ClientError, match="404"):
         aws["s3"].head_object(Bucket=BUCKET, Key=target_key(package))  # not current any more
     assert keys_under(aws, record_key(package)) == []
@@ -1100,14 +1128,14 @@ def test_missing_keys_are_told_apart_without_permission_to_list_the_bucket(aws, 
         deployer.s3.head_object = head_without_list_permission
 
     handler_s3.setup.append(heads_refused_when_missing)
-    assert index.handler(approval_event(package), None)["status"] == "deployed"
+    assert index.handler(approval_event(package), CONTEXT)["status"] == "deployed"
     assert "ListObjectsV2" in handler_s3.calls
-    assert index.handler(approval_event(package), None)["status"] == "already-deployed"
+    assert index.handler(approval_event(package), CONTEXT)["status"] == "already-deployed"
     # A missing artifact is still reported as missing, not as a refusal.
     other = register(aws)
     aws["s3"].delete_object(Bucket=BUCKET, Key=other["key"])
     with pytest.raises(index.ArtifactMissing, match="does not exist"):
-        index.handler(approval_event(other), None)
+        index.handler(approval_event(other), CONTEXT)
 
 
 @pytest.mark.parametrize(
@@ -1129,5 +1157,5 @@ def test_a_misconfigured_function_raises(aws, monkeypatch, name, value):
     package = register(aws)
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name):
-        index.handler(approval_event(package), None)
+        index.handler(approval_event(package), CONTEXT)
     assert keys_under(aws, "endpoints/") == []

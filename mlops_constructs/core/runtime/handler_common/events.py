@@ -15,13 +15,13 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger
 
 DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 #: ``requestContext.condition`` of a record the handler dead-letters itself (Lambda writes
@@ -39,7 +39,7 @@ class NonRetryable(Exception):
 
 def unless_ignored(
     event: Any,
-    logger: logging.Logger,
+    logger: Logger,
     work: Callable[[], dict[str, str]],
     context: Any = None,
 ) -> dict[str, str]:
@@ -59,7 +59,7 @@ def unless_ignored(
         return {"status": "dead-lettered", "reason": str(failure)}
 
 
-def dead_letter(event: Any, failure: NonRetryable, context: Any, logger: logging.Logger) -> None:
+def dead_letter(event: Any, failure: NonRetryable, context: Any, logger: Logger) -> None:
     """Send ``event`` and the reason to the dead-letter queue; without one, raise ``failure``.
 
     The record has the fields of Lambda's on-failure destination record, so whoever drains

@@ -1,39 +1,22 @@
-"""JSON log lines for the handlers, with the standard library only (no layer to pin)."""
+"""The handlers' logger: Powertools for AWS Lambda (Python), from the layer AWS publishes.
+
+Every function gets the Powertools layer (``core/event_function.py`` adds it, its ARN resolved
+at deploy time from the public SSM parameter of the pinned version); the tests install the
+same version (``requirements-dev.txt``).
+"""
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import sys
-import time
+from aws_lambda_powertools import Logger
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per log line, with any ``extra`` fields given to the call."""
+def json_logger(name: str) -> Logger:
+    """A Powertools ``Logger`` with service ``name``: one JSON object per line on stdout.
 
-    _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "level": record.levelname,
-            "message": record.getMessage(),
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
-            "logger": record.name,
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in self._STANDARD})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def json_logger(name: str) -> logging.Logger:
-    """A logger writing JSON lines to stdout at ``LOG_LEVEL`` (INFO by default)."""
-    logger = logging.getLogger(name)
-    if not logger.handlers:
-        stream = logging.StreamHandler(sys.stdout)
-        stream.setFormatter(JsonFormatter())
-        logger.addHandler(stream)
-        logger.propagate = False
-    logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
-    return logger
+    Each line has the level, message, timestamp, service and location, the ``extra`` fields
+    given to the call, and, in a handler decorated with ``logger.inject_lambda_context``, the
+    function's name, ARN, memory, request id and whether the start was cold. The level is
+    ``LOG_LEVEL`` (INFO by default; ``POWERTOOLS_LOG_LEVEL``, or the function's own log
+    level, wins when set).
+    """
+    return Logger(service=name)

@@ -36,7 +36,8 @@ tagged by any retry: the event goes straight to the dead-letter queue with the r
 raised, so the asynchronous invocation is retried a bounded number of times and then lands
 in the dead-letter queue; a failure before the delete leaves the source object as it was.
 
-Only the standard library and the runtime's boto3 are used.
+Only the standard library, the runtime's boto3 and Powertools for AWS Lambda (its
+layer) are used.
 """
 
 from __future__ import annotations
@@ -482,6 +483,9 @@ def remediator_from_environment() -> Remediator:
     )
 
 
+# The request id, function and cold start on every line (the event itself is not logged:
+# it may name sensitive objects).
+@logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, str]:
     return unless_ignored(
         event,

@@ -55,7 +55,8 @@ Returns ``{"status": "started", "execution": arn, "alarm": name}``, ``{"status":
 a missing pipeline, access denied) are raised, so the asynchronous invocation is retried
 twice and the event then lands in the dead-letter queue.
 
-Only the standard library and the runtime's boto3 are used.
+Only the standard library, the runtime's boto3 and Powertools for AWS Lambda (its
+layer) are used.
 """
 
 from __future__ import annotations
@@ -340,6 +341,9 @@ def trigger_from_environment() -> RetrainingTrigger:
     return RetrainingTrigger(sagemaker=_sagemaker_client(), settings=settings, now=_now)
 
 
+# The request id, function and cold start on every line (the event itself is not logged:
+# it may name sensitive objects).
+@logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, str]:
     trigger = trigger_from_environment()  # a configuration error raises, whatever the event
     return unless_ignored(event, logger, lambda: trigger.trigger(parse_alarm_change(event)))

@@ -62,7 +62,8 @@ or for another group are logged at WARNING and ignored. Failures are classified:
 * everything else (throttling, a lost connection, a copy that did not verify) is raised, so
   the asynchronous invocation is retried and then lands in the dead-letter queue.
 
-Only the standard library and the runtime's boto3 are used.
+Only the standard library, the runtime's boto3 and Powertools for AWS Lambda (its
+layer) are used.
 """
 
 from __future__ import annotations
@@ -814,6 +815,9 @@ def deployer_from_environment() -> Deployer:
     )
 
 
+# The request id, function and cold start on every line (the event itself is not logged:
+# it may name sensitive objects).
+@logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, str]:
     def work() -> dict[str, str]:
         change = parse_event(event)
