@@ -20,7 +20,7 @@ from mlops_constructs.glue import (
     ZoneCrawler,
 )
 from mlops_constructs.keys import KeyPurpose, PlatformKeys
-from mlops_constructs.lake import ArtifactStore, DataLake
+from mlops_constructs.lake import ArtifactStore, DataLake, IArtifactStore, IDataLake
 from mlops_constructs.macie import (
     AllowList,
     CustomDataIdentifier,
@@ -41,6 +41,8 @@ from mlops_constructs.serving import (
     ApprovedModelDeployer,
     EndpointAlarmThresholds,
     EndpointAutoScaling,
+    IMultiModelEndpoint,
+    IServingEndpoint,
     ModelPackageEndpoint,
     MultiModelEndpoint,
     OffHours,
@@ -48,7 +50,12 @@ from mlops_constructs.serving import (
     ServingEndpoint,
     ShadowVariant,
 )
-from mlops_constructs.training import ModelRegistry, TrainingPipeline, TuningSettings
+from mlops_constructs.training import (
+    IModelRegistry,
+    ModelRegistry,
+    TrainingPipeline,
+    TuningSettings,
+)
 
 __all__ = [
     "AllowList",
@@ -69,6 +76,11 @@ __all__ = [
     "FindMatchesTransform",
     "GlueNetworkConnection",
     "GlueSecurityConfiguration",
+    "IArtifactStore",
+    "IDataLake",
+    "IModelRegistry",
+    "IMultiModelEndpoint",
+    "IServingEndpoint",
     "KeyPurpose",
     "LakeCatalog",
     "MacieDiscovery",

@@ -329,7 +329,7 @@ def environment_schema() -> dict[str, Any]:
         "description": (
             "One layer of an environment's settings: base.yaml, then <env>.yaml merged over "
             "it (mappings key by key, data.datasets/training/monitoring entries by name, "
-            "everything else replaced). Generated from stacks/config.py by `make schema`."
+            "everything else replaced). Generated from stacks/config/ by `make schema`."
         ),
         "$defs": {**defs, **layer_defs},
     }

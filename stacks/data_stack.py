@@ -13,7 +13,6 @@ from mlops_constructs.databrew.props import QualityRule, RecipeStep
 from mlops_constructs.glue.catalog import CsvTable, LakeCatalog, ZoneCrawler
 from mlops_constructs.glue.find_matches import FindMatchesTransform
 from mlops_constructs.glue.jobs import EtlWorkflow, FeatureEtlJob
-from mlops_constructs.glue.props import Column
 from mlops_constructs.glue.security import GlueNetworkConnection, GlueSecurityConfiguration
 from stacks.base import PlatformStack
 from stacks.config import DatasetConfig, EnvironmentConfig
@@ -79,7 +78,7 @@ class DataStack(PlatformStack):
             zone=ds.source_zone,
             table_name=ds.name,
             prefix=ds.prefix,
-            columns=[Column(c.name, c.type) for c in ds.columns],
+            columns=ds.columns,
             delimiter=ds.csv_delimiter,
         )
         source_crawler = ZoneCrawler(
@@ -99,7 +98,7 @@ class DataStack(PlatformStack):
             source_table=table,
             target_zone=ds.target_zone,
             target_prefix=ds.prefix,
-            feature_spec=ds.features.model_dump(mode="json"),
+            feature_spec=ds.features.spec,
             security_configuration=self.security_configuration,
             connection=self.connection,
             glue_version=glue_cfg.glue_version,

@@ -13,7 +13,6 @@ from mlops_constructs.monitoring.model_monitor import ModelMonitor, pascal_case
 from mlops_constructs.monitoring.props import (
     DEFAULT_QUALITY_METRIC,
     BiasSettings,
-    MonitorSchedules,
     MonitorThresholds,
 )
 from mlops_constructs.monitoring.retraining import RetrainingTrigger
@@ -96,7 +95,7 @@ class MonitoringStack(PlatformStack):
                     quality_metric=m.quality_metric or DEFAULT_QUALITY_METRIC[t.problem_type],
                     quality_threshold=m.quality_threshold,
                 ),
-                schedules=MonitorSchedules(**m.schedules.model_dump()),
+                schedules=m.schedules,
                 instance_type=m.job_instance_type,
                 **network_props,
             )

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from mlops_constructs import DataLake, PlatformKeys
 from mlops_constructs.macie.discovery import MacieDiscovery
-from mlops_constructs.macie.props import AllowList, CustomDataIdentifier, DiscoverySchedule
+from mlops_constructs.macie.props import DiscoverySchedule
 from mlops_constructs.macie.remediation import MacieRemediation
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig, MacieConfig
@@ -47,20 +47,8 @@ class ProtectionStack(PlatformStack):
                 frequency=macie_config.schedule, day=macie_config.weekly_day
             ),
             sampling_percentage=macie_config.sampling_percentage,
-            custom_data_identifiers=[
-                CustomDataIdentifier(
-                    name=c.name,
-                    regex=c.regex,
-                    keywords=tuple(c.keywords),
-                    maximum_match_distance=c.maximum_match_distance,
-                    description=c.description,
-                )
-                for c in macie_config.custom_data_identifiers
-            ],
-            allow_lists=[
-                AllowList(name=a.name, regex=a.regex, description=a.description)
-                for a in macie_config.allow_lists
-            ],
+            custom_data_identifiers=macie_config.custom_data_identifiers,
+            allow_lists=macie_config.allow_lists,
         )
         admin = (
             iam.Role.from_role_arn(

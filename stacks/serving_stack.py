@@ -11,13 +11,6 @@ from mlops_constructs import Network, PlatformKeys
 from mlops_constructs.lake.artifacts import ArtifactStore
 from mlops_constructs.serving.deployer import ApprovedModelDeployer
 from mlops_constructs.serving.endpoint import MultiModelEndpoint
-from mlops_constructs.serving.props import (
-    EndpointAlarmThresholds,
-    EndpointAutoScaling,
-    OffHours,
-    Rollout,
-    ShadowVariant,
-)
 from mlops_constructs.training._definition import image_uri
 from mlops_constructs.training.registry import ModelRegistry
 from stacks.base import PlatformStack
@@ -26,21 +19,16 @@ from stacks.removal import data_removal_policy, retention
 
 
 def endpoint_props(settings: EndpointSettings) -> dict[str, Any]:
-    """The endpoint construct props an endpoint section of the config stands for."""
-    a = settings.autoscaling
+    """The endpoint construct props an endpoint section of the config stands for (the
+    config embeds the construct's settings types, passed as they are)."""
     return {
         "instance_type": settings.instance_type,
         "instance_count": settings.instance_count,
         "capture_percentage": settings.capture_percentage,
-        "autoscaling": EndpointAutoScaling(
-            **a.model_dump(exclude={"off_hours"}),
-            off_hours=OffHours(**a.off_hours.model_dump()) if a.off_hours else None,
-        )
-        if a
-        else None,
-        "rollout": Rollout(**settings.rollout.model_dump()),
-        "shadow": ShadowVariant(**settings.shadow.model_dump()) if settings.shadow else None,
-        "alarm_thresholds": EndpointAlarmThresholds(**settings.alarms.model_dump()),
+        "autoscaling": settings.autoscaling,
+        "rollout": settings.rollout,
+        "shadow": settings.shadow,
+        "alarm_thresholds": settings.alarms,
     }
 
 

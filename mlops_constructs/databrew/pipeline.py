@@ -23,7 +23,7 @@ from mlops_constructs.databrew.props import (
     QualityRule,
     RecipeStep,
 )
-from mlops_constructs.lake.data_lake import DataLake
+from mlops_constructs.lake.interfaces import IDataLake
 
 
 class DataBrewPipeline(Construct):
@@ -54,7 +54,7 @@ class DataBrewPipeline(Construct):
         scope: Construct,
         id: str,
         *,
-        lake: DataLake,
+        lake: IDataLake,
         name_prefix: str,
         source_zone: str,
         source_prefix: str,
@@ -286,7 +286,7 @@ class DataBrewPipeline(Construct):
 
     @staticmethod
     def _check(
-        lake: DataLake,
+        lake: IDataLake,
         name_prefix: str,
         source_zone: str,
         target_zone: str,

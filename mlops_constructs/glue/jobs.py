@@ -6,16 +6,28 @@ import json
 from collections.abc import Mapping
 
 from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from mlops_constructs.core.metrics import metric_options
 from mlops_constructs.core.sources import glue_script_path
 from mlops_constructs.core.validation import PropsCheck
-from mlops_constructs.glue._common import _after_role_policy, _allow_glue_metrics, _glue_role
+from mlops_constructs.glue._common import (
+    _after_role_policy,
+    _allow_glue_metrics,
+    _glue_role,
+    _keep_logical_id,
+)
 from mlops_constructs.glue.catalog import CsvTable, LakeCatalog, ZoneCrawler
-from mlops_constructs.glue.props import _GLUE_VERSIONS, _WORKER_TYPES
+from mlops_constructs.glue.props import (
+    _GLUE_VERSIONS,
+    _WORKER_TYPES,
+    FeatureSpec,
+    feature_spec_argument,
+)
 from mlops_constructs.glue.security import GlueNetworkConnection, GlueSecurityConfiguration
 from mlops_constructs.lake.data_lake import DataLake
 
@@ -27,13 +39,18 @@ class FeatureEtlJob(Construct):
     it), which reads ``source_table`` through the catalog, de-duplicates, splits a composite
     column, one-hot encodes a categorical column, log-transforms a skewed one, and appends
     Parquet partitioned by ``feature_spec["partition_by"]`` under ``target_prefix`` of the
-    target zone.
+    target zone. ``feature_spec`` is a :class:`~mlops_constructs.glue.props.FeatureSpec` or
+    its JSON-shaped mapping, checked at synth by the script's own parser (a bad spec raises
+    ``PropsError`` naming each problem).
 
     Defaults: Glue 5.0, ``G.1X`` x 2 workers, 60-minute timeout, 1 retry; job bookmarks on
     (each run reads only new data), continuous CloudWatch logging, job metrics and
     observability metrics on, the security configuration attached, and, with
     ``connection``, workers in the VPC. Its role can read only the source prefix, write
     only the target prefix, read the source table's definition, and use the keys.
+
+    The job is aws-cdk-lib's ``aws_glue.PySparkEtlJob`` (:attr:`job`, an ``IJob``; the
+    CloudFormation resource is :attr:`resource`); ``metric_*`` give its CloudWatch metrics.
     """
 
     def __init__(
@@ -46,7 +63,7 @@ class FeatureEtlJob(Construct):
         source_table: CsvTable,
         target_zone: str,
         target_prefix: str,
-        feature_spec: Mapping[str, object],
+        feature_spec: FeatureSpec | Mapping[str, object],
         security_configuration: GlueSecurityConfiguration,
         connection: GlueNetworkConnection | None = None,
         glue_version: str = "5.0",
@@ -93,6 +110,10 @@ class FeatureEtlJob(Construct):
         check.require(
             target_zone in lake.zones, "target_zone", target_zone, f"expected one of {lake.zones}"
         )
+        try:  # the job's own parser, so a bad spec fails here and not at the first run
+            spec_argument = feature_spec_argument(feature_spec)
+        except ValueError as error:
+            check.add("feature_spec", str(error))
         check.raise_if_any()
 
         self.role = _glue_role(
@@ -116,40 +137,136 @@ class FeatureEtlJob(Construct):
             connection.grant_use(self.role)
 
         target = f"s3://{lake.bucket(target_zone).bucket_name}/{target_prefix}"
-        self.job = glue.CfnJob(
+        #: The aws-cdk-lib job.
+        self.job = glue.PySparkEtlJob(
             self,
             "Resource",
-            role=self.role.role_arn,
+            # The L2 grants its role read access to the whole script bucket (s3:GetObject*,
+            # s3:GetBucket*, s3:List*); ReadJobScript above allows the one object, so the L2
+            # gets a view of the role it cannot add statements to.
+            role=self.role.without_policy_updates(),
+            script=glue.Code.from_bucket(script.bucket, script.s3_object_key),
             description=f"Feature engineering of {source_table.table_name} into {target_zone}",
-            command=glue.CfnJob.JobCommandProperty(
-                name="glueetl", python_version="3", script_location=script.s3_object_url
+            glue_version=glue.GlueVersion["V" + glue_version.replace(".", "_")],
+            worker_configuration=glue.WorkerConfiguration(
+                worker_type=glue.WorkerType[worker_type.replace(".", "_")],
+                number_of_workers=number_of_workers,
             ),
-            glue_version=glue_version,
-            worker_type=worker_type,
-            number_of_workers=number_of_workers,
-            timeout=int(timeout.to_minutes()),
+            timeout=timeout,
             max_retries=max_retries,
-            security_configuration=security_configuration.name,
-            connections=(
-                glue.CfnJob.ConnectionsListProperty(connections=[connection.name])
-                if connection is not None
-                else None
-            ),
-            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+            max_concurrent_runs=1,
+            security_configuration=security_configuration.security_configuration,
+            connections=[connection.connection] if connection is not None else None,
+            # "--job-language" and the logging and metrics flags below are the L2's own
+            # arguments; job bookmarks it leaves to the caller.
+            continuous_logging=glue.ContinuousLoggingProps(enabled=True),
+            enable_metrics=True,
+            enable_observability_metrics=True,
             default_arguments={
-                "--job-language": "python",
                 "--job-bookmark-option": "job-bookmark-enable",
-                "--enable-continuous-cloudwatch-log": "true",
-                "--enable-metrics": "true",
-                "--enable-observability-metrics": "true",
                 "--source_database": source_table.database_name,
                 "--source_table": source_table.table_name,
                 "--target_path": target,
-                "--feature_spec": json.dumps(dict(feature_spec), separators=(",", ":")),
+                "--feature_spec": json.dumps(spec_argument, separators=(",", ":")),
             },
         )
-        _after_role_policy(self.job, self.role)
-        self.job_name = self.job.ref
+        resource = self.job.node.default_child
+        assert isinstance(resource, glue.CfnJob)
+        # The job's name (and with it its bookmarks) comes from its logical id.
+        _keep_logical_id(resource, scope=self, id="Resource")
+        #: The CloudFormation resource.
+        self.resource = resource
+        _after_role_policy(resource, self.role)
+        self.job_name = self.job.job_name
+
+    def metric(
+        self,
+        metric_name: str,
+        *,
+        type: glue.MetricType = glue.MetricType.COUNT,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Glue job metric ``metric_name`` (namespace ``Glue``) of all the job's runs
+        (``JobRunId`` ``ALL``, ``Type`` ``type``, COUNT by default), e.g.
+        ``glue.driver.aggregate.numCompletedTasks``: ``Average`` over 5 minutes by default.
+        """
+        return self.job.metric(metric_name, type, **metric_options(locals()))
+
+    def metric_failed_tasks(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Spark tasks that failed (``glue.driver.aggregate.numFailedTasks``): ``Sum`` over
+        5 minutes by default."""
+        return self.job.metric(
+            "glue.driver.aggregate.numFailedTasks",
+            glue.MetricType.COUNT,
+            **metric_options(locals(), statistic=cloudwatch.Stats.SUM, unit=cloudwatch.Unit.COUNT),
+        )
+
+    def metric_success(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Runs that succeeded: ``Sum`` over 5 minutes by default. aws-cdk-lib counts them
+        with an EventBridge rule on the job's state changes (``AWS/Events``
+        ``TriggeredRules``), made on the first call."""
+        return self.job.metric_success(**metric_options(locals()))
+
+    def metric_failure(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Runs that failed: ``Sum`` over 5 minutes by default (an EventBridge rule, as
+        :meth:`metric_success`)."""
+        return self.job.metric_failure(**metric_options(locals()))
+
+    def metric_timeout(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Runs that timed out: ``Sum`` over 5 minutes by default (an EventBridge rule, as
+        :meth:`metric_success`)."""
+        return self.job.metric_timeout(**metric_options(locals()))
 
 
 class EtlWorkflow(Construct):
@@ -169,13 +286,20 @@ class EtlWorkflow(Construct):
         schedule: str,
     ) -> None:
         super().__init__(scope, id)
-        self.workflow = glue.CfnWorkflow(
+        #: The aws-cdk-lib workflow. Its triggers stay L1: ``Workflow.add_*_trigger`` also
+        #: renders ``EventBatchingCondition``, a setting of EVENT triggers, on scheduled and
+        #: conditional ones, and names the triggers after the workflow rather than this
+        #: construct (each would be replaced).
+        self.workflow = glue.Workflow(
             self,
             "Resource",
             description="Crawl raw -> feature ETL -> crawl curated",
             max_concurrent_runs=1,
         )
-        name = self.workflow.ref
+        resource = self.workflow.node.default_child
+        assert isinstance(resource, glue.CfnWorkflow)
+        _keep_logical_id(resource, scope=self, id="Resource")
+        name = self.workflow.workflow_name
         glue.CfnTrigger(
             self,
             "Start",
@@ -214,7 +338,7 @@ class EtlWorkflow(Construct):
             id,
             type="CONDITIONAL",
             start_on_creation=True,
-            workflow_name=self.workflow.ref,
+            workflow_name=self.workflow.workflow_name,
             predicate=glue.CfnTrigger.PredicateProperty(conditions=[condition]),
             actions=[action],
         )

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs.core.cfn_fixes import drop_redundant_provider_dependency
+from mlops_constructs.core.metrics import metric_options
 from mlops_constructs.core.nag import acknowledge_wildcards
 from mlops_constructs.core.s3 import (
     access_log_bucket,
-    attach_managed_policy,
     log_to,
     prefix_access_policy,
     secure_bucket,
 )
 from mlops_constructs.core.validation import PropsCheck
+from mlops_constructs.lake._grants import grant_managed_policy
+from mlops_constructs.lake.interfaces import IDataLake
 
 DEFAULT_ZONES: tuple[str, ...] = ("raw", "curated", "analytics")
 _THIRTY_DAYS = Duration.days(30)
@@ -29,7 +33,185 @@ SENSITIVE_TAG_KEY = "macie-finding-id"
 _ZONE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
-class DataLake(Construct):
+class _DataLakeBase(Construct):
+    """Grants and metrics of a data lake, made or imported (see :class:`DataLake`)."""
+
+    encryption_key: kms.IKey
+    _buckets: dict[str, s3.IBucket]
+    _policies: dict[tuple[str, str, bool], iam.ManagedPolicy]
+
+    @property
+    def zones(self) -> list[str]:
+        """The zone names, in the order given."""
+        return list(self._buckets)
+
+    def bucket(self, zone: str) -> s3.IBucket:
+        """The bucket of ``zone``; raises ``KeyError`` naming the zones that exist."""
+        try:
+            return self._buckets[zone]
+        except KeyError:
+            raise KeyError(f"no zone {zone!r} in this data lake; zones are {self.zones}") from None
+
+    def access_policy(
+        self, zone: str, prefix: str = "", *, write: bool = False
+    ) -> iam.ManagedPolicy:
+        """A customer-managed policy, in this construct's stack, for the objects under ``prefix``.
+
+        Read: list the prefix (``s3:ListBucket`` limited by ``s3:prefix``), get objects and
+        their versions, decrypt with the lake key through S3. Write adds put, delete and
+        multipart-upload actions, and encrypting with the key. One policy per zone, prefix
+        and mode, made once and reused.
+
+        Why a managed policy in this construct's stack rather than statements on the
+        grantee: the object ARN ``<bucket>/<prefix>*`` then resolves inside one stack, so it
+        stays exact and cdk-nag's wildcard finding on it is acknowledged once, here, with
+        its reason, instead of in every stack that uses the lake. For a lake made in
+        another stack, that is the lake's stack; a consumer that wants its grants in its own
+        stack imports the lake there with :meth:`DataLake.from_lake_attributes`.
+        """
+        bucket = self.bucket(zone)
+        if prefix and not prefix.endswith("/"):
+            raise ValueError(f"prefix {prefix!r}: expected a key prefix ending with '/', or ''")
+        cache_key = (zone, prefix, write)
+        if cache_key in self._policies:
+            return self._policies[cache_key]
+        mode = "ReadWrite" if write else "Read"
+        path = "".join(p.capitalize() for p in prefix.strip("/").replace("-", "/").split("/") if p)
+        policy = prefix_access_policy(
+            self,
+            f"{_zone_id(zone)}{path or 'All'}{mode}Policy",
+            bucket=bucket,
+            key=self.encryption_key,
+            prefix=prefix,
+            write=write,
+            description=f"{mode} objects under '{prefix}' of the {zone} zone of the data lake",
+            statement_label="Zone",
+            key_statement="UseLakeKeyThroughS3",
+        )
+        self._policies[cache_key] = policy
+        return policy
+
+    def grant_remediation(self, grantee: iam.IGrantable, *, delete: bool) -> iam.Grant:
+        """Attach a policy (in this construct's stack) for remediating findings on any zone object:
+        read objects and versions, read and write their tags, and with ``delete`` delete
+        object versions; decrypt through S3 with the lake key."""
+        cache_key = ("*", "remediation", delete)
+        policy = self._policies.get(cache_key)
+        if policy is None:
+            objects = [self.bucket(z).arn_for_objects("*") for z in self.zones]
+            actions = [
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:GetObjectTagging",
+                "s3:GetObjectVersionTagging",
+                "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
+            ]
+            if delete:
+                actions += ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+            stack = Stack.of(self)
+            policy = iam.ManagedPolicy(
+                self,
+                "DeleteRemediationPolicy" if delete else "TagRemediationPolicy",
+                description="Remediate sensitive-data findings on objects of every lake zone",
+                statements=[
+                    iam.PolicyStatement(
+                        sid="ListZones",
+                        actions=["s3:ListBucket", "s3:ListBucketVersions"],
+                        resources=[self.bucket(z).bucket_arn for z in self.zones],
+                    ),
+                    iam.PolicyStatement(sid="RemediateObjects", actions=actions, resources=objects),
+                    iam.PolicyStatement(
+                        sid="UseLakeKeyThroughS3",
+                        actions=["kms:Decrypt"],
+                        resources=[self.encryption_key.key_arn],
+                        conditions={
+                            "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}
+                        },
+                    ),
+                ],
+            )
+            acknowledge_wildcards(
+                policy,
+                "Findings can name any object of any lake zone; the object keys are known only "
+                "when a finding arrives.",
+                resources=objects,
+            )
+            self._policies[cache_key] = policy
+        return self._attach(grantee, policy)
+
+    def grant_read(self, grantee: iam.IGrantable, zone: str, prefix: str = "") -> iam.Grant:
+        """Attach :meth:`access_policy` (read) to ``grantee``'s role, user or group.
+
+        Returns the grant (its statements are the policy's). An immutable imported role
+        cannot take the policy: the grant is then dropped with a warning annotation; a
+        principal that is no role, user or group raises ``TypeError``.
+        """
+        return self._attach(grantee, self.access_policy(zone, prefix))
+
+    def grant_read_write(self, grantee: iam.IGrantable, zone: str, prefix: str = "") -> iam.Grant:
+        """Attach :meth:`access_policy` (read and write) to ``grantee``, as :meth:`grant_read`."""
+        return self._attach(grantee, self.access_policy(zone, prefix, write=True))
+
+    def _attach(self, grantee: iam.IGrantable, policy: iam.ManagedPolicy) -> iam.Grant:
+        return grant_managed_policy(self, grantee, policy, "lake.access_policy(...)")
+
+    def metric_bucket_size_bytes(
+        self,
+        zone: str,
+        *,
+        storage_type: str = "StandardStorage",
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Bytes stored in ``zone``'s bucket in ``storage_type`` (``StandardStorage`` by
+        default; objects Intelligent-Tiering moved are under ``IntelligentTiering*Storage``),
+        the daily S3 storage metric (no metrics configuration needed): average over 1 day
+        by default. The keyword-only options are ``cloudwatch.MetricOptions``'; a
+        ``dimensions_map`` is merged over the bucket's."""
+        return self._storage_metric("BucketSizeBytes", zone, storage_type, locals())
+
+    def metric_number_of_objects(
+        self,
+        zone: str,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Objects (current and noncurrent versions) in ``zone``'s bucket, the daily S3
+        storage metric: average over 1 day by default; options as
+        :meth:`metric_bucket_size_bytes`."""
+        return self._storage_metric("NumberOfObjects", zone, "AllStorageTypes", locals())
+
+    def _storage_metric(
+        self, name: str, zone: str, storage_type: str, given: Mapping[str, Any]
+    ) -> cloudwatch.Metric:
+        # S3 publishes storage metrics once a day; a shorter period would show no data.
+        options = metric_options(
+            given,
+            dimensions_map={
+                "BucketName": self.bucket(zone).bucket_name,
+                "StorageType": storage_type,
+            },
+            statistic="Average",
+            period=Duration.days(1),
+        )
+        return cloudwatch.Metric(namespace="AWS/S3", metric_name=name, **options)
+
+
+class DataLake(_DataLakeBase):
     """Makes one S3 bucket per zone of the lake, plus a server-access-log bucket.
 
     Every zone bucket, by default:
@@ -130,7 +312,7 @@ class DataLake(Construct):
         check.raise_if_any()
 
         self.encryption_key = encryption_key
-        self._policies: dict[tuple[str, str, bool], iam.ManagedPolicy] = {}
+        self._policies = {}
         self.access_log_bucket = access_log_bucket(
             self,
             "AccessLogs",
@@ -151,7 +333,7 @@ class DataLake(Construct):
             if intelligent_tiering_after is not None
             else None
         )
-        self._buckets: dict[str, s3.Bucket] = {}
+        self._buckets = {}
         for zone in zones:
             bucket = secure_bucket(
                 self,
@@ -179,119 +361,37 @@ class DataLake(Construct):
                 self, "Custom::S3AutoDeleteObjectsCustomResourceProvider"
             )
 
-    @property
-    def zones(self) -> list[str]:
-        """The zone names, in the order given."""
-        return list(self._buckets)
+    @classmethod
+    def from_lake_attributes(
+        cls,
+        scope: Construct,
+        id: str,
+        *,
+        bucket_names: Mapping[str, str] | None = None,
+        buckets: Mapping[str, s3.IBucket] | None = None,
+        encryption_key: kms.IKey | None = None,
+        encryption_key_arn: str | None = None,
+    ) -> IDataLake:
+        """A lake that already exists (made by another app or stack), to grant on.
 
-    def bucket(self, zone: str) -> s3.IBucket:
-        """The bucket of ``zone``; raises ``KeyError`` naming the zones that exist."""
-        try:
-            return self._buckets[zone]
-        except KeyError:
-            raise KeyError(f"no zone {zone!r} in this data lake; zones are {self.zones}") from None
+        Give the zone buckets as ``bucket_names`` (zone -> bucket name) or ``buckets``
+        (zone -> ``s3.IBucket``), and the key as ``encryption_key`` or
+        ``encryption_key_arn``: one of each. Nothing is created but the grant policies,
+        and those in ``scope``'s stack, so importing the lake in a consumer's stack keeps
+        that consumer's grants there (the lake's stack is not touched).
 
-    def access_policy(
-        self, zone: str, prefix: str = "", *, write: bool = False
-    ) -> iam.ManagedPolicy:
-        """A customer-managed policy, in the lake's stack, for the objects under ``prefix``.
-
-        Read: list the prefix (``s3:ListBucket`` limited by ``s3:prefix``), get objects and
-        their versions, decrypt with the lake key through S3. Write adds put, delete and
-        multipart-upload actions, and encrypting with the key. One policy per zone, prefix
-        and mode, made once and reused.
-
-        Why a managed policy in the lake's own stack rather than statements on the
-        grantee: the object ARN ``<bucket>/<prefix>*`` then resolves inside one stack, so it
-        stays exact and cdk-nag's wildcard finding on it is acknowledged once, here, with
-        its reason, instead of in every stack that uses the lake.
+        The bucket and key policies belong to the app that made them: statements this app
+        would add to them (for instance the registry sharing model archives) are reported
+        as warnings instead.
         """
-        bucket = self.bucket(zone)
-        if prefix and not prefix.endswith("/"):
-            raise ValueError(f"prefix {prefix!r}: expected a key prefix ending with '/', or ''")
-        cache_key = (zone, prefix, write)
-        if cache_key in self._policies:
-            return self._policies[cache_key]
-        mode = "ReadWrite" if write else "Read"
-        path = "".join(p.capitalize() for p in prefix.strip("/").replace("-", "/").split("/") if p)
-        policy = prefix_access_policy(
-            self,
-            f"{_zone_id(zone)}{path or 'All'}{mode}Policy",
-            bucket=bucket,
-            key=self.encryption_key,
-            prefix=prefix,
-            write=write,
-            description=f"{mode} objects under '{prefix}' of the {zone} zone of the data lake",
-            statement_label="Zone",
-            key_statement="UseLakeKeyThroughS3",
+        return _ImportedDataLake(
+            scope,
+            id,
+            bucket_names=bucket_names,
+            buckets=buckets,
+            encryption_key=encryption_key,
+            encryption_key_arn=encryption_key_arn,
         )
-        self._policies[cache_key] = policy
-        return policy
-
-    def grant_remediation(self, grantee: iam.IGrantable, *, delete: bool) -> iam.IManagedPolicy:
-        """Attach a policy (in the lake's stack) for remediating findings on any zone object:
-        read objects and versions, read and write their tags, and with ``delete`` delete
-        object versions; decrypt through S3 with the lake key."""
-        cache_key = ("*", "remediation", delete)
-        policy = self._policies.get(cache_key)
-        if policy is None:
-            objects = [self.bucket(z).arn_for_objects("*") for z in self.zones]
-            actions = [
-                "s3:GetObject",
-                "s3:GetObjectVersion",
-                "s3:GetObjectTagging",
-                "s3:GetObjectVersionTagging",
-                "s3:PutObjectTagging",
-                "s3:PutObjectVersionTagging",
-            ]
-            if delete:
-                actions += ["s3:DeleteObject", "s3:DeleteObjectVersion"]
-            stack = Stack.of(self)
-            policy = iam.ManagedPolicy(
-                self,
-                "DeleteRemediationPolicy" if delete else "TagRemediationPolicy",
-                description="Remediate sensitive-data findings on objects of every lake zone",
-                statements=[
-                    iam.PolicyStatement(
-                        sid="ListZones",
-                        actions=["s3:ListBucket", "s3:ListBucketVersions"],
-                        resources=[self.bucket(z).bucket_arn for z in self.zones],
-                    ),
-                    iam.PolicyStatement(sid="RemediateObjects", actions=actions, resources=objects),
-                    iam.PolicyStatement(
-                        sid="UseLakeKeyThroughS3",
-                        actions=["kms:Decrypt"],
-                        resources=[self.encryption_key.key_arn],
-                        conditions={
-                            "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}
-                        },
-                    ),
-                ],
-            )
-            acknowledge_wildcards(
-                policy,
-                "Findings can name any object of any lake zone; the object keys are known only "
-                "when a finding arrives.",
-                resources=objects,
-            )
-            self._policies[cache_key] = policy
-        return self._attach(grantee, policy)
-
-    def grant_read(
-        self, grantee: iam.IGrantable, zone: str, prefix: str = ""
-    ) -> iam.IManagedPolicy:
-        """Attach :meth:`access_policy` (read) to ``grantee``'s role; returns the policy."""
-        return self._attach(grantee, self.access_policy(zone, prefix))
-
-    def grant_read_write(
-        self, grantee: iam.IGrantable, zone: str, prefix: str = ""
-    ) -> iam.IManagedPolicy:
-        """Attach :meth:`access_policy` (read and write) to ``grantee``'s role."""
-        return self._attach(grantee, self.access_policy(zone, prefix, write=True))
-
-    @staticmethod
-    def _attach(grantee: iam.IGrantable, policy: iam.ManagedPolicy) -> iam.IManagedPolicy:
-        return attach_managed_policy(grantee, policy, "lake.access_policy(...)")
 
     @staticmethod
     def _deny_reads_of_flagged_objects(bucket: s3.Bucket) -> None:
@@ -347,6 +447,60 @@ class DataLake(Construct):
                 },
             )
         )
+
+
+class _ImportedDataLake(_DataLakeBase):
+    """A data lake made elsewhere; see :meth:`DataLake.from_lake_attributes`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        bucket_names: Mapping[str, str] | None,
+        buckets: Mapping[str, s3.IBucket] | None,
+        encryption_key: kms.IKey | None,
+        encryption_key_arn: str | None,
+    ) -> None:
+        super().__init__(scope, id)
+        check = PropsCheck("DataLake.from_lake_attributes")
+        check.require(
+            (bucket_names is None) != (buckets is None),
+            "bucket_names/buckets",
+            "both" if bucket_names is not None else "neither",
+            "give the zone buckets one way: bucket_names (zone -> name) or buckets",
+        )
+        check.require(
+            (encryption_key is None) != (encryption_key_arn is None),
+            "encryption_key/encryption_key_arn",
+            "both" if encryption_key is not None else "neither",
+            "give the lake key one way: encryption_key or encryption_key_arn",
+        )
+        zones = list(bucket_names or buckets or {})
+        bad = [z for z in zones if not _ZONE_RE.match(z)]
+        check.require(bool(zones), "bucket_names", zones, "expected at least one zone")
+        check.require(
+            not bad, "bucket_names", bad, "expected zone names of 1-20 lower-case letters, "
+            "digits or '-', starting with a letter",
+        )  # fmt: skip
+        check.raise_if_any()
+        if encryption_key is None:
+            assert encryption_key_arn is not None
+            encryption_key = kms.Key.from_key_arn(self, "Key", encryption_key_arn)
+        self.encryption_key = encryption_key
+        self._policies = {}
+        self._buckets = {}
+        for zone in zones:
+            if buckets is not None:
+                self._buckets[zone] = buckets[zone]
+            else:
+                assert bucket_names is not None
+                self._buckets[zone] = s3.Bucket.from_bucket_attributes(
+                    self,
+                    _zone_id(zone),
+                    bucket_name=bucket_names[zone],
+                    encryption_key=encryption_key,
+                )
 
 
 def _zone_id(zone: str) -> str:

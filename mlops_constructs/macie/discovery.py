@@ -113,19 +113,6 @@ class MacieDiscovery(Construct):
             sampling_percentage,
             "expected 1 to 100",
         )
-        for identifier in custom_data_identifiers:
-            check.require(
-                1 <= identifier.maximum_match_distance <= 300,
-                "custom_data_identifiers.maximum_match_distance",
-                identifier.maximum_match_distance,
-                "expected 1 to 300 characters",
-            )
-            check.require(
-                len(identifier.keywords) <= 50,
-                "custom_data_identifiers.keywords",
-                len(identifier.keywords),
-                "expected at most 50 keywords",
-            )
         check.raise_if_any()
         stack = Stack.of(self)
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from mlops_constructs.core.props import settings
 
 _SCHEDULES = ("daily", "weekly", "monthly")
 _AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
@@ -14,25 +19,63 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _MACIE_SLR = "role/aws-service-role/macie.amazonaws.com/AWSServiceRoleForAmazonMacie"
 
 
-@dataclass(frozen=True)
+def _name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError(
+            "expected 1-128 letters, digits, '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise ValueError(f"expected a valid regular expression ({error})") from None
+    return value
+
+
+def _keywords(value: Sequence[str]) -> Sequence[str]:
+    bad = [k for k in value if not 3 <= len(k) <= 90]
+    if bad:
+        raise ValueError(f"expected keywords of 3 to 90 characters (Macie's limits), not {bad}")
+    return value
+
+
+#: A name Macie accepts after the construct's ``name_prefix-``.
+_Name = Annotated[str, AfterValidator(_name)]
+#: A regular expression of at most 512 characters (Macie's limit), which must compile.
+_Regex = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_regex)]
+
+
+@settings
 class CustomDataIdentifier:
     """A Macie custom data identifier: ``regex``, optionally within ``maximum_match_distance``
     characters of one of ``keywords``."""
 
-    name: str
-    regex: str
-    keywords: Sequence[str] = ()
-    maximum_match_distance: int = 50
-    description: str = ""
+    name: _Name
+    """Its name, after the construct's ``name_prefix-`` (required)."""
+    regex: _Regex
+    """What sensitive text looks like (required)."""
+    keywords: Annotated[Sequence[str], Field(max_length=50), AfterValidator(_keywords)] = ()
+    """Words (3-90 characters, at most 50) one of which must be near a match; none by
+    default (every match counts)."""
+    maximum_match_distance: int = Field(default=50, ge=1, le=300)
+    """Characters between a keyword and a match, 50 by default."""
+    description: str = Field(default="", max_length=512)
+    """A description, none by default."""
 
 
-@dataclass(frozen=True)
+@settings
 class AllowList:
     """Text that Macie must not report: matches of ``regex``."""
 
-    name: str
-    regex: str
-    description: str = ""
+    name: _Name
+    """Its name, after the construct's ``name_prefix-`` (required)."""
+    regex: _Regex
+    """What Macie must ignore (required)."""
+    description: str = Field(default="", max_length=512)
+    """A description, none by default."""
 
 
 @dataclass(frozen=True)

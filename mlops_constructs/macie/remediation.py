@@ -13,14 +13,15 @@ from constructs import Construct
 
 from mlops_constructs.core.cfn_fixes import drop_redundant_provider_dependency
 from mlops_constructs.core.event_function import event_function
+from mlops_constructs.core.metrics import EventFunctionMetrics
 from mlops_constructs.core.nag import acknowledge_wildcards
 from mlops_constructs.core.s3 import access_log_bucket, log_to, secure_bucket
 from mlops_constructs.core.validation import PropsCheck
-from mlops_constructs.lake.data_lake import DataLake
+from mlops_constructs.lake.interfaces import IDataLake
 from mlops_constructs.macie.props import _AUTO_DELETE_PROVIDER
 
 
-class MacieRemediation(Construct):
+class MacieRemediation(EventFunctionMetrics, Construct):
     """Makes the response to Macie sensitive-data findings on the given lake's buckets.
 
     * An EventBridge rule: ``aws.macie`` / ``Macie Finding`` events (the legacy
@@ -45,6 +46,12 @@ class MacieRemediation(Construct):
       private, TLS only, retained (with ``RemovalPolicy.DESTROY``: deleted, after emptying
       itself), with access logs to its own log bucket, and a policy that denies object
       access to everyone but the remediation role and ``security_admin_role`` (when given).
+
+    ``lake`` is an :class:`~mlops_constructs.lake.IDataLake`: a :class:`DataLake`, or one
+    imported with ``DataLake.from_lake_attributes`` (then the remediation policy is made in
+    the importing stack). ``metric_errors``, ``metric_invocations`` and
+    ``metric_dead_letter_queue_depth`` take the ``cloudwatch.MetricOptions`` as keyword-only
+    options.
     """
 
     def __init__(
@@ -52,7 +59,7 @@ class MacieRemediation(Construct):
         scope: Construct,
         id: str,
         *,
-        lake: DataLake,
+        lake: IDataLake,
         logs_key: kms.IKey,
         topic: sns.ITopic,
         mode: str = "quarantine",

@@ -23,7 +23,7 @@ from constructs import Construct
 
 from mlops_constructs.core.sagemaker_roles import grant_sagemaker_runtime
 from mlops_constructs.core.validation import PropsCheck
-from mlops_constructs.lake.artifacts import ArtifactStore
+from mlops_constructs.lake.interfaces import IArtifactStore
 from mlops_constructs.monitoring.props import (
     _HIGHER_IS_BETTER,
     _PROBLEM_TYPES,
@@ -32,14 +32,12 @@ from mlops_constructs.monitoring.props import (
     MODEL_BIAS,
     MODEL_EXPLAINABILITY,
     MODEL_QUALITY,
-    MONITORING_TYPES,
     QUALITY_METRICS,
     BiasSettings,
     MonitorSchedules,
     MonitorThresholds,
-    is_monitor_cron,
 )
-from mlops_constructs.serving.endpoint import ServingEndpoint
+from mlops_constructs.serving.interfaces import IServingEndpoint
 
 
 class ModelMonitor(Construct):
@@ -73,7 +71,9 @@ class ModelMonitor(Construct):
       executions to the topic. ``drift_alarms`` lists the alarms meant to start retraining.
 
     Model Monitor does not monitor multi-model endpoints: ``endpoint`` must be a
-    :class:`~mlops_constructs.serving.ModelPackageEndpoint` with data capture on.
+    :class:`~mlops_constructs.serving.ModelPackageEndpoint` with data capture on, or one
+    imported with ``ModelPackageEndpoint.from_endpoint_attributes``; ``artifacts`` an
+    :class:`~mlops_constructs.lake.IArtifactStore`.
     """
 
     def __init__(
@@ -81,8 +81,8 @@ class ModelMonitor(Construct):
         scope: Construct,
         id: str,
         *,
-        endpoint: ServingEndpoint,
-        artifacts: ArtifactStore,
+        endpoint: IServingEndpoint,
+        artifacts: IArtifactStore,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         security_group: ec2.ISecurityGroup,
@@ -285,14 +285,16 @@ class ModelMonitor(Construct):
         model quality (bias alarms call for people, not automatic retraining)."""
         return [a for name, a in self.alarms.items() if not name.startswith("Bias")]
 
-    def grant_ground_truth_write(self, grantee: iam.IGrantable) -> iam.IManagedPolicy:
-        """Let ``grantee`` (the labelling process) write ground truth records."""
+    def grant_ground_truth_write(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` (the labelling process) write ground truth records: a policy in
+        the artifact store's stack attached to its role, user or group (dropped with a
+        warning for an immutable imported role)."""
         return self.artifacts.grant_prefix(grantee, self.ground_truth_prefix)
 
     # -- validation -----------------------------------------------------------------------
     def _check(
         self,
-        endpoint: ServingEndpoint,
+        endpoint: IServingEndpoint,
         problem_type: str,
         features: Sequence[str],
         bias: BiasSettings,
@@ -322,15 +324,6 @@ class ModelMonitor(Construct):
             problem_type,
             f"expected one of {sorted(_PROBLEM_TYPES)}",
         )
-        for monitoring_type in MONITORING_TYPES:
-            cron = schedules.for_type(monitoring_type)
-            check.require(
-                is_monitor_cron(cron),
-                f"schedules.{monitoring_type}",
-                cron,
-                "expected a Model Monitor cron: hourly 'cron(0 * ? * * *)', daily "
-                "'cron(0 H ? * * *)' or every N hours 'cron(0 H/N ? * * *)'",
-            )
         check.require(
             0 < thresholds.feature_drift <= 1,
             "thresholds.feature_drift",
@@ -406,7 +399,7 @@ class ModelMonitor(Construct):
     # -- parts ----------------------------------------------------------------------------
     def _analysis_configs(
         self,
-        endpoint: ServingEndpoint,
+        endpoint: IServingEndpoint,
         features: Sequence[str],
         label: str,
         bias: BiasSettings,

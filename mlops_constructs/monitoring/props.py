@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from mlops_constructs.core.props import settings
 
 #: Monitoring types, in the order the construct makes them.
 DATA_QUALITY, MODEL_QUALITY, MODEL_BIAS, MODEL_EXPLAINABILITY = (
@@ -57,15 +62,33 @@ def is_monitor_cron(expression: str) -> bool:
     return bool(_MONITOR_CRON.match(expression))
 
 
-@dataclass(frozen=True)
+def _monitor_cron(value: str) -> str:
+    if not is_monitor_cron(value):
+        raise ValueError(
+            "expected a Model Monitor schedule: hourly 'cron(0 * ? * * *)', daily "
+            "'cron(0 H ? * * *)' or every N hours 'cron(0 H/N ? * * *)'"
+        )
+    return value
+
+
+#: A schedule Model Monitor accepts (see :func:`is_monitor_cron`).
+MonitorCron = Annotated[str, AfterValidator(_monitor_cron)]
+
+
+@settings
 class MonitorSchedules:
     """One Model Monitor ``cron(...)`` per monitoring type (hourly by default for data
-    quality; daily for the others, whose ground truth arrives later)."""
+    quality; daily for the others, whose ground truth arrives later): hourly, daily at an
+    hour, or every N hours from an hour."""
 
-    data_quality: str = "cron(0 * ? * * *)"
-    model_quality: str = "cron(0 4 ? * * *)"
-    model_bias: str = "cron(0 5 ? * * *)"
-    model_explainability: str = "cron(0 6 ? * * *)"
+    data_quality: MonitorCron = "cron(0 * ? * * *)"
+    """Data-quality monitor, hourly by default."""
+    model_quality: MonitorCron = "cron(0 4 ? * * *)"
+    """Model-quality monitor, daily at 04:00 by default."""
+    model_bias: MonitorCron = "cron(0 5 ? * * *)"
+    """Model-bias monitor, daily at 05:00 by default."""
+    model_explainability: MonitorCron = "cron(0 6 ? * * *)"
+    """Model-explainability monitor, daily at 06:00 by default."""
 
     def for_type(self, monitoring_type: str) -> str:
         return {

@@ -13,10 +13,11 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mlops_constructs.core.event_function import event_function
+from mlops_constructs.core.metrics import EventFunctionMetrics
 from mlops_constructs.core.validation import PropsCheck
 
 
-class RetrainingTrigger(Construct):
+class RetrainingTrigger(EventFunctionMetrics, Construct):
     """Starts a training pipeline when one of ``alarms`` goes into ALARM.
 
     * An EventBridge rule: ``aws.cloudwatch`` / ``CloudWatch Alarm State Change`` into
@@ -29,6 +30,13 @@ class RetrainingTrigger(Construct):
       wait or extension period), and logs and ignores malformed events.
       Failed invocations are retried twice, then go to a KMS-encrypted dead-letter queue.
       Its role may list and start executions of that one pipeline only.
+
+    ``alarms`` are ``cloudwatch.IAlarm`` (an ``Alarm``, ``CompositeAlarm`` or one imported
+    with ``Alarm.from_alarm_arn``) or ``CfnAlarm`` (as :class:`ModelMonitor` makes).
+    Defaults: ``cooldown_minutes`` 360, ``log_retention`` one year, ``removal_policy``
+    RETAIN. ``metric_errors``, ``metric_invocations`` and
+    ``metric_dead_letter_queue_depth`` take the ``cloudwatch.MetricOptions`` as keyword-only
+    options.
     """
 
     def __init__(
@@ -36,7 +44,7 @@ class RetrainingTrigger(Construct):
         scope: Construct,
         id: str,
         *,
-        alarms: Sequence[cloudwatch.CfnAlarm],
+        alarms: Sequence[cloudwatch.IAlarm | cloudwatch.CfnAlarm],
         pipeline_name: str,
         pipeline_arn: str,
         logs_key: kms.IKey,
@@ -61,7 +69,7 @@ class RetrainingTrigger(Construct):
             logs_key=logs_key,
             environment={
                 "PIPELINE_NAME": pipeline_name,
-                "ALARM_NAMES": Fn.join(",", [a.ref for a in alarms]),
+                "ALARM_NAMES": Fn.join(",", [_alarm_name(a) for a in alarms]),
                 "COOLDOWN_MINUTES": str(cooldown_minutes),
             },
             timeout=Duration.minutes(1),
@@ -87,7 +95,16 @@ class RetrainingTrigger(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],
                 detail_type=["CloudWatch Alarm State Change"],
-                resources=[a.attr_arn for a in alarms],
+                resources=[_alarm_arn(a) for a in alarms],
                 detail={"state": {"value": ["ALARM"]}},
             ),
         )
+
+
+def _alarm_name(alarm: cloudwatch.IAlarm | cloudwatch.CfnAlarm) -> str:
+    # An AWS::CloudWatch::Alarm's Ref is its name.
+    return alarm.ref if isinstance(alarm, cloudwatch.CfnAlarm) else alarm.alarm_name
+
+
+def _alarm_arn(alarm: cloudwatch.IAlarm | cloudwatch.CfnAlarm) -> str:
+    return alarm.attr_arn if isinstance(alarm, cloudwatch.CfnAlarm) else alarm.alarm_arn

@@ -7,6 +7,7 @@ from mlops_constructs.serving.endpoint import (
     MultiModelEndpoint,
     ServingEndpoint,
 )
+from mlops_constructs.serving.interfaces import IMultiModelEndpoint, IServingEndpoint
 from mlops_constructs.serving.props import (
     CAPTURE,
     DEPLOYMENTS,
@@ -33,6 +34,8 @@ __all__ = [
     "ApprovedModelDeployer",
     "EndpointAlarmThresholds",
     "EndpointAutoScaling",
+    "IMultiModelEndpoint",
+    "IServingEndpoint",
     "ModelPackageEndpoint",
     "MultiModelEndpoint",
     "OffHours",

@@ -12,13 +12,17 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mlops_constructs.core.event_function import event_function
+from mlops_constructs.core.metrics import EventFunctionMetrics
 from mlops_constructs.core.nag import acknowledge_wildcards
-from mlops_constructs.core.validation import PropsCheck
-from mlops_constructs.serving.endpoint import MultiModelEndpoint
+from mlops_constructs.core.validation import PropsCheck, PropsError
+from mlops_constructs.serving.interfaces import IMultiModelEndpoint
 
 
-class ApprovedModelDeployer(Construct):
-    """Copies each newly approved model of the given registry groups into ``endpoint``.
+class ApprovedModelDeployer(EventFunctionMetrics, Construct):
+    """Copies each newly approved model of the given registry groups into ``endpoint``, a
+    multi-model endpoint (:class:`~mlops_constructs.serving.MultiModelEndpoint`, or one
+    imported with ``MultiModelEndpoint.from_endpoint_attributes``); any other endpoint
+    raises ``PropsError``, as it would never read what is copied.
 
     * An EventBridge rule: ``aws.sagemaker`` / ``SageMaker Model Package State Change`` with
       ``ModelApprovalStatus`` ``Approved`` in one of ``model_package_groups``.
@@ -44,7 +48,11 @@ class ApprovedModelDeployer(Construct):
       packages of the given groups only.
 
     Adding groups changes the rule's pattern and the function's settings, not the number of
-    resources.
+    resources. Defaults: ``source_prefix`` ``pipelines/``, ``log_retention`` one year,
+    ``removal_policy`` RETAIN (the log group and queue), ``serialize`` on.
+
+    ``metric_errors``, ``metric_invocations`` and ``metric_dead_letter_queue_depth`` take
+    the ``cloudwatch.MetricOptions`` as keyword-only options.
     """
 
     #: Seconds the lock outlives the function's timeout (the handler's
@@ -56,7 +64,7 @@ class ApprovedModelDeployer(Construct):
         scope: Construct,
         id: str,
         *,
-        endpoint: MultiModelEndpoint,
+        endpoint: IMultiModelEndpoint,
         model_package_groups: Sequence[str],
         logs_key: kms.IKey,
         source_prefix: str = "pipelines/",
@@ -64,6 +72,15 @@ class ApprovedModelDeployer(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         serialize: bool = True,
     ) -> None:
+        if not getattr(endpoint, "multi_model", False):
+            # A single-model endpoint serves its pinned package; it never reads the models
+            # prefix the function would copy to.
+            raise PropsError(
+                f"ApprovedModelDeployer: endpoint {endpoint.node.path!r} is not a multi-model "
+                "endpoint; expected a MultiModelEndpoint (or one imported with "
+                "MultiModelEndpoint.from_endpoint_attributes): a single-model endpoint serves "
+                "its pinned model package and would never load the copied models"
+            )
         super().__init__(scope, id)
         check = PropsCheck("ApprovedModelDeployer")
         check.require(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, Names, Stack
@@ -14,9 +16,12 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_constructs.core.metrics import metric_options
+from mlops_constructs.core.policies import grant_to_principal
 from mlops_constructs.core.sagemaker_roles import grant_sagemaker_runtime
 from mlops_constructs.core.validation import PropsCheck
-from mlops_constructs.lake.artifacts import ArtifactStore
+from mlops_constructs.lake.interfaces import IArtifactStore
+from mlops_constructs.serving.interfaces import IMultiModelEndpoint, IServingEndpoint
 from mlops_constructs.serving.props import (
     _INSTANCE_TYPE,
     _PACKAGE_ARN,
@@ -29,26 +34,218 @@ from mlops_constructs.serving.props import (
     EndpointAutoScaling,
     Rollout,
     ShadowVariant,
+    autoscaling_problems,
     has_instance_storage,
-    is_burstable,
     rollout_problems,
     smallest_fleet,
 )
 
+_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
-class ServingEndpoint(Construct):
-    """What :class:`MultiModelEndpoint` and :class:`ModelPackageEndpoint` share; see them."""
 
+class _EndpointBase(Construct):
+    """Metrics and grants of an endpoint, made or imported."""
+
+    endpoint_name: str
+    endpoint_arn: str
+    artifacts: IArtifactStore
+    prefix: str
+    models_prefix: str
+    deployments_prefix: str
+    capture_percentage: int
     #: True when the endpoint hosts many models (``TargetModel``); Model Monitor cannot
     #: monitor such endpoints.
     multi_model = False
+
+    def _set_names(self, endpoint_name: str, artifacts: IArtifactStore) -> None:
+        self.endpoint_name = endpoint_name
+        self.prefix = f"endpoints/{endpoint_name}/"
+        self.models_prefix = f"{self.prefix}{MODELS}"
+        self.deployments_prefix = f"{self.prefix}{DEPLOYMENTS}"
+        self.artifacts = artifacts
+        self.endpoint_arn = Stack.of(self).format_arn(
+            service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
+        )
+
+    # -- metrics ----------------------------------------------------------------------------
+    # Each metric_* method takes the cloudwatch.MetricOptions as keyword-only options, as
+    # aws-cdk's own do; a dimensions_map is merged over the variant's dimensions.
+    def metric(
+        self,
+        name: str,
+        *,
+        namespace: str = "AWS/SageMaker",
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """A metric of the production variant (dimensions ``EndpointName``, ``VariantName``):
+        ``Sum`` per minute by default."""
+        return self._variant_metric(name, locals(), namespace=namespace)
+
+    def _variant_metric(
+        self,
+        name: str,
+        given: Mapping[str, Any],
+        *,
+        statistic: str = "Sum",
+        namespace: str = "AWS/SageMaker",
+    ) -> cloudwatch.Metric:
+        return _endpoint_metric(self.endpoint_name, name, given, statistic, namespace)
+
+    def metric_invocations(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Requests to the variant: ``Sum`` per minute by default."""
+        return self._variant_metric("Invocations", locals())
+
+    def metric_server_errors(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """5XX responses: ``Sum`` per minute by default."""
+        return self._variant_metric("Invocation5XXErrors", locals())
+
+    def metric_client_errors(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """4XX responses: ``Sum`` per minute by default."""
+        return self._variant_metric("Invocation4XXErrors", locals())
+
+    def metric_model_latency(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Time the model took to respond, in microseconds: ``p99`` per minute by
+        default."""
+        return self._variant_metric("ModelLatency", locals(), statistic="p99")
+
+    def metric_model_loading_wait_time(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Time requests waited for their model to load, in microseconds: ``p99`` per
+        minute by default."""
+        return self._variant_metric("ModelLoadingWaitTime", locals(), statistic="p99")
+
+    def metric_model_cache_hit(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Share of requests whose model was already loaded (0 to 1): ``Average`` per
+        minute by default."""
+        return self._variant_metric("ModelCacheHit", locals(), statistic="Average")
+
+    def metric_cpu_utilization(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """CPU utilization of the instances, percent summed over vCPUs: ``Average`` per
+        minute by default."""
+        return self._variant_metric(
+            "CPUUtilization", locals(), statistic="Average", namespace="/aws/sagemaker/Endpoints"
+        )
+
+    def metric_memory_utilization(
+        self,
+        *,
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """Memory utilization of the instances, percent: ``Average`` per minute by
+        default."""
+        return self._variant_metric(
+            "MemoryUtilization", locals(), statistic="Average", namespace="/aws/sagemaker/Endpoints"
+        )
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` invoke the endpoint (any of its models)."""
+        return grant_to_principal(
+            self,
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint"],
+            resource_arns=[self.endpoint_arn],
+        )
+
+
+class ServingEndpoint(_EndpointBase):
+    """What :class:`MultiModelEndpoint` and :class:`ModelPackageEndpoint` share; see them."""
 
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        artifacts: ArtifactStore,
+        artifacts: IArtifactStore,
         image_uri: str | None = None,
         model_package_arn: str | None = None,
         model_read_prefix: str = "pipelines/",
@@ -69,12 +266,7 @@ class ServingEndpoint(Construct):
         thresholds = alarm_thresholds or EndpointAlarmThresholds()
         self._check(instance_type, instance_count, capture_percentage, autoscaling, rollout, shadow)
         self.capture_percentage = capture_percentage
-        stack = Stack.of(self)
-        self.endpoint_name = Names.unique_resource_name(self, max_length=63, separator="-")
-        self.prefix = f"endpoints/{self.endpoint_name}/"
-        self.models_prefix = f"{self.prefix}{MODELS}"
-        self.deployments_prefix = f"{self.prefix}{DEPLOYMENTS}"
-        self.artifacts = artifacts
+        self._set_names(Names.unique_resource_name(self, max_length=63, separator="-"), artifacts)
         bucket = artifacts.bucket.bucket_name
         self.capture_uri = f"s3://{bucket}/{self.prefix}{CAPTURE.rstrip('/')}"
         key = artifacts.encryption_key
@@ -190,10 +382,6 @@ class ServingEndpoint(Construct):
             if autoscaling is not None
             else None,
         )
-        self.endpoint_arn = stack.format_arn(
-            service="sagemaker", resource="endpoint", resource_name=self.endpoint_name.lower()
-        )
-
         self.scalable_target: appscaling.CfnScalableTarget | None = None
         self.scaling_policies: list[appscaling.CfnScalingPolicy] = []
         if autoscaling is not None:
@@ -212,15 +400,14 @@ class ServingEndpoint(Construct):
         shadow: ShadowVariant | None,
     ) -> None:
         check = PropsCheck(cls.__name__)
-        for prop, value in [("instance_type", instance_type)] + (
-            [("shadow.instance_type", shadow.instance_type)] if shadow else []
-        ):
-            check.require(
-                bool(_INSTANCE_TYPE.match(value)),
-                prop,
-                value,
-                "expected a SageMaker instance type such as 'ml.m5.large'",
-            )
+        # The settings types check their own fields when made (serving/props.py); what
+        # relates them to each other and to these props is checked here.
+        check.require(
+            bool(_INSTANCE_TYPE.match(instance_type)),
+            "instance_type",
+            instance_type,
+            "expected a SageMaker instance type such as 'ml.m5.large'",
+        )
         check.require(instance_count >= 1, "instance_count", instance_count, "expected >= 1")
         check.require(
             0 <= capture_percentage <= 100,
@@ -228,55 +415,11 @@ class ServingEndpoint(Construct):
             capture_percentage,
             "expected 0 to 100",
         )
-        for field, got, expected in rollout_problems(
-            rollout, smallest_fleet(instance_count, autoscaling)
-        ):
+        for field, got, expected in [
+            *rollout_problems(rollout, smallest_fleet(instance_count, autoscaling)),
+            *autoscaling_problems(instance_type, instance_count, autoscaling),
+        ]:
             check.require(False, field, got, expected)
-        for prop, seconds in (
-            ("rollout.wait_seconds", rollout.wait_seconds),
-            ("rollout.bake_seconds", rollout.bake_seconds),
-        ):
-            check.require(0 <= seconds <= 3600, prop, seconds, "expected 0 to 3600")
-        if shadow is not None:
-            check.require(
-                1 <= shadow.traffic_percent <= 100,
-                "shadow.traffic_percent",
-                shadow.traffic_percent,
-                "expected 1 to 100",
-            )
-        if autoscaling is not None:
-            a = autoscaling
-            check.require(
-                not is_burstable(instance_type),
-                "instance_type",
-                instance_type,
-                "expected a non-burstable type with autoscaling (SageMaker cannot scale ml.t*)",
-            )
-            check.require(
-                1 <= a.min_capacity <= a.max_capacity,
-                "autoscaling.min_capacity",
-                a.min_capacity,
-                f"expected 1 to max_capacity ({a.max_capacity})",
-            )
-            check.require(
-                a.min_capacity <= instance_count <= a.max_capacity,
-                "instance_count",
-                instance_count,
-                f"expected within the autoscaling bounds {a.min_capacity}-{a.max_capacity}",
-            )
-            check.require(
-                a.utilization_metric in (None, "CPUUtilization", "MemoryUtilization"),
-                "autoscaling.utilization_metric",
-                a.utilization_metric,
-                "expected CPUUtilization, MemoryUtilization or None",
-            )
-            if a.off_hours is not None:
-                check.require(
-                    1 <= a.off_hours.min_capacity <= a.off_hours.max_capacity <= a.max_capacity,
-                    "autoscaling.off_hours",
-                    (a.off_hours.min_capacity, a.off_hours.max_capacity),
-                    f"expected 1 <= min <= max <= autoscaling.max_capacity ({a.max_capacity})",
-                )
         check.raise_if_any()
 
     # -- parts ----------------------------------------------------------------------------
@@ -480,68 +623,6 @@ class ServingEndpoint(Construct):
             ],
         )
 
-    # -- metrics ----------------------------------------------------------------------------
-    def metric(
-        self,
-        name: str,
-        *,
-        statistic: str = "Sum",
-        namespace: str = "AWS/SageMaker",
-        period: Duration | None = None,
-    ) -> cloudwatch.Metric:
-        """A metric of the production variant, per minute by default."""
-        return cloudwatch.Metric(
-            namespace=namespace,
-            metric_name=name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT},
-            statistic=statistic,
-            period=period or Duration.minutes(1),
-        )
-
-    def metric_invocations(self) -> cloudwatch.Metric:
-        """Requests to the variant per minute."""
-        return self.metric("Invocations")
-
-    def metric_server_errors(self) -> cloudwatch.Metric:
-        """5XX responses per minute."""
-        return self.metric("Invocation5XXErrors")
-
-    def metric_client_errors(self) -> cloudwatch.Metric:
-        """4XX responses per minute."""
-        return self.metric("Invocation4XXErrors")
-
-    def metric_model_latency(self) -> cloudwatch.Metric:
-        """p99 time the model took to respond, in microseconds."""
-        return self.metric("ModelLatency", statistic="p99")
-
-    def metric_model_loading_wait_time(self) -> cloudwatch.Metric:
-        """p99 time requests waited for their model to load, in microseconds."""
-        return self.metric("ModelLoadingWaitTime", statistic="p99")
-
-    def metric_model_cache_hit(self) -> cloudwatch.Metric:
-        """Share of requests whose model was already loaded (0 to 1)."""
-        return self.metric("ModelCacheHit", statistic="Average")
-
-    def metric_cpu_utilization(self) -> cloudwatch.Metric:
-        """Average CPU utilization of the instances, percent summed over vCPUs."""
-        return self.metric(
-            "CPUUtilization", statistic="Average", namespace="/aws/sagemaker/Endpoints"
-        )
-
-    def metric_memory_utilization(self) -> cloudwatch.Metric:
-        """Average memory utilization of the instances, percent."""
-        return self.metric(
-            "MemoryUtilization", statistic="Average", namespace="/aws/sagemaker/Endpoints"
-        )
-
-    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` invoke the endpoint (any of its models)."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["sagemaker:InvokeEndpoint"],
-            resource_arns=[self.endpoint_arn],
-        )
-
 
 class MultiModelEndpoint(ServingEndpoint):
     """Makes a SageMaker multi-model endpoint serving every model archive under its prefix.
@@ -576,12 +657,65 @@ class MultiModelEndpoint(ServingEndpoint):
     them cleanly; the endpoint's name is generated at synth time from the construct path
     (its alarms name it, and it names its rollback alarms, so CloudFormation cannot generate
     it) and, being the endpoint's only replacement-causing property, never blocks an update.
+
+    Props (keyword-only): ``artifacts`` (an :class:`~mlops_constructs.lake.IArtifactStore`),
+    ``vpc``, ``subnets``, ``security_group``, ``alarm_topic``; ``instance_type``
+    (``ml.m5.large`` by default), ``instance_count`` (1), ``capture_percentage`` (20),
+    ``autoscaling`` (none), ``rollout`` (the default :class:`Rollout`), ``shadow`` (none),
+    ``alarm_thresholds`` (the default :class:`EndpointAlarmThresholds`).
+    An endpoint deployed elsewhere is imported with :meth:`from_endpoint_attributes`.
     """
 
     multi_model = True
 
-    def __init__(self, scope: Construct, id: str, *, image_uri: str, **kwargs: Any) -> None:
-        super().__init__(scope, id, image_uri=image_uri, **kwargs)
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        image_uri: str,
+        artifacts: IArtifactStore,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        security_group: ec2.ISecurityGroup,
+        alarm_topic: sns.ITopic,
+        instance_type: str = "ml.m5.large",
+        instance_count: int = 1,
+        capture_percentage: int = 20,
+        autoscaling: EndpointAutoScaling | None = None,
+        rollout: Rollout | None = None,
+        shadow: ShadowVariant | None = None,
+        alarm_thresholds: EndpointAlarmThresholds | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            id,
+            image_uri=image_uri,
+            artifacts=artifacts,
+            vpc=vpc,
+            subnets=subnets,
+            security_group=security_group,
+            alarm_topic=alarm_topic,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            capture_percentage=capture_percentage,
+            autoscaling=autoscaling,
+            rollout=rollout,
+            shadow=shadow,
+            alarm_thresholds=alarm_thresholds,
+        )
+
+    @classmethod
+    def from_endpoint_attributes(
+        cls, scope: Construct, id: str, *, endpoint_name: str, artifacts: IArtifactStore
+    ) -> IMultiModelEndpoint:
+        """A multi-model endpoint deployed elsewhere, named ``endpoint_name``, serving the
+        archives under ``endpoints/<endpoint_name>/models/`` of ``artifacts`` (the layout this
+        construct makes): to deploy approved models into, invoke, or graph. Nothing is
+        created."""
+        return _ImportedEndpoint(
+            scope, id, endpoint_name=endpoint_name, artifacts=artifacts, multi_model=True
+        )
 
 
 class ModelPackageEndpoint(ServingEndpoint):
@@ -599,6 +733,10 @@ class ModelPackageEndpoint(ServingEndpoint):
 
     This is the endpoint kind Model Monitor can watch (it does not monitor multi-model
     endpoints).
+
+    Props (keyword-only): ``model_package_arn``, ``model_read_prefix`` (``pipelines/``),
+    and the others as :class:`MultiModelEndpoint`'s, with the same defaults. An endpoint
+    deployed elsewhere is imported with :meth:`from_endpoint_attributes`.
     """
 
     def __init__(
@@ -608,7 +746,18 @@ class ModelPackageEndpoint(ServingEndpoint):
         *,
         model_package_arn: str,
         model_read_prefix: str = "pipelines/",
-        **kwargs: Any,
+        artifacts: IArtifactStore,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        security_group: ec2.ISecurityGroup,
+        alarm_topic: sns.ITopic,
+        instance_type: str = "ml.m5.large",
+        instance_count: int = 1,
+        capture_percentage: int = 20,
+        autoscaling: EndpointAutoScaling | None = None,
+        rollout: Rollout | None = None,
+        shadow: ShadowVariant | None = None,
+        alarm_thresholds: EndpointAlarmThresholds | None = None,
     ) -> None:
         check = PropsCheck("ModelPackageEndpoint")
         check.require(
@@ -624,5 +773,84 @@ class ModelPackageEndpoint(ServingEndpoint):
             id,
             model_package_arn=model_package_arn,
             model_read_prefix=model_read_prefix,
-            **kwargs,
+            artifacts=artifacts,
+            vpc=vpc,
+            subnets=subnets,
+            security_group=security_group,
+            alarm_topic=alarm_topic,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            capture_percentage=capture_percentage,
+            autoscaling=autoscaling,
+            rollout=rollout,
+            shadow=shadow,
+            alarm_thresholds=alarm_thresholds,
         )
+
+    @classmethod
+    def from_endpoint_attributes(
+        cls,
+        scope: Construct,
+        id: str,
+        *,
+        endpoint_name: str,
+        artifacts: IArtifactStore,
+        capture_percentage: int = 20,
+    ) -> IServingEndpoint:
+        """A single-model endpoint deployed elsewhere, named ``endpoint_name``, whose data
+        capture (``capture_percentage`` of requests, 20 by default as this construct's) goes
+        under ``endpoints/<endpoint_name>/capture/`` of ``artifacts``: to monitor, invoke or
+        graph. Nothing is created."""
+        return _ImportedEndpoint(
+            scope,
+            id,
+            endpoint_name=endpoint_name,
+            artifacts=artifacts,
+            multi_model=False,
+            capture_percentage=capture_percentage,
+        )
+
+
+class _ImportedEndpoint(_EndpointBase):
+    """An endpoint deployed elsewhere; see ``from_endpoint_attributes``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        endpoint_name: str,
+        artifacts: IArtifactStore,
+        multi_model: bool,
+        capture_percentage: int = 20,
+    ) -> None:
+        super().__init__(scope, id)
+        check = PropsCheck("from_endpoint_attributes")
+        check.require(
+            bool(_ENDPOINT_NAME.match(endpoint_name)),
+            "endpoint_name",
+            endpoint_name,
+            "expected 1-63 letters, digits or hyphens, starting with a letter or digit",
+        )
+        check.require(
+            0 <= capture_percentage <= 100,
+            "capture_percentage",
+            capture_percentage,
+            "expected 0-100",
+        )
+        check.raise_if_any()
+        self.multi_model = multi_model
+        self.capture_percentage = capture_percentage
+        self._set_names(endpoint_name, artifacts)
+
+
+def _endpoint_metric(
+    endpoint_name: str, name: str, given: Mapping[str, Any], statistic: str, namespace: str
+) -> cloudwatch.Metric:
+    options = metric_options(
+        given,
+        dimensions_map={"EndpointName": endpoint_name, "VariantName": VARIANT},
+        statistic=statistic,
+        period=Duration.minutes(1),
+    )
+    return cloudwatch.Metric(namespace=namespace, metric_name=name, **options)

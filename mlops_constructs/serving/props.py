@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import replace
+from typing import Literal
+
+from pydantic import Field
+
+from mlops_constructs.core.props import (
+    INSTANCE_TYPE_RE,
+    AwsCron,
+    InstanceType,
+    Problem,
+    resolved,
+    settings,
+)
 
 #: Families whose instances bring local NVMe storage, encrypted by the instance's hardware;
 #: SageMaker rejects an endpoint configuration that names a volume KMS key for them
 #: (``m5d``, ``c5d``, ``r5d``, ``g4dn``, ``p3dn``, ``p4d``, ``m6id``, ``x2iedn``..., and the
 #: GPU/Trainium families below, whose every size has instance storage).
 _INSTANCE_STORE = re.compile(r"^ml\.(?:[a-z]+\d+[a-z]*d[a-z]*|g5|g6|g6e|p5|p5e|p5en|trn\d+n?)\.")
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+#: What the endpoint construct checks its ``instance_type`` prop against.
+_INSTANCE_TYPE = INSTANCE_TYPE_RE
 _PACKAGE_ARN = re.compile(
     r"^arn:[a-z-]+:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]{1,63}/\d+$"
 )
@@ -33,35 +45,101 @@ def is_burstable(instance_type: str) -> bool:
     return instance_type.startswith("ml.t")
 
 
-@dataclass(frozen=True)
+@settings
 class OffHours:
     """Lower capacity bounds outside working hours: from ``start`` until ``end`` (both
     Application Auto Scaling ``cron(...)`` expressions in ``timezone``)."""
 
-    min_capacity: int
-    max_capacity: int
-    start: str = "cron(0 19 ? * MON-FRI *)"
-    end: str = "cron(0 7 ? * MON-FRI *)"
+    min_capacity: int = Field(ge=1)
+    """Fewest instances outside working hours (at least 1)."""
+    max_capacity: int = Field(ge=1)
+    """Most instances outside working hours, at most the autoscaling ``max_capacity``."""
+    start: AwsCron = "cron(0 19 ? * MON-FRI *)"
+    """When the off-hours bounds start: 19:00 on working days by default."""
+    end: AwsCron = "cron(0 7 ? * MON-FRI *)"
+    """When the working-hours bounds come back: 07:00 on working days by default."""
     timezone: str = "UTC"
+    """The IANA time zone of ``start`` and ``end``, ``UTC`` by default."""
 
 
-@dataclass(frozen=True)
+@settings
 class EndpointAutoScaling:
     """Target tracking on invocations per instance, optionally a second policy on
     ``CPUUtilization`` or ``MemoryUtilization`` (per instance, percent; CPU is summed over
-    the instance's vCPUs, so it can exceed 100), and optional off-hours bounds."""
+    the instance's vCPUs, so it can exceed 100), and optional off-hours bounds. The bounds
+    against each other and the instance count: :func:`autoscaling_problems`."""
 
-    min_capacity: int = 1
-    max_capacity: int = 2
-    invocations_per_instance: int = 100
-    scale_in_cooldown_seconds: int = 600
-    scale_out_cooldown_seconds: int = 120
-    utilization_metric: str | None = None
-    utilization_target: float = 70.0
+    min_capacity: int = Field(default=1, ge=1)
+    """Fewest instances, 1 by default."""
+    max_capacity: int = Field(default=2, ge=1)
+    """Most instances, 2 by default."""
+    invocations_per_instance: int = Field(default=100, ge=1)
+    """Target of invocations per instance per minute, 100 by default."""
+    scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600)
+    """Seconds after a scale-in before the next, 600 by default."""
+    scale_out_cooldown_seconds: int = Field(default=120, ge=0, le=3600)
+    """Seconds after a scale-out before the next, 120 by default."""
+    utilization_metric: Literal["CPUUtilization", "MemoryUtilization"] | None = None
+    """A second target-tracking policy on this per-instance metric; none by default."""
+    utilization_target: float = Field(default=70.0, gt=0, le=1000)
+    """Target of ``utilization_metric``, percent (CPU can exceed 100), 70 by default."""
     off_hours: OffHours | None = None
+    """Lower bounds outside working hours; none by default."""
 
 
-@dataclass(frozen=True)
+def autoscaling_problems(
+    instance_type: str, instance_count: int, autoscaling: EndpointAutoScaling | None
+) -> list[Problem]:
+    """What Application Auto Scaling or SageMaker would refuse in ``autoscaling`` for a
+    variant of ``instance_count`` instances of ``instance_type``: ``(field, value,
+    expected)`` per problem (the fields relative to the endpoint's settings)."""
+    a = autoscaling
+    if a is None:
+        return []
+    problems: list[Problem] = []
+    if resolved(instance_type) and is_burstable(instance_type):
+        problems.append(
+            (
+                "instance_type",
+                instance_type,
+                "expected a non-burstable type with autoscaling (SageMaker cannot scale "
+                "ml.t* instances): choose e.g. ml.m5.large or remove autoscaling",
+            )
+        )
+    known = resolved(a.min_capacity, a.max_capacity, instance_count)
+    if known and a.min_capacity > a.max_capacity:
+        problems.append(
+            (
+                "autoscaling.min_capacity",
+                a.min_capacity,
+                f"expected at most max_capacity ({a.max_capacity})",
+            )
+        )
+    elif known and not a.min_capacity <= instance_count <= a.max_capacity:
+        problems.append(
+            (
+                "instance_count",
+                instance_count,
+                f"expected within the autoscaling bounds {a.min_capacity}-{a.max_capacity}",
+            )
+        )
+    off = a.off_hours
+    if (
+        off is not None
+        and resolved(off.min_capacity, off.max_capacity, a.max_capacity)
+        and not off.min_capacity <= off.max_capacity <= a.max_capacity
+    ):
+        problems.append(
+            (
+                "autoscaling.off_hours",
+                {"min_capacity": off.min_capacity, "max_capacity": off.max_capacity},
+                f"expected min_capacity <= max_capacity <= {a.max_capacity}",
+            )
+        )
+    return problems
+
+
+@settings
 class Rollout:
     """Blue/green traffic shifting of endpoint updates: ``CANARY`` (``step_percent`` of
     capacity first, the rest after ``wait_seconds``), ``LINEAR`` (``step_percent`` at a time,
@@ -73,10 +151,16 @@ class Rollout:
     of at most half the fleet (see :func:`rollout_problems`). ``step_percent`` is 10 by
     default, ``wait_seconds`` 300 and ``bake_seconds`` 600."""
 
-    traffic: str | None = None
-    step_percent: int = 10
-    wait_seconds: int = 300
-    bake_seconds: int = 600
+    traffic: Literal["CANARY", "LINEAR", "ALL_AT_ONCE"] | None = None
+    """How traffic shifts; ``None`` chooses by the smallest fleet (see above)."""
+    # 1-50: SageMaker API Reference, TrafficRoutingConfig (CanarySize <= 50%, LinearStepSize
+    # 10-50% of the instances); the per-fleet checks are in rollout_problems.
+    step_percent: int = Field(default=10, ge=1, le=50)
+    """Percent of the instances per canary or linear step, 10 by default."""
+    wait_seconds: int = Field(default=300, ge=0, le=3600)
+    """Seconds between the steps, 300 by default."""
+    bake_seconds: int = Field(default=600, ge=0, le=3600)
+    """Seconds the old fleet is kept (and alarms roll back) after the shift, 600 by default."""
 
     def for_fleet(self, smallest_fleet: int) -> Rollout:
         """This rollout with ``traffic`` chosen for ``smallest_fleet`` instances if unset."""
@@ -85,20 +169,7 @@ class Rollout:
         return replace(self, traffic="CANARY" if smallest_fleet >= 2 else "ALL_AT_ONCE")
 
 
-class _MinCapacity(Protocol):
-    @property
-    def min_capacity(self) -> int: ...
-
-
-class _ScalingBounds(_MinCapacity, Protocol):
-    """What :func:`smallest_fleet` reads of autoscaling settings (an
-    :class:`EndpointAutoScaling`, or the app config's model of it)."""
-
-    @property
-    def off_hours(self) -> _MinCapacity | None: ...
-
-
-def smallest_fleet(instance_count: int, autoscaling: _ScalingBounds | None) -> int:
+def smallest_fleet(instance_count: int, autoscaling: EndpointAutoScaling | None) -> int:
     """The fewest instances the variant can run: a blue/green update may start at any time,
     also when autoscaling (or its off-hours bounds) has scaled the fleet in."""
     fleet = instance_count
@@ -109,7 +180,7 @@ def smallest_fleet(instance_count: int, autoscaling: _ScalingBounds | None) -> i
     return fleet
 
 
-def rollout_problems(rollout: Rollout, fleet: int) -> list[tuple[str, object, str]]:
+def rollout_problems(rollout: Rollout, fleet: int) -> list[Problem]:
     """What SageMaker would refuse in ``rollout`` for a variant of ``fleet`` instances (its
     smallest, see :func:`smallest_fleet`): ``(field, value, expected)`` per problem."""
     # Limits from the SageMaker API Reference, "TrafficRoutingConfig" (and the CloudFormation
@@ -120,7 +191,7 @@ def rollout_problems(rollout: Rollout, fleet: int) -> list[tuple[str, object, st
     # A step is made of whole instances, at least one: we count it rounded up, so it must
     # still be at most half the fleet (one instance is never a canary of at most half).
     traffic = rollout.for_fleet(fleet).traffic
-    problems: list[tuple[str, object, str]] = []
+    problems: list[Problem] = []
     known = traffic in ("CANARY", "LINEAR", "ALL_AT_ONCE")
     if not known:
         problems.append(("rollout.traffic", traffic, "expected CANARY, LINEAR or ALL_AT_ONCE"))
@@ -157,23 +228,34 @@ def rollout_problems(rollout: Rollout, fleet: int) -> list[tuple[str, object, st
     return problems
 
 
-@dataclass(frozen=True)
+@settings
 class ShadowVariant:
     """A shadow variant that gets a copy of ``traffic_percent`` of the production requests
     (its responses are captured, never returned to callers)."""
 
-    instance_type: str
-    instance_count: int = 1
-    traffic_percent: int = 100
+    instance_type: InstanceType
+    """The shadow variant's instance type (required)."""
+    instance_count: int = Field(default=1, ge=1)
+    """Instances of the shadow variant, 1 by default."""
+    traffic_percent: int = Field(default=100, ge=1, le=100)
+    """Percent of the production requests copied to it, 100 by default."""
 
 
-@dataclass(frozen=True)
+@settings
 class EndpointAlarmThresholds:
     """Alarm thresholds. Each alarm breaches for ``periods`` consecutive minutes."""
 
-    server_errors_per_minute: int = 5
-    model_latency_p99_ms: int = 1000
-    model_loading_wait_p99_ms: int = 10000
-    cpu_utilization_percent: int = 90
-    memory_utilization_percent: int = 90
-    periods: int = 3
+    server_errors_per_minute: int = Field(default=5, ge=0)
+    """5xx responses per minute, 5 by default."""
+    model_latency_p99_ms: int = Field(default=1000, ge=1)
+    """p99 model latency in milliseconds, 1000 by default."""
+    model_loading_wait_p99_ms: int = Field(default=10000, ge=1)
+    """p99 wait for a model to load (multi-model endpoints) in milliseconds, 10000 by
+    default."""
+    # CPU is summed over the instance's vCPUs, hence up to 10000 (96 vCPUs and more).
+    cpu_utilization_percent: int = Field(default=90, ge=1, le=10000)
+    """CPU utilization percent per instance, 90 by default."""
+    memory_utilization_percent: int = Field(default=90, ge=1, le=100)
+    """Memory utilization percent per instance, 90 by default."""
+    periods: int = Field(default=3, ge=1, le=60)
+    """Consecutive one-minute periods that breach before an alarm fires, 3 by default."""

@@ -11,51 +11,23 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_constructs.core.nag import acknowledge_wildcards
-from mlops_constructs.core.policies import add_statement_or_warn
+from mlops_constructs.core.policies import add_statement_or_warn, grant_to_principal
 from mlops_constructs.core.validation import PropsCheck, PropsError
-from mlops_constructs.lake.artifacts import ArtifactStore
+from mlops_constructs.lake.interfaces import IArtifactStore
+from mlops_constructs.training.interfaces import IModelRegistry
 
 _GROUP_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
-class ModelRegistry(Construct):
-    """Makes a model package group for one model.
+class _RegistryBase(Construct):
+    """Grants and names of a model package group, made or imported."""
 
-    * Named ``group_name`` (SageMaker requires a name; 1-63 letters, digits and hyphens).
-    * With ``reader_accounts`` (e.g. the staging and prod accounts, when they differ from
-      this one), a resource policy lets those accounts describe the group and list and
-      describe its packages, so they can deploy approved ones. No account is given write
-      access. Without reader accounts, no resource policy.
-    * Removal policy **RETAIN** by default: registered versions and their approval history
-      are an audit trail.
+    group_name: str
+    group_arn: str
+    packages_arn: str
+    reader_accounts: tuple[str, ...]
 
-    ``grant_register(role)`` lets a pipeline's role create packages in the group;
-    ``version_arn(n)`` names one of its versions; ``share_model_artifacts(artifacts, prefix)``
-    lets the reader accounts fetch the model archives the packages point to (without it they
-    may describe a package but not deploy it).
-    """
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        group_name: str,
-        description: str = "",
-        reader_accounts: Sequence[str] = (),
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-    ) -> None:
-        super().__init__(scope, id)
-        check = PropsCheck("ModelRegistry")
-        check.require(
-            bool(_GROUP_RE.match(group_name)),
-            "group_name",
-            group_name,
-            "expected 1-63 letters, digits or hyphens, starting and ending with a letter or digit",
-        )
-        bad = [a for a in reader_accounts if not re.match(r"^\d{12}$", a)]
-        check.require(not bad, "reader_accounts", bad, "expected 12-digit account ids")
-        check.raise_if_any()
+    def _set_names(self, group_name: str) -> None:
         stack = Stack.of(self)
         self.group_name = group_name
         self.group_arn = stack.format_arn(
@@ -64,36 +36,6 @@ class ModelRegistry(Construct):
         self.packages_arn = stack.format_arn(
             service="sagemaker", resource="model-package", resource_name=f"{group_name}/*"
         )
-        readers = [a for a in dict.fromkeys(reader_accounts) if a != stack.account]
-        self.reader_accounts: tuple[str, ...] = tuple(readers)
-        policy = None
-        if readers:
-            policy = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "ReadApprovedModelsFromOtherAccounts",
-                        "Effect": "Allow",
-                        "Principal": {
-                            "AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in readers]
-                        },
-                        "Action": [
-                            "sagemaker:DescribeModelPackageGroup",
-                            "sagemaker:ListModelPackages",
-                            "sagemaker:DescribeModelPackage",
-                        ],
-                        "Resource": [self.group_arn, self.packages_arn],
-                    }
-                ],
-            }
-        self.group = sagemaker.CfnModelPackageGroup(
-            self,
-            "Resource",
-            model_package_group_name=group_name,
-            model_package_group_description=description or None,
-            model_package_group_policy=policy,
-        )
-        self.group.apply_removal_policy(removal_policy)
 
     def version_arn(self, version: int) -> str:
         """The ARN of model package ``version`` of the group (to serve a pinned version)."""
@@ -103,7 +45,7 @@ class ModelRegistry(Construct):
             resource_name=f"{self.group_name}/{version}",
         )
 
-    def share_model_artifacts(self, artifacts: ArtifactStore, prefix: str) -> None:
+    def share_model_artifacts(self, artifacts: IArtifactStore, prefix: str) -> None:
         """Let the reader accounts read the model archives of the group's packages: the
         ``<prefix><training job>/output/model.tar.gz`` objects of ``artifacts`` (where
         SageMaker training and tuning jobs write them under their output path ``prefix``),
@@ -144,7 +86,7 @@ class ModelRegistry(Construct):
                 resources=["*"],
                 conditions={
                     "StringEquals": {
-                        "kms:ViaService": f"s3.{Stack.of(artifacts).region}.amazonaws.com"
+                        "kms:ViaService": f"s3.{Stack.of(artifacts.bucket).region}.amazonaws.com"
                     }
                 },
             ),
@@ -152,7 +94,8 @@ class ModelRegistry(Construct):
 
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` register model packages in the group."""
-        grant = iam.Grant.add_to_principal(
+        grant = grant_to_principal(
+            self,
             grantee=grantee,
             actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackageGroup"],
             resource_arns=[self.group_arn, self.packages_arn],
@@ -165,3 +108,114 @@ class ModelRegistry(Construct):
                 resources=[self.packages_arn],
             )
         return grant
+
+
+class ModelRegistry(_RegistryBase):
+    """Makes a model package group for one model.
+
+    * Named ``group_name`` (SageMaker requires a name; 1-63 letters, digits and hyphens).
+    * With ``reader_accounts`` (e.g. the staging and prod accounts, when they differ from
+      this one), a resource policy lets those accounts describe the group and list and
+      describe its packages, so they can deploy approved ones. No account is given write
+      access. Without reader accounts, no resource policy.
+    * Removal policy **RETAIN** by default: registered versions and their approval history
+      are an audit trail.
+
+    ``grant_register(role)`` lets a pipeline's role create packages in the group;
+    ``version_arn(n)`` names one of its versions; ``share_model_artifacts(artifacts, prefix)``
+    lets the reader accounts fetch the model archives the packages point to (without it they
+    may describe a package but not deploy it). Defaults: no ``description``, no
+    ``reader_accounts``, ``removal_policy`` RETAIN. A group made elsewhere is imported with
+    :meth:`from_group_name`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        group_name: str,
+        description: str = "",
+        reader_accounts: Sequence[str] = (),
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        check = PropsCheck("ModelRegistry")
+        check.require(
+            bool(_GROUP_RE.match(group_name)),
+            "group_name",
+            group_name,
+            "expected 1-63 letters, digits or hyphens, starting and ending with a letter or digit",
+        )
+        bad = [a for a in reader_accounts if not re.match(r"^\d{12}$", a)]
+        check.require(not bad, "reader_accounts", bad, "expected 12-digit account ids")
+        check.raise_if_any()
+        stack = Stack.of(self)
+        self._set_names(group_name)
+        readers = [a for a in dict.fromkeys(reader_accounts) if a != stack.account]
+        self.reader_accounts = tuple(readers)
+        policy = None
+        if readers:
+            policy = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "ReadApprovedModelsFromOtherAccounts",
+                        "Effect": "Allow",
+                        "Principal": {
+                            "AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in readers]
+                        },
+                        "Action": [
+                            "sagemaker:DescribeModelPackageGroup",
+                            "sagemaker:ListModelPackages",
+                            "sagemaker:DescribeModelPackage",
+                        ],
+                        "Resource": [self.group_arn, self.packages_arn],
+                    }
+                ],
+            }
+        self.group = sagemaker.CfnModelPackageGroup(
+            self,
+            "Resource",
+            model_package_group_name=group_name,
+            model_package_group_description=description or None,
+            model_package_group_policy=policy,
+        )
+        self.group.apply_removal_policy(removal_policy)
+
+    @classmethod
+    def from_group_name(
+        cls,
+        scope: Construct,
+        id: str,
+        *,
+        group_name: str,
+        reader_accounts: Sequence[str] = (),
+    ) -> IModelRegistry:
+        """A model package group made elsewhere (in ``scope``'s account and region), to
+        register into and to serve versions of. ``reader_accounts`` (none by default) are
+        the accounts its resource policy lets read it, for ``share_model_artifacts``.
+        Nothing is created."""
+        return _ImportedRegistry(scope, id, group_name=group_name, reader_accounts=reader_accounts)
+
+
+class _ImportedRegistry(_RegistryBase):
+    """A model package group made elsewhere; see :meth:`ModelRegistry.from_group_name`."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, group_name: str, reader_accounts: Sequence[str]
+    ) -> None:
+        super().__init__(scope, id)
+        check = PropsCheck("ModelRegistry.from_group_name")
+        check.require(
+            bool(_GROUP_RE.match(group_name)),
+            "group_name",
+            group_name,
+            "expected 1-63 letters, digits or hyphens, starting and ending with a letter or digit",
+        )
+        bad = [a for a in reader_accounts if not re.match(r"^\d{12}$", a)]
+        check.require(not bad, "reader_accounts", bad, "expected 12-digit account ids")
+        check.raise_if_any()
+        self._set_names(group_name)
+        account = Stack.of(self).account
+        self.reader_accounts = tuple(a for a in dict.fromkeys(reader_accounts) if a != account)

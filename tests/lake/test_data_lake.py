@@ -354,3 +354,36 @@ def test_grant_to_a_non_role_is_refused():
         return lake
 
     synth_construct(build)
+
+
+def test_storage_metrics_are_daily_per_zone_and_take_metric_options(default_lake):
+    _, lake, stack = default_lake
+    size = lake.metric_bucket_size_bytes("raw")
+    assert (size.namespace, size.metric_name, size.statistic) == (
+        "AWS/S3",
+        "BucketSizeBytes",
+        "Average",
+    )
+    assert size.period.to_days() == 1
+    dimensions = stack.resolve(size.dimensions)
+    assert dimensions["StorageType"] == "StandardStorage"
+    assert dimensions["BucketName"] == {
+        "Ref": stack.get_logical_id(lake.bucket("raw").node.default_child)
+    }
+    objects = lake.metric_number_of_objects(
+        "curated", statistic="Maximum", label="objects", dimensions_map={"Extra": "x"}
+    )
+    assert (objects.statistic, objects.label) == ("Maximum", "objects")
+    # A caller's dimensions add to the bucket's, never replace them.
+    assert set(stack.resolve(objects.dimensions)) == {"BucketName", "StorageType", "Extra"}
+    assert stack.resolve(objects.dimensions)["StorageType"] == "AllStorageTypes"
+    tiered = lake.metric_bucket_size_bytes("raw", storage_type="IntelligentTieringFAStorage")
+    assert tiered.dimensions["StorageType"] == "IntelligentTieringFAStorage"
+
+
+def test_grants_return_the_grant(default_lake):
+    _, lake, stack = default_lake
+    role = iam.Role(stack, "Another", assumed_by=iam.ServicePrincipal("glue.amazonaws.com"))
+    grant = lake.grant_read(role, "raw", "customers/")
+    assert isinstance(grant, iam.Grant) and grant.success
+    assert any("s3:GetObject" in st.actions for st in grant.principal_statements)

@@ -93,3 +93,74 @@ def test_the_lock_outlives_an_invocation_and_expires_before_its_first_retry(made
     props = _function(template)
     lock_seconds = int(props["Environment"]["Variables"]["LOCK_SECONDS"])
     assert props["Timeout"] < lock_seconds < props["Timeout"] + 60
+
+
+def test_a_single_model_endpoint_is_refused():
+    # It serves its pinned package and never reads the models prefix copies would go to.
+    from aws_cdk import Stack
+
+    from mlops_constructs import PropsError
+    from mlops_constructs.serving.endpoint import ModelPackageEndpoint
+
+    def build(stack: Stack) -> None:
+        key, base = endpoint_base(stack)
+        endpoint = ModelPackageEndpoint(
+            stack,
+            "Endpoint",
+            **base,
+            model_package_arn="arn:aws:sagemaker:eu-west-1:284751930618:model-package/spend/3",
+        )
+        ApprovedModelDeployer(
+            stack, "Deployer", endpoint=endpoint, model_package_groups=["spend"], logs_key=key
+        )
+
+    with pytest.raises(PropsError, match="Stack/Endpoint' is not a multi-model endpoint"):
+        synth_construct(build, nag=False)
+
+
+def test_an_imported_multi_model_endpoint_is_deployed_into():
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Template
+
+    from mlops_constructs import ArtifactStore
+
+    template, _, _ = synth_construct(
+        lambda s: ApprovedModelDeployer(
+            s,
+            "Deployer",
+            endpoint=MultiModelEndpoint.from_endpoint_attributes(
+                s,
+                "Endpoint",
+                endpoint_name="team-endpoint",
+                artifacts=ArtifactStore.from_bucket(
+                    s,
+                    "Artifacts",
+                    bucket_name="team-artifacts",
+                    encryption_key_arn="arn:aws:kms:eu-west-1:284751930618:key/k",
+                ),
+            ),
+            model_package_groups=["spend"],
+            logs_key=kms.Key(s, "Key", enable_key_rotation=True),
+        )
+    )
+    assert isinstance(template, Template)
+    variables = _function(template)["Environment"]["Variables"]
+    assert variables["MODEL_BUCKET"] == "team-artifacts"
+    assert variables["MODEL_PREFIX"] == "endpoints/team-endpoint/models/"
+
+
+def test_function_metrics_take_metric_options(made):
+    from aws_cdk import Duration
+
+    _, _, deployer, _ = made
+    errors = deployer.metric_errors(period=Duration.minutes(1), label="deployer errors")
+    assert (errors.metric_name, errors.statistic, errors.label) == (
+        "Errors",
+        "Sum",
+        "deployer errors",
+    )
+    assert errors.period.to_minutes() == 1
+    depth = deployer.metric_dead_letter_queue_depth()
+    assert depth.metric_name == "ApproximateNumberOfMessagesVisible"
+    assert depth.statistic == "Maximum"
+    assert deployer.metric_invocations(statistic="Average").statistic == "Average"

@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from mlops_constructs import PropsError
 from mlops_constructs.serving.endpoint import MultiModelEndpoint
@@ -31,11 +32,9 @@ def _routing(**props: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("rollout", "fleet", "field"),
     [
-        # CanarySize: at most 50% of the variant's instances.
-        (Rollout(traffic="CANARY", step_percent=51), 10, "rollout.step_percent"),
-        # LinearStepSize: 10-50% of the variant's instances.
+        # LinearStepSize: 10-50% of the variant's instances (above 50 Rollout refuses, see
+        # test_steps_above_half_are_refused_when_made).
         (Rollout(traffic="LINEAR", step_percent=9), 20, "rollout.step_percent"),
-        (Rollout(traffic="LINEAR", step_percent=60), 10, "rollout.step_percent"),
         # One instance cannot hold a canary of at most half the fleet.
         (Rollout(traffic="CANARY", step_percent=10), 1, "rollout.traffic"),
         (Rollout(traffic="LINEAR", step_percent=50), 1, "rollout.traffic"),
@@ -46,6 +45,13 @@ def _routing(**props: Any) -> dict[str, Any]:
 def test_steps_outside_the_documented_limits_are_refused(rollout, fleet, field):
     found = rollout_problems(rollout, fleet)
     assert [f for f, _, _ in found] == [field], found
+
+
+@pytest.mark.parametrize("traffic", ["CANARY", "LINEAR"])
+def test_steps_above_half_are_refused_when_made(traffic):
+    # CanarySize at most 50%, LinearStepSize 10-50% of the variant's instances.
+    with pytest.raises(ValidationError, match="step_percent"):
+        Rollout(traffic=traffic, step_percent=51)
 
 
 @pytest.mark.parametrize(
@@ -133,7 +139,7 @@ def test_shipped_rollouts_are_valid_and_one_instance_endpoints_shift_all_at_once
                 a.min_capacity if a else settings.instance_count,
                 a.off_hours.min_capacity if a and a.off_hours else settings.instance_count,
             )
-            rollout = Rollout(**settings.rollout.model_dump())
+            rollout = settings.rollout
             assert rollout_problems(rollout, fleet) == [], (env.name, settings.rollout)
             if fleet == 1:
                 assert rollout.for_fleet(fleet).traffic == "ALL_AT_ONCE"

@@ -346,26 +346,18 @@ def test_invalid_props_are_reported_together():
                 instance_type="ml.t2.medium",
                 instance_count=5,
                 capture_percentage=101,
-                autoscaling=EndpointAutoScaling(
-                    min_capacity=3, max_capacity=2, utilization_metric="GPU"
-                ),
-                rollout=Rollout(traffic="SOMETIMES", step_percent=0, bake_seconds=7200),
-                shadow=ShadowVariant(instance_type="m5.large", traffic_percent=0),
+                autoscaling=EndpointAutoScaling(min_capacity=3, max_capacity=2),
+                rollout=Rollout(traffic="CANARY", step_percent=50),
             ),
             nag=False,
         )
     message = str(raised.value)
     for expected in (
         "instance_type: got 'ml.t2.medium'; expected a non-burstable type with autoscaling",
-        "autoscaling.min_capacity: got 3; expected 1 to max_capacity (2)",
-        "instance_count: got 5; expected within the autoscaling bounds 3-2",
+        "autoscaling.min_capacity: got 3; expected at most max_capacity (2)",
         "capture_percentage: got 101; expected 0 to 100",
-        "autoscaling.utilization_metric: got 'GPU'",
-        "rollout.traffic: got 'SOMETIMES'",
-        "rollout.step_percent: got 0",
-        "rollout.bake_seconds: got 7200",
-        "shadow.instance_type: got 'm5.large'",
-        "shadow.traffic_percent: got 0",
+        # The smallest fleet is 3 (autoscaling's minimum): a 50% canary is 2 instances.
+        "rollout.step_percent: got 50; expected a step of at most half of the 3 instances",
     ):
         assert expected in message, message
 
@@ -463,4 +455,25 @@ def test_model_package_endpoint_needs_a_versioned_arn():
             None,  # type: ignore[arg-type]  # checked before the construct is made
             "Endpoint",
             model_package_arn="mlops-dev-spend",
+            artifacts=None,  # type: ignore[arg-type]
+            vpc=None,  # type: ignore[arg-type]
+            subnets=None,  # type: ignore[arg-type]
+            security_group=None,  # type: ignore[arg-type]
+            alarm_topic=None,  # type: ignore[arg-type]
         )
+
+
+def test_endpoint_metrics_take_metric_options(made):
+    from aws_cdk import Duration
+
+    _, endpoint, _ = made
+    default = endpoint.metric_invocations()
+    assert (default.statistic, default.period.to_minutes()) == ("Sum", 1)
+    latency = endpoint.metric_model_latency(
+        period=Duration.minutes(5), statistic="p90", label="latency", color="#ff0000"
+    )
+    assert (latency.statistic, latency.label, latency.color) == ("p90", "latency", "#ff0000")
+    assert latency.period.to_minutes() == 5
+    cpu = endpoint.metric_cpu_utilization(dimensions_map={"Host": "1"})
+    assert cpu.namespace == "/aws/sagemaker/Endpoints"
+    assert set(cpu.dimensions) == {"EndpointName", "VariantName", "Host"}

@@ -371,7 +371,8 @@ def test_lake_zones_and_partitioning_are_checked(base_context):
     found = problems_of(ctx)
     assert any("data.lake.zones" in p and "['Curated']" in p for p in found)
     assert any(
-        "features.partition_by': got 'segment'; expected a column the features keep" in p
+        "features.partition_by.0': got 'segment'; expected a column that still exists; "
+        "one_hot drops it" in p
         for p in found
     )
 

@@ -27,7 +27,8 @@ All configuration is one JSON job argument, ``--feature_spec`` (see :func:`parse
 ``split`` may be ``null`` or left out, and ``drop_columns`` left out or empty.
 
 The file is uploaded on its own as the Glue job script, so it imports only the standard library
-and pyspark at module level. ``awsglue`` exists only on Glue and is imported inside :func:`main`;
+and pyspark at module level (pyspark optionally: the spec half is imported at synth too).
+``awsglue`` exists only on Glue and is imported inside :func:`main`;
 everything else is a pure function of DataFrames that runs on a local Spark session.
 """
 
@@ -40,13 +41,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
-from pyspark.sql.types import StringType
+try:
+    from pyspark.sql import Column, DataFrame, Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+except ModuleNotFoundError:  # pragma: no cover - Glue and the tests have pyspark
+    # The spec half of this file (parse_spec, sanitize_category, FeatureSpec) is also what
+    # the construct and the app's config check a spec with at synth, where Spark is absent;
+    # the Spark half is used only where pyspark is installed.
+    pass
 
 __all__ = [
     "Dedup",
     "FeatureSpec",
+    "FeatureSpecError",
     "LogTransform",
     "OneHot",
     "Split",
@@ -179,20 +187,32 @@ def _show(value: object) -> str:
         return repr(value)
 
 
+class FeatureSpecError(ValueError):
+    """An invalid spec; ``problems`` holds ``(field, value received, what is expected)`` per
+    problem (the app's config reports them in its own words, with the file and field)."""
+
+    def __init__(self, message: str, problems: Sequence[tuple[str, object, str]]) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
 class _Problems:
     """Every problem found in a spec: one failed run reports them all, not one per run."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
+        self.found: list[tuple[str, object, str]] = []
 
     def add(self, field: str, got: object, expected: str) -> None:
         self.messages.append(f"{field}: got {_show(got)}, expected {expected}")
+        self.found.append((field, got, expected))
 
-    def error(self) -> ValueError:
+    def error(self) -> FeatureSpecError:
         count = len(self.messages)
         lines = "\n".join(f"  - {message}" for message in self.messages)
-        return ValueError(
-            f"invalid feature_spec ({count} problem{'s' if count != 1 else ''}):\n{lines}"
+        return FeatureSpecError(
+            f"invalid feature_spec ({count} problem{'s' if count != 1 else ''}):\n{lines}",
+            self.found,
         )
 
 

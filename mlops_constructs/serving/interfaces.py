@@ -1,0 +1,98 @@
+"""What other constructs need of a serving endpoint.
+
+:class:`~mlops_constructs.serving.MultiModelEndpoint` and
+:class:`~mlops_constructs.serving.ModelPackageEndpoint` implement :class:`IServingEndpoint`,
+and so do the objects ``from_endpoint_attributes`` returns, so a deployer or a monitor can
+be pointed at an endpoint another app deployed. :class:`IMultiModelEndpoint` is the kind
+the :class:`~mlops_constructs.serving.ApprovedModelDeployer` can deploy into.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from constructs import Node
+
+from mlops_constructs.lake.interfaces import IArtifactStore
+
+
+@runtime_checkable
+class IServingEndpoint(Protocol):
+    """A SageMaker endpoint whose data lives under ``endpoints/<name>/`` of an artifact store."""
+
+    @property
+    def node(self) -> Node:
+        """The construct node."""
+        ...
+
+    @property
+    def endpoint_name(self) -> str:
+        """The endpoint's name."""
+        ...
+
+    @property
+    def endpoint_arn(self) -> str:
+        """The endpoint's ARN."""
+        ...
+
+    @property
+    def artifacts(self) -> IArtifactStore:
+        """The artifact store holding its models, captures and records."""
+        ...
+
+    @property
+    def prefix(self) -> str:
+        """``endpoints/<name>/``: its key prefix in the artifact store."""
+        ...
+
+    @property
+    def multi_model(self) -> bool:
+        """True when it hosts many models (``TargetModel``)."""
+        ...
+
+    @property
+    def capture_percentage(self) -> int:
+        """Share of requests captured (0 when capture is off)."""
+        ...
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` invoke the endpoint."""
+        ...
+
+    def metric(
+        self,
+        name: str,
+        *,
+        namespace: str = "AWS/SageMaker",
+        account: str | None = None,
+        color: str | None = None,
+        dimensions_map: dict[str, str] | None = None,
+        label: str | None = None,
+        period: Duration | None = None,
+        region: str | None = None,
+        statistic: str | None = None,
+        unit: cloudwatch.Unit | None = None,
+    ) -> cloudwatch.Metric:
+        """A metric of the endpoint's production variant."""
+        ...
+
+
+@runtime_checkable
+class IMultiModelEndpoint(IServingEndpoint, Protocol):
+    """A multi-model endpoint: serves every archive under ``models_prefix``.
+
+    Structurally a single-model endpoint looks alike; constructs that need a multi-model
+    one check ``multi_model`` and raise ``PropsError`` otherwise."""
+
+    @property
+    def models_prefix(self) -> str:
+        """``endpoints/<name>/models/``: the archives it serves."""
+        ...
+
+    @property
+    def deployments_prefix(self) -> str:
+        """``endpoints/<name>/deployments/``: records of what was deployed."""
+        ...
