@@ -21,11 +21,15 @@ METRIC_OPTIONS = (
     "account",
     "color",
     "dimensions_map",
+    "id",
     "label",
     "period",
     "region",
+    "stack_account",
+    "stack_region",
     "statistic",
     "unit",
+    "visible",
 )
 
 
@@ -62,6 +66,10 @@ class EventFunctionMetrics:
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Invocations of the function that failed (each retry counts): ``Sum`` over
         5 minutes by default, as aws-cdk's ``Function.metric_errors``."""
@@ -78,6 +86,10 @@ class EventFunctionMetrics:
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Invocations of the function: ``Sum`` over 5 minutes by default."""
         return self.function.metric_invocations(**metric_options(locals()))
@@ -93,6 +105,10 @@ class EventFunctionMetrics:
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Events that failed for good, waiting in the dead-letter queue
         (``ApproximateNumberOfMessagesVisible``): ``Maximum`` over 5 minutes by default, so

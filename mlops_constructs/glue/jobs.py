@@ -192,6 +192,10 @@ class FeatureEtlJob(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Glue job metric ``metric_name`` (namespace ``Glue``) of all the job's runs
         (``JobRunId`` ``ALL``, ``Type`` ``type``, COUNT by default), e.g.
@@ -210,6 +214,10 @@ class FeatureEtlJob(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Spark tasks that failed (``glue.driver.aggregate.numFailedTasks``): ``Sum`` over
         5 minutes by default."""
@@ -230,6 +238,10 @@ class FeatureEtlJob(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Runs that succeeded: ``Sum`` over 5 minutes by default. aws-cdk-lib counts them
         with an EventBridge rule on the job's state changes (``AWS/Events``
@@ -247,6 +259,10 @@ class FeatureEtlJob(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Runs that failed: ``Sum`` over 5 minutes by default (an EventBridge rule, as
         :meth:`metric_success`)."""
@@ -263,6 +279,10 @@ class FeatureEtlJob(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Runs that timed out: ``Sum`` over 5 minutes by default (an EventBridge rule, as
         :meth:`metric_success`)."""

@@ -74,7 +74,11 @@ def grant_managed_policy(
             conditions=statement.get("Condition"),
         )
         for statement in document.get("Statement", [])
+        # The access policies hold Allow statements only; a Deny is not something granted.
+        if statement.get("Effect") == "Allow" and "Action" in statement
     ]
+    if not grants:
+        return iam.Grant.drop(grantee, f"attach {policy.node.path} (it allows nothing)")
     grant = grants[0]
     for other in grants[1:]:
         grant = grant.combine(other)

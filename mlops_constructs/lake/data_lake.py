@@ -169,6 +169,10 @@ class _DataLakeBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Bytes stored in ``zone``'s bucket in ``storage_type`` (``StandardStorage`` by
         default; objects Intelligent-Tiering moved are under ``IntelligentTiering*Storage``),
@@ -189,6 +193,10 @@ class _DataLakeBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Objects (current and noncurrent versions) in ``zone``'s bucket, the daily S3
         storage metric: average over 1 day by default; options as

@@ -65,6 +65,10 @@ class IDataLake(Protocol):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Bytes stored in the zone's bucket in one storage class, daily."""
         ...
@@ -81,6 +85,10 @@ class IDataLake(Protocol):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Objects (current and noncurrent versions) in the zone's bucket, daily."""
         ...

@@ -83,6 +83,10 @@ class _EndpointBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """A metric of the production variant (dimensions ``EndpointName``, ``VariantName``):
         ``Sum`` per minute by default."""
@@ -109,6 +113,10 @@ class _EndpointBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Requests to the variant: ``Sum`` per minute by default."""
         return self._variant_metric("Invocations", locals())
@@ -124,6 +132,10 @@ class _EndpointBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """5XX responses: ``Sum`` per minute by default."""
         return self._variant_metric("Invocation5XXErrors", locals())
@@ -139,6 +151,10 @@ class _EndpointBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """4XX responses: ``Sum`` per minute by default."""
         return self._variant_metric("Invocation4XXErrors", locals())
@@ -154,6 +170,10 @@ class _EndpointBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Time the model took to respond, in microseconds: ``p99`` per minute by
         default."""
@@ -170,6 +190,10 @@ class _EndpointBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Time requests waited for their model to load, in microseconds: ``p99`` per
         minute by default."""
@@ -186,6 +210,10 @@ class _EndpointBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Share of requests whose model was already loaded (0 to 1): ``Average`` per
         minute by default."""
@@ -202,6 +230,10 @@ class _EndpointBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """CPU utilization of the instances, percent summed over vCPUs: ``Average`` per
         minute by default."""
@@ -220,6 +252,10 @@ class _EndpointBase(Construct):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """Memory utilization of the instances, percent: ``Average`` per minute by
         default."""

@@ -75,6 +75,10 @@ class IServingEndpoint(Protocol):
         region: str | None = None,
         statistic: str | None = None,
         unit: cloudwatch.Unit | None = None,
+        id: str | None = None,
+        stack_account: str | None = None,
+        stack_region: str | None = None,
+        visible: bool | None = None,
     ) -> cloudwatch.Metric:
         """A metric of the endpoint's production variant."""
         ...

@@ -346,4 +346,6 @@ def trigger_from_environment() -> RetrainingTrigger:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, str]:
     trigger = trigger_from_environment()  # a configuration error raises, whatever the event
-    return unless_ignored(event, logger, lambda: trigger.trigger(parse_alarm_change(event)))
+    return unless_ignored(
+        event, logger, lambda: trigger.trigger(parse_alarm_change(event)), context
+    )
