@@ -15,7 +15,7 @@ that lists every problem, and nothing is written.
 import os
 import sys
 
-from mlops_constructs.training._definition import CACHE_ENV
+from mlops_constructs.training import PIPELINE_DEFINITION_CACHE_ENV as CACHE_ENV
 from stacks.app_factory import REPO_ROOT, create_app
 from stacks.config import ConfigError
 

@@ -8,12 +8,17 @@ from aws_cdk import Duration
 from constructs import Construct
 
 from mlops_constructs import DataLake, Network, PlatformKeys
-from mlops_constructs.databrew.pipeline import DataBrewPipeline
-from mlops_constructs.databrew.props import QualityRule, RecipeStep
-from mlops_constructs.glue.catalog import CsvTable, LakeCatalog, ZoneCrawler
-from mlops_constructs.glue.find_matches import FindMatchesTransform
-from mlops_constructs.glue.jobs import EtlWorkflow, FeatureEtlJob
-from mlops_constructs.glue.security import GlueNetworkConnection, GlueSecurityConfiguration
+from mlops_constructs.databrew import DataBrewPipeline, QualityRule, RecipeStep
+from mlops_constructs.glue import (
+    CsvTable,
+    EtlWorkflow,
+    FeatureEtlJob,
+    FindMatchesTransform,
+    GlueNetworkConnection,
+    GlueSecurityConfiguration,
+    LakeCatalog,
+    ZoneCrawler,
+)
 from stacks.base import PlatformStack
 from stacks.config import DatasetConfig, EnvironmentConfig
 

@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from mlops_constructs import DataLake
-from mlops_constructs.lake.artifacts import ArtifactStore
+from mlops_constructs.lake import ArtifactStore
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig
 from stacks.removal import data_removal_policy

@@ -8,17 +8,14 @@ from aws_cdk import CfnOutput
 from constructs import Construct
 
 from mlops_constructs import Network, PlatformKeys
-from mlops_constructs.lake.artifacts import ArtifactStore
-from mlops_constructs.monitoring.model_monitor import ModelMonitor, pascal_case
-from mlops_constructs.monitoring.props import (
-    DEFAULT_QUALITY_METRIC,
-    BiasSettings,
-    MonitorThresholds,
+from mlops_constructs.lake import ArtifactStore
+from mlops_constructs.monitoring import (
+    ModelMonitor,
+    RetrainingTrigger,
+    pascal_case,
 )
-from mlops_constructs.monitoring.retraining import RetrainingTrigger
-from mlops_constructs.serving.endpoint import ModelPackageEndpoint
-from mlops_constructs.training.pipeline import TrainingPipeline
-from mlops_constructs.training.registry import ModelRegistry
+from mlops_constructs.serving import ModelPackageEndpoint
+from mlops_constructs.training import ModelRegistry, TrainingPipeline
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig
 from stacks.removal import data_removal_policy, retention
@@ -82,19 +79,8 @@ class MonitoringStack(PlatformStack):
                 features=t.feature_columns,
                 label=t.label_column,
                 baselines_prefix=pipeline.baselines_prefix,
-                bias=BiasSettings(
-                    facet=t.bias_facet,
-                    facet_value=m.bias.facet_value,
-                    label_threshold=m.bias.label_threshold,
-                    label_values=m.bias.label_values,
-                    group_variable=m.bias.group_variable,
-                    thresholds=m.bias.thresholds,
-                ),
-                thresholds=MonitorThresholds(
-                    feature_drift=m.feature_drift_threshold,
-                    quality_metric=m.quality_metric or DEFAULT_QUALITY_METRIC[t.problem_type],
-                    quality_threshold=m.quality_threshold,
-                ),
+                bias=m.bias.settings(t.bias_facet),
+                thresholds=m.thresholds,
                 schedules=m.schedules,
                 instance_type=m.job_instance_type,
                 **network_props,

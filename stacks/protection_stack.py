@@ -8,9 +8,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_constructs import DataLake, PlatformKeys
-from mlops_constructs.macie.discovery import MacieDiscovery
-from mlops_constructs.macie.props import DiscoverySchedule
-from mlops_constructs.macie.remediation import MacieRemediation
+from mlops_constructs.macie import MacieDiscovery, MacieRemediation
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig, MacieConfig
 from stacks.removal import data_removal_policy, retention
@@ -43,9 +41,7 @@ class ProtectionStack(PlatformStack):
             bucket_keys=[keys.data_lake_key],
             manage_session=macie_config.manage_macie_session,
             finding_publishing_frequency=macie_config.finding_publishing_frequency,
-            schedule=DiscoverySchedule(
-                frequency=macie_config.schedule, day=macie_config.weekly_day
-            ),
+            schedule=macie_config.discovery_schedule,
             sampling_percentage=macie_config.sampling_percentage,
             custom_data_identifiers=macie_config.custom_data_identifiers,
             allow_lists=macie_config.allow_lists,

@@ -8,11 +8,9 @@ from aws_cdk import CfnOutput
 from constructs import Construct
 
 from mlops_constructs import Network, PlatformKeys
-from mlops_constructs.lake.artifacts import ArtifactStore
-from mlops_constructs.serving.deployer import ApprovedModelDeployer
-from mlops_constructs.serving.endpoint import MultiModelEndpoint
-from mlops_constructs.training._definition import image_uri
-from mlops_constructs.training.registry import ModelRegistry
+from mlops_constructs.lake import ArtifactStore
+from mlops_constructs.serving import ApprovedModelDeployer, MultiModelEndpoint
+from mlops_constructs.training import ModelRegistry, image_uri
 from stacks.base import PlatformStack
 from stacks.config import EndpointSettings, EnvironmentConfig, ServingConfig, TrainingConfig
 from stacks.removal import data_removal_policy, retention

@@ -7,7 +7,7 @@ from typing import cast
 from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
-from mlops_constructs.glue.jobs import FeatureEtlJob
+from mlops_constructs.glue import FeatureEtlJob
 from stacks.config import EnvironmentConfig, Tier
 from stacks.data_stack import DataStack
 from stacks.lake_stack import LakeStack

@@ -8,15 +8,14 @@ from typing import Any
 from constructs import Construct
 
 from mlops_constructs import DataLake, Network
-from mlops_constructs.lake.artifacts import ArtifactStore
-from mlops_constructs.training.pipeline import TrainingPipeline
-from mlops_constructs.training.props import (
+from mlops_constructs.lake import ArtifactStore
+from mlops_constructs.training import (
     DEFAULT_INFERENCE_INSTANCE_TYPES,
     DEFAULT_TRANSFORM_INSTANCE_TYPES,
-    TuningSettings,
+    ModelRegistry,
+    TrainingPipeline,
     transform_instance_types,
 )
-from mlops_constructs.training.registry import ModelRegistry
 from stacks.base import PlatformStack
 from stacks.config import EnvironmentConfig
 from stacks.removal import data_removal_policy
@@ -73,7 +72,6 @@ class TrainingStack(PlatformStack):
                 removal_policy=data_removal_policy(config),
             )
             dataset = datasets[t.dataset]
-            metric, direction = t.objective
             inference, transform = served_instance_types(config, t.model_name)
             pipeline = TrainingPipeline(
                 self,
@@ -95,22 +93,7 @@ class TrainingStack(PlatformStack):
                 bias_facet_values_or_threshold=t.bias_facet_values_or_threshold,
                 inference_instance_types=inference,
                 transform_instance_types=transform,
-                tuning=TuningSettings(
-                    problem_type=t.problem_type,
-                    objective_metric=metric,
-                    objective_type=direction,
-                    ranges=[r.model_dump(exclude_none=True) for r in t.hyperparameter_ranges],
-                    static_hyperparameters=t.static_hyperparameters,
-                    max_jobs=t.max_jobs,
-                    max_parallel_jobs=t.max_parallel_jobs,
-                    use_spot=t.use_spot,
-                    max_runtime_minutes=t.max_runtime_minutes,
-                    max_wait_minutes=t.max_wait_minutes,
-                    xgboost_version=t.algorithm_version,
-                    training_instance_type=t.instance_type,
-                    processing_instance_type=t.processing_instance_type,
-                    input_mode=t.input_mode,
-                ),
+                tuning=t.tuning,
                 evaluation_threshold=t.evaluation_threshold,
                 approval_status=t.approval_status,
             )

@@ -14,6 +14,7 @@ reports with the environment and the file.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Annotated, Any, TypeVar, cast, dataclass_transform
 
@@ -133,3 +134,19 @@ def check_aws_cron(value: str) -> str:
 
 #: A ``cron(minutes hours day-of-month month day-of-week year)`` schedule expression.
 AwsCron = Annotated[str, AfterValidator(check_aws_cron)]
+
+
+def settings_field(cls: type, name: str, **changes: Any) -> Any:
+    """The declaration of the settings type ``cls``'s field ``name`` (default, bounds,
+    validators, docstring), for a model that keeps another shape (the app's config) to
+    reuse as ``its_name: <the same type> = settings_field(cls, name)``. The type is written
+    again (a type checker needs it; the config's tests compare the two); ``changes`` replace
+    parts of the declaration (``default=PydanticUndefined`` makes the field required)."""
+    fields: dict[str, FieldInfo] = cls.__pydantic_fields__  # type: ignore[attr-defined]
+    declared = copy.copy(fields[name])
+    if "default" in changes:
+        # A default replaces a default factory.
+        declared.default_factory = None
+    for attribute, value in changes.items():
+        setattr(declared, attribute, value)
+    return declared

@@ -17,11 +17,12 @@ from mlops_constructs.core.validation import PropsCheck
 from mlops_constructs.glue._common import _after_role_policy, _glue_role, _keep_logical_id
 from mlops_constructs.glue.props import Column
 from mlops_constructs.glue.security import GlueSecurityConfiguration
-from mlops_constructs.lake.data_lake import DataLake
+from mlops_constructs.lake.interfaces import IDataLake
 
 
 class LakeCatalog(Construct):
-    """Makes one Glue Data Catalog database per zone of a :class:`DataLake`.
+    """Makes one Glue Data Catalog database per zone of a lake (a :class:`DataLake` or one
+    imported with ``DataLake.from_lake_attributes``).
 
     Database names are ``<database_prefix>_<zone>`` (``-`` becomes ``_``), e.g.
     ``mlops_platform_dev_raw``: Glue requires names, and they must be unique per account
@@ -30,7 +31,7 @@ class LakeCatalog(Construct):
     in the lake's buckets).
     """
 
-    def __init__(self, scope: Construct, id: str, *, lake: DataLake, database_prefix: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, lake: IDataLake, database_prefix: str) -> None:
         super().__init__(scope, id)
         check = PropsCheck("LakeCatalog")
         prefix = database_prefix.replace("-", "_").lower()
@@ -216,7 +217,7 @@ class ZoneCrawler(Construct):
         scope: Construct,
         id: str,
         *,
-        lake: DataLake,
+        lake: IDataLake,
         catalog: LakeCatalog,
         zone: str,
         security_configuration: GlueSecurityConfiguration,

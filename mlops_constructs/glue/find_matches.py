@@ -11,7 +11,7 @@ from mlops_constructs.glue._common import _after_role_policy, _allow_glue_metric
 from mlops_constructs.glue.catalog import CsvTable, LakeCatalog
 from mlops_constructs.glue.props import GLUE_END_OF_LIFE, ML_TRANSFORM_GLUE_VERSIONS
 from mlops_constructs.glue.security import GlueSecurityConfiguration
-from mlops_constructs.lake.data_lake import DataLake
+from mlops_constructs.lake.interfaces import IDataLake
 
 
 class FindMatchesTransform(Construct):
@@ -49,7 +49,7 @@ class FindMatchesTransform(Construct):
         scope: Construct,
         id: str,
         *,
-        lake: DataLake,
+        lake: IDataLake,
         catalog: LakeCatalog,
         table: CsvTable,
         primary_key: str,

@@ -29,7 +29,7 @@ from mlops_constructs.glue.props import (
     feature_spec_argument,
 )
 from mlops_constructs.glue.security import GlueNetworkConnection, GlueSecurityConfiguration
-from mlops_constructs.lake.data_lake import DataLake
+from mlops_constructs.lake.interfaces import IDataLake
 
 
 class FeatureEtlJob(Construct):
@@ -58,7 +58,7 @@ class FeatureEtlJob(Construct):
         scope: Construct,
         id: str,
         *,
-        lake: DataLake,
+        lake: IDataLake,
         catalog: LakeCatalog,
         source_table: CsvTable,
         target_zone: str,

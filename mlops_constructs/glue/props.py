@@ -32,7 +32,8 @@ _GLUE_TYPE_RE = re.compile(
 )
 
 
-def _identifier(value: str) -> str:
+def check_identifier(value: str) -> str:
+    """``value`` if it is a lower-case identifier (a Glue column or a model name), else an error."""
     if not _IDENT_RE.match(value):
         raise ValueError(
             "expected a lower-case identifier: letters, digits, '_', starting with a letter"
@@ -48,7 +49,7 @@ def _glue_type(value: str) -> str:
 
 #: A catalog name: lower-case letters, digits and '_', starting with a letter, at most 63
 #: characters (Glue stores names lower-case; Athena reads them so).
-Identifier = Annotated[str, AfterValidator(_identifier)]
+Identifier = Annotated[str, AfterValidator(check_identifier)]
 
 
 @settings

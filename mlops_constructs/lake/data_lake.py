@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,12 +24,11 @@ from mlops_constructs.core.s3 import (
 from mlops_constructs.core.validation import PropsCheck
 from mlops_constructs.lake._grants import grant_managed_policy
 from mlops_constructs.lake.interfaces import IDataLake
+from mlops_constructs.lake.props import DEFAULT_ZONES, zones_problems
 
-DEFAULT_ZONES: tuple[str, ...] = ("raw", "curated", "analytics")
 _THIRTY_DAYS = Duration.days(30)
 #: Objects carrying this tag (set by the Macie remediation in ``tag`` mode) cannot be read.
 SENSITIVE_TAG_KEY = "macie-finding-id"
-_ZONE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
 class _DataLakeBase(Construct):
@@ -275,17 +273,8 @@ class DataLake(_DataLakeBase):
         auto_delete = destroy if auto_delete_objects is None else auto_delete_objects
 
         check = PropsCheck("DataLake")
-        bad_zones = [z for z in zones if not _ZONE_RE.match(z)]
-        check.require(
-            not bad_zones,
-            "zones",
-            bad_zones,
-            "expected 1-20 lower-case letters, digits or '-', starting with a letter",
-        )
-        check.require(len(zones) > 0, "zones", list(zones), "expected at least one zone")
-        check.require(
-            len(set(zones)) == len(zones), "zones", list(zones), "expected each zone once"
-        )
+        for field, got, expected in zones_problems(zones):
+            check.require(False, field, got, expected)
         check.require(
             not auto_delete or destroy,
             "auto_delete_objects",
@@ -485,12 +474,8 @@ class _ImportedDataLake(_DataLakeBase):
             "give the lake key one way: encryption_key or encryption_key_arn",
         )
         zones = list(bucket_names or buckets or {})
-        bad = [z for z in zones if not _ZONE_RE.match(z)]
-        check.require(bool(zones), "bucket_names", zones, "expected at least one zone")
-        check.require(
-            not bad, "bucket_names", bad, "expected zone names of 1-20 lower-case letters, "
-            "digits or '-', starting with a letter",
-        )  # fmt: skip
+        for _, got, expected in zones_problems(zones):
+            check.require(False, "bucket_names", got, expected)
         check.raise_if_any()
         if encryption_key is None:
             assert encryption_key_arn is not None

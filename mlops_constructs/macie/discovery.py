@@ -19,10 +19,8 @@ from mlops_constructs.core.policies import add_statement_or_warn
 from mlops_constructs.core.sdk_calls import acknowledge_sdk_function
 from mlops_constructs.core.validation import PropsCheck
 from mlops_constructs.macie.props import (
-    _DAYS,
     _MACIE_SLR,
     _NAME_RE,
-    _SCHEDULES,
     AllowList,
     CustomDataIdentifier,
     DiscoverySchedule,
@@ -91,21 +89,6 @@ class MacieDiscovery(Construct):
             "finding_publishing_frequency",
             finding_publishing_frequency,
             "expected FIFTEEN_MINUTES, ONE_HOUR or SIX_HOURS",
-        )
-        check.require(
-            schedule.frequency in _SCHEDULES,
-            "schedule.frequency",
-            schedule.frequency,
-            f"expected one of {_SCHEDULES}",
-        )
-        check.require(
-            schedule.day in _DAYS, "schedule.day", schedule.day, f"expected one of {_DAYS}"
-        )
-        check.require(
-            1 <= schedule.day_of_month <= 31,
-            "schedule.day_of_month",
-            schedule.day_of_month,
-            "expected 1 to 31",
         )
         check.require(
             1 <= sampling_percentage <= 100,

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
 from mlops_constructs.core.props import settings
 
-_SCHEDULES = ("daily", "weekly", "monthly")
 _AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
-_DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 #: Where Macie's service-linked role lives; it reads (and decrypts) the objects it scans.
 _MACIE_SLR = "role/aws-service-role/macie.amazonaws.com/AWSServiceRoleForAmazonMacie"
@@ -78,14 +75,23 @@ class AllowList:
     """A description, none by default."""
 
 
-@dataclass(frozen=True)
+#: How often the classification job runs.
+Frequency = Literal["daily", "weekly", "monthly"]
+#: A day of the week, as Macie's weekly schedule names it.
+Weekday = Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
+
+
+@settings
 class DiscoverySchedule:
     """How often the classification job runs: ``daily``, ``weekly`` (on ``day``) or
     ``monthly`` (on ``day_of_month``)."""
 
-    frequency: str = "weekly"
-    day: str = "SUNDAY"
-    day_of_month: int = 1
+    frequency: Frequency = "weekly"
+    """``daily``, ``weekly`` or ``monthly``; ``weekly`` by default."""
+    day: Weekday = "SUNDAY"
+    """The day of a weekly run, ``SUNDAY`` by default."""
+    day_of_month: int = Field(default=1, ge=1, le=31)
+    """The day of a monthly run, 1-31; 1 by default."""
 
     def to_api(self) -> dict[str, object]:
         if self.frequency == "daily":

@@ -32,10 +32,11 @@ from mlops_constructs.monitoring.props import (
     MODEL_BIAS,
     MODEL_EXPLAINABILITY,
     MODEL_QUALITY,
-    QUALITY_METRICS,
     BiasSettings,
     MonitorSchedules,
     MonitorThresholds,
+    bias_problems,
+    quality_problems,
 )
 from mlops_constructs.serving.interfaces import IServingEndpoint
 
@@ -324,57 +325,13 @@ class ModelMonitor(Construct):
             problem_type,
             f"expected one of {sorted(_PROBLEM_TYPES)}",
         )
-        check.require(
-            0 < thresholds.feature_drift <= 1,
-            "thresholds.feature_drift",
-            thresholds.feature_drift,
-            "expected a distance above 0 and at most 1",
-        )
-        metrics = QUALITY_METRICS.get(problem_type, {})
-        low, high = metrics.get(thresholds.quality_metric, (None, None))
-        check.require(
-            thresholds.quality_metric in metrics,
-            "thresholds.quality_metric",
-            thresholds.quality_metric,
-            f"expected one of {sorted(metrics)} for {problem_type}",
-        )
-        if low is not None and high is not None:
-            check.require(
-                low <= thresholds.quality_threshold <= high,
-                "thresholds.quality_threshold",
-                thresholds.quality_threshold,
-                f"expected {thresholds.quality_metric} within [{low}, {high}]",
-            )
         check.require(bias.facet in features, "bias.facet", bias.facet, "expected a feature")
-        check.require(
-            bias.group_variable is None or bias.group_variable in features,
-            "bias.group_variable",
-            bias.group_variable,
-            "expected a feature (or none)",
-        )
-        check.require(
-            problem_type != "regression" or bias.label_threshold is not None,
-            "bias.label_threshold",
-            bias.label_threshold,
-            "expected the label value above which an outcome counts as positive (regression)",
-        )
-        for metric, value in bias.thresholds.items():
-            if metric not in BIAS_METRICS:
-                check.require(False, "bias.thresholds", metric, f"expected {list(BIAS_METRICS)}")
-                continue
-            low, high = BIAS_METRICS[metric]
-            check.require(
-                0 < value < high,
-                f"bias.thresholds.{metric}",
-                value,
-                f"expected above 0 and below {high} ({metric} ranges over [{low}, {high}])",
-            )
-        check.require(
-            "CDDL" not in bias.thresholds or bias.group_variable is not None,
-            "bias.thresholds.CDDL",
-            bias.thresholds.get("CDDL"),
-            "expected a bias.group_variable: CDDL is conditioned on one",
-        )
+        # The rules the app's config applies too (monitoring/props.py).
+        for field, got, expected in [
+            *(("thresholds." + f, v, x) for f, v, x in quality_problems(problem_type, thresholds)),
+            *(("bias." + f, v, x) for f, v, x in bias_problems(problem_type, features, bias)),
+        ]:
+            check.require(False, field, got, expected)
         check.require(
             baselines_prefix.endswith("/"),
             "baselines_prefix",
@@ -561,7 +518,7 @@ class ModelMonitor(Construct):
                 above=True,
                 what=f"{name}: drift of feature {feature} from its baseline",
             )
-        metric = thresholds.quality_metric
+        metric = thresholds.metric(self.problem_type)
         above = metric not in _HIGHER_IS_BETTER
         self._insights_alarm(
             f"Quality{pascal_case(metric)}",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-from mlops_constructs.core.props import settings
+from mlops_constructs.core.props import Problem, resolved, settings
 
 #: Monitoring types, in the order the construct makes them.
 DATA_QUALITY, MODEL_QUALITY, MODEL_BIAS, MODEL_EXPLAINABILITY = (
@@ -99,30 +98,114 @@ class MonitorSchedules:
         }[monitoring_type]
 
 
-@dataclass(frozen=True)
+@settings
 class BiasSettings:
-    """Who the bias metrics compare: the ``facet`` column at ``facet_value`` (one-hot 1 by
-    default) against the rest; the positive outcome is a label above ``label_threshold``
-    (regression) or equal to one of ``label_values`` (classification). ``thresholds`` maps
-    metric short names to alarm thresholds, ``{"DPL": 0.2, "KL": 0.2, "TVD": 0.2}`` by
-    default; a ``CDDL`` threshold needs a ``group_variable`` column (none by default)."""
+    """Who the bias metrics compare: the ``facet`` column at ``facet_value`` against the
+    rest; the positive outcome is a label above ``label_threshold`` (regression) or equal to
+    one of ``label_values`` (classification); and the alarm threshold of each metric. The
+    rules relating them to the model: :func:`bias_problems`."""
 
     facet: str
-    facet_value: float = 1
+    """The sensitive feature column (required; the app's config takes the training's
+    ``bias_facet``)."""
+    # int | float: an int stays an int in the analysis configuration (as it always has).
+    facet_value: int | float = 1
+    """The facet's sensitive group, 1 by default (a one-hot column's 1)."""
     label_threshold: float | None = None
-    label_values: Sequence[float] = (1,)
+    """Labels above it are the positive outcome; required for a regression model, none by
+    default."""
+    label_values: Annotated[Sequence[float], Field(min_length=1)] = (1,)
+    """The positive outcome's label values when there is no ``label_threshold``, [1] by
+    default."""
     group_variable: str | None = None
+    """A feature column CDDL is conditioned on; none by default."""
     # No CDDL by default: it is conditioned on a group variable, which has no default.
-    thresholds: Mapping[str, float] = field(
+    thresholds: Mapping[str, float] = Field(
         default_factory=lambda: {"DPL": 0.2, "KL": 0.2, "TVD": 0.2}
     )
+    """Alarm threshold per bias metric (DPL, KL, TVD, CDDL), above 0 and below the
+    metric's maximum; ``{DPL: 0.2, KL: 0.2, TVD: 0.2}`` by default (CDDL needs a
+    ``group_variable``)."""
 
 
-@dataclass(frozen=True)
+def bias_problems(problem_type: str, features: Sequence[str], bias: BiasSettings) -> list[Problem]:
+    """What is wrong with ``bias`` for a ``problem_type`` model with ``features`` (the
+    facet itself is the model's, checked with its features): an unknown metric, a threshold
+    out of its metric's range, CDDL without a group variable, a group variable that is not a
+    feature, a regression model without a label threshold. Fields are ``bias``'s."""
+    problems: list[Problem] = []
+    for name, value in bias.thresholds.items():
+        if name not in BIAS_METRICS:
+            problems.append(("thresholds", name, f"expected one of {list(BIAS_METRICS)}"))
+            continue
+        low, high = BIAS_METRICS[name]
+        if resolved(value) and not 0 < value < high:
+            problems.append(
+                (
+                    f"thresholds.{name}",
+                    value,
+                    f"expected above 0 and below {high} ({name} ranges over [{low}, {high}]; "
+                    "the alarm fires above it)",
+                )
+            )
+    if "CDDL" in bias.thresholds and bias.group_variable is None:
+        problems.append(
+            (
+                "thresholds.CDDL",
+                bias.thresholds["CDDL"],
+                "expected a bias.group_variable: CDDL is conditioned on one",
+            )
+        )
+    if bias.group_variable is not None and bias.group_variable not in features:
+        problems.append(
+            (
+                "group_variable",
+                bias.group_variable,
+                f"expected one of the features {list(features)} (or none)",
+            )
+        )
+    if problem_type == "regression" and bias.label_threshold is None:
+        problems.append(
+            (
+                "label_threshold",
+                None,
+                "expected the label value above which an outcome counts as positive (a "
+                "regression model's bias needs one)",
+            )
+        )
+    return problems
+
+
+@settings
 class MonitorThresholds:
     """Alarm thresholds: ``feature_drift`` (the distance Model Monitor reports per feature
-    against the baseline, 0 to 1) and one model-quality ``quality_metric``."""
+    against the baseline) and one model-quality metric's threshold. The rules relating them
+    to the model: :func:`quality_problems`."""
 
-    feature_drift: float = 0.2
-    quality_metric: str = "rmse"
+    feature_drift: float = Field(default=0.2, gt=0, le=1)
+    """Distance per feature against the baseline above which the drift alarm fires, above
+    0 and at most 1; 0.2 by default."""
+    quality_metric: str | None = None
+    """The model-quality metric alarmed on (see ``QUALITY_METRICS``); by default the
+    problem type's (``DEFAULT_QUALITY_METRIC``: rmse for regression, auc for binary
+    classification)."""
     quality_threshold: float = 1.0
+    """The quality metric's alarm threshold, within the metric's range; 1.0 by default."""
+
+    def metric(self, problem_type: str) -> str:
+        """The quality metric alarmed on for a ``problem_type`` model."""
+        return self.quality_metric or DEFAULT_QUALITY_METRIC.get(problem_type, "rmse")
+
+
+def quality_problems(problem_type: str, thresholds: MonitorThresholds) -> list[Problem]:
+    """A quality metric Model Monitor does not publish for ``problem_type``, or a threshold
+    outside the metric's range. Fields are ``thresholds``'s."""
+    metrics = QUALITY_METRICS.get(problem_type, {})
+    metric = thresholds.metric(problem_type)
+    if metric not in metrics:
+        return [("quality_metric", metric, f"expected one of {sorted(metrics)} for {problem_type}")]
+    low, high = metrics[metric]
+    value = thresholds.quality_threshold
+    if resolved(value) and not low <= value <= high:
+        return [("quality_threshold", value, f"expected {metric} within [{low}, {high}]")]
+    return []

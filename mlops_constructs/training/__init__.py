@@ -1,6 +1,8 @@
 """SageMaker training: the pipeline (processing, tuning, evaluation, registration) and the
 model registry. Its processing scripts are in ``runtime/``."""
 
+from mlops_constructs.training._definition import CACHE_ENV as PIPELINE_DEFINITION_CACHE_ENV
+from mlops_constructs.training._definition import image_uri
 from mlops_constructs.training.interfaces import IModelRegistry
 from mlops_constructs.training.pipeline import TrainingPipeline
 from mlops_constructs.training.props import (
@@ -14,9 +16,11 @@ from mlops_constructs.training.registry import ModelRegistry
 __all__ = [
     "DEFAULT_INFERENCE_INSTANCE_TYPES",
     "DEFAULT_TRANSFORM_INSTANCE_TYPES",
+    "PIPELINE_DEFINITION_CACHE_ENV",
     "IModelRegistry",
     "ModelRegistry",
     "TrainingPipeline",
     "TuningSettings",
+    "image_uri",
     "transform_instance_types",
 ]

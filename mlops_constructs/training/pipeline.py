@@ -20,12 +20,12 @@ from mlops_constructs.core.sdk_calls import acknowledge_sdk_function
 from mlops_constructs.core.sources import sagemaker_script_path
 from mlops_constructs.core.validation import PropsCheck
 from mlops_constructs.lake.interfaces import IArtifactStore, IDataLake
-from mlops_constructs.training import xgboost_channels
 from mlops_constructs.training.interfaces import IModelRegistry
 from mlops_constructs.training.props import (
     DEFAULT_INFERENCE_INSTANCE_TYPES,
     DEFAULT_TRANSFORM_INSTANCE_TYPES,
     TuningSettings,
+    tuning_problems,
 )
 
 #: The scikit-learn image the feature preparation step runs on (Python 3.9: the scripts in
@@ -115,18 +115,8 @@ class TrainingPipeline(Construct):
             approval_status,
             "expected PendingManualApproval or Approved",
         )
-        check.require(
-            tuning.max_parallel_jobs <= tuning.max_jobs,
-            "tuning.max_parallel_jobs",
-            tuning.max_parallel_jobs,
-            "expected at most max_jobs",
-        )
-        check.require(
-            not tuning.use_spot or tuning.max_wait_minutes >= tuning.max_runtime_minutes,
-            "tuning.max_wait_minutes",
-            tuning.max_wait_minutes,
-            "expected at least max_runtime_minutes with spot training",
-        )
+        for field, got, expected in tuning_problems(tuning):
+            check.require(False, f"tuning.{field}", got, expected)
         check.require(
             bias_facet in features, "bias_facet", bias_facet, "expected one of the features"
         )
@@ -155,17 +145,6 @@ class TrainingPipeline(Construct):
             "inference_instance_types",
             [list(inference_instance_types), list(transform_instance_types)],
             "expected at least one inference and one transform instance type",
-        )
-        from mlops_constructs.training._definition import CSV_CONTENT_TYPE
-
-        channel_problem = xgboost_channels.problem(
-            tuning.xgboost_version, CSV_CONTENT_TYPE, tuning.input_mode
-        )
-        check.require(
-            channel_problem is None,
-            "tuning.input_mode",
-            tuning.input_mode,
-            channel_problem or "",
         )
         check.require(
             input_prefix.endswith("/"),
@@ -221,7 +200,7 @@ class TrainingPipeline(Construct):
             objective_type=tuning.objective_type,
             xgboost_version=tuning.xgboost_version,
             sklearn_version=SKLEARN_VERSION,
-            hyperparameter_ranges=[dict(r) for r in tuning.ranges],
+            hyperparameter_ranges=[r.to_dict() for r in tuning.ranges],
             static_hyperparameters=dict(tuning.static_hyperparameters),
             max_jobs=tuning.max_jobs,
             max_parallel_jobs=tuning.max_parallel_jobs,

@@ -15,13 +15,13 @@ from mlops_constructs.glue.props import (
     Column,
     FeatureSpec,
     FeatureSpecError,
-    _identifier,
+    check_identifier,
     engineered_columns,
     feature_columns,
     parse_feature_spec,
 )
 from mlops_constructs.glue.runtime import feature_etl
-from mlops_constructs.lake.data_lake import _ZONE_RE, DEFAULT_ZONES
+from mlops_constructs.lake.props import DEFAULT_ZONES, zones_problems
 from stacks.config._common import _Strict
 
 if TYPE_CHECKING:
@@ -41,11 +41,9 @@ class LakeConfig(_Strict):
     @field_validator("zones")
     @classmethod
     def _zones(cls, value: list[str]) -> list[str]:
-        bad = [z for z in value if not _ZONE_RE.match(z)]
-        if bad:
-            raise ValueError(f"zone names {bad} are not 1-20 lower-case letters, digits or '-'")
-        if len(set(value)) != len(value):
-            raise ValueError("expected each zone once")
+        problems = zones_problems(value)
+        if problems:
+            raise ValueError("; ".join(f"{expected}, got {got}" for _, got, expected in problems))
         return value
 
 
@@ -81,7 +79,7 @@ class SplitConfig(_Strict):
     delimiter: str = Field(min_length=1)
     into: list[str] = Field(min_length=2)
 
-    _into = field_validator("into")(lambda v: [_identifier(x) for x in v])
+    _into = field_validator("into")(lambda v: [check_identifier(x) for x in v])
 
 
 class DedupConfig(_Strict):
@@ -185,7 +183,7 @@ class DatasetConfig(_Strict):
     find_matches: FindMatchesConfig | None = None
     databrew: DataBrewConfig | None = None
 
-    _name = field_validator("name")(_identifier)
+    _name = field_validator("name")(check_identifier)
 
     @field_validator("prefix")
     @classmethod

@@ -12,7 +12,7 @@ from stacks.config.data import DataConfig
 from stacks.config.macie import MacieConfig
 from stacks.config.platform import KeysConfig, LogsConfig, NetworkConfig, SecretsConfig, TagsConfig
 from stacks.config.serving import MonitoringConfig, ServingConfig
-from stacks.config.training import TrainingConfig
+from stacks.config.training import TrainingConfig, with_default_features
 
 
 class EnvironmentConfig(_Strict):
@@ -56,6 +56,19 @@ class EnvironmentConfig(_Strict):
                 "'destroy' is allowed only where tier is 'dev'"
             )
         return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> EnvironmentConfig:
+        # A training entry that lists no features gets its dataset's (training.py): set
+        # here, where the datasets are known, so every reader sees the same list.
+        object.__setattr__(
+            self, "training", with_default_features(self.training, self.data.datasets)
+        )
+        # A multi-model endpoint that names no models serves every trained one.
+        if self.serving is not None and not self.serving.models:
+            models = [t.model_name for t in self.training]
+            object.__setattr__(self, "serving", self.serving.model_copy(update={"models": models}))
+        return self
 
     @model_validator(mode="after")
     def _cross_field(self) -> EnvironmentConfig:

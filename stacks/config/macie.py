@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
-from mlops_constructs.macie.props import AllowList, CustomDataIdentifier
+from mlops_constructs.core.props import settings_field
+from mlops_constructs.macie.props import (
+    AllowList,
+    CustomDataIdentifier,
+    DiscoverySchedule,
+    Frequency,
+    Weekday,
+)
 from stacks.config._common import Tier, _Strict
 
 if TYPE_CHECKING:
@@ -21,10 +28,9 @@ class MacieConfig(_Strict):
 
     manage_macie_session: bool = True
     finding_publishing_frequency: Literal["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"] = "ONE_HOUR"
-    schedule: Literal["daily", "weekly", "monthly"] = "weekly"
-    weekly_day: Literal[
-        "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"
-    ] = "SUNDAY"
+    # The construct's DiscoverySchedule, flat (as the config files have always written it).
+    schedule: Frequency = settings_field(DiscoverySchedule, "frequency")
+    weekly_day: Weekday = settings_field(DiscoverySchedule, "day")
     zones: list[str] | None = None
     sampling_percentage: int = Field(default=100, ge=1, le=100)
     custom_data_identifiers: list[CustomDataIdentifier] = Field(default_factory=list)
@@ -43,6 +49,11 @@ class MacieConfig(_Strict):
                 "expected an IAM role ARN such as 'arn:aws:iam::111122223333:role/SecurityAdmin'"
             )
         return value
+
+    @property
+    def discovery_schedule(self) -> DiscoverySchedule:
+        """The schedule, as the discovery construct takes it."""
+        return DiscoverySchedule(frequency=self.schedule, day=self.weekly_day)
 
     @property
     def min_severity_score(self) -> int:

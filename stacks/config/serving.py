@@ -3,16 +3,19 @@ constructs' own types), Model Monitor; and their cross-field checks."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import Field
+from pydantic_core import PydanticUndefined
 
-from mlops_constructs.core.props import InstanceType, Problem
+from mlops_constructs.core.props import InstanceType, Problem, settings_field
 from mlops_constructs.monitoring.props import (
-    BIAS_METRICS,
-    DEFAULT_QUALITY_METRIC,
-    QUALITY_METRICS,
+    BiasSettings,
     MonitorSchedules,
+    MonitorThresholds,
+    bias_problems,
+    quality_problems,
 )
 from mlops_constructs.serving.props import (
     EndpointAlarmThresholds,
@@ -44,23 +47,28 @@ class EndpointSettings(_Strict):
 class ServingConfig(EndpointSettings):
     """The multi-model endpoint and the training ``models`` whose approved versions it gets."""
 
-    models: list[str] = Field(min_length=1)
+    #: The training models it serves; every one by default, so that a new training entry
+    #: is served with no other edit.
+    models: list[str] = Field(default_factory=list)
     #: Deploy each approved model version one delivery at a time, with a lock object (an S3
     #: conditional write); no Lambda concurrency is reserved, so new accounts work too.
     serialize_deployments: bool = True
 
 
 class BiasMonitorConfig(_Strict):
-    """The bias monitor's positive outcome, facet value, group variable and thresholds
-    (the facet is the model's training ``bias_facet``)."""
+    """The bias monitor's positive outcome, facet value, group variable and thresholds: the
+    monitoring construct's :class:`BiasSettings` but the facet, which is the model's
+    training ``bias_facet``."""
 
-    label_threshold: float | None = None
-    label_values: list[float] = Field(default_factory=lambda: [1.0], min_length=1)
-    facet_value: float = 1
-    group_variable: str | None = None
-    thresholds: dict[str, float] = Field(
-        default_factory=lambda: {"DPL": 0.2, "KL": 0.2, "TVD": 0.2}
-    )
+    label_threshold: float | None = settings_field(BiasSettings, "label_threshold")
+    label_values: Sequence[float] = settings_field(BiasSettings, "label_values")
+    facet_value: int | float = settings_field(BiasSettings, "facet_value")
+    group_variable: str | None = settings_field(BiasSettings, "group_variable")
+    thresholds: Mapping[str, float] = settings_field(BiasSettings, "thresholds")
+
+    def settings(self, facet: str) -> BiasSettings:
+        """These settings for the model's ``facet``, as the construct takes them."""
+        return BiasSettings(facet=facet, **self.model_dump())
 
 
 class MonitoringConfig(EndpointSettings):
@@ -70,13 +78,26 @@ class MonitoringConfig(EndpointSettings):
     model: str
     model_package_version: int = Field(ge=1)
     schedules: MonitorSchedules = Field(default_factory=MonitorSchedules)
-    feature_drift_threshold: float = Field(default=0.2, gt=0, le=1)
-    quality_metric: str | None = None
-    quality_threshold: float
+    # The construct's MonitorThresholds, flat (as base.yaml has always written them); the
+    # quality threshold has no default here: the author chooses it per model.
+    feature_drift_threshold: float = settings_field(MonitorThresholds, "feature_drift")
+    quality_metric: str | None = settings_field(MonitorThresholds, "quality_metric")
+    quality_threshold: float = settings_field(
+        MonitorThresholds, "quality_threshold", default=PydanticUndefined
+    )
     bias: BiasMonitorConfig = Field(default_factory=BiasMonitorConfig)
     job_instance_type: InstanceType = "ml.m5.xlarge"
     retraining: bool = True
     retraining_cooldown_minutes: int = Field(default=360, ge=1, le=43200)
+
+    @property
+    def thresholds(self) -> MonitorThresholds:
+        """The alarm thresholds, as the construct takes them."""
+        return MonitorThresholds(
+            feature_drift=self.feature_drift_threshold,
+            quality_metric=self.quality_metric,
+            quality_threshold=self.quality_threshold,
+        )
 
 
 def _endpoint_problems(env: EnvironmentConfig, at: str, e: EndpointSettings) -> list[Problem]:
@@ -116,6 +137,8 @@ def serving_problems(env: EnvironmentConfig) -> list[Problem]:
     serving = env.serving
     if serving is not None:
         problems += _endpoint_problems(env, "serving", serving)
+        if not serving.models:
+            problems.append(("serving.models", [], "expected a training model to serve"))
         for model in serving.models:
             if model not in trained:
                 problems.append(
@@ -156,62 +179,16 @@ def serving_problems(env: EnvironmentConfig) -> list[Problem]:
                 (f"{at}.model", m.model, f"expected a training model {sorted(trained)}")
             )
             continue
-        metrics = QUALITY_METRICS[t.problem_type]
-        metric = m.quality_metric or DEFAULT_QUALITY_METRIC[t.problem_type]
-        if metric not in metrics:
-            problems.append(
-                (
-                    f"{at}.quality_metric",
-                    metric,
-                    f"expected one of {sorted(metrics)} for {t.problem_type} model {m.model}",
-                )
+        # The construct's own rules (monitoring/props.py), in the config's field names.
+        flat = {"feature_drift": "feature_drift_threshold"}
+        problems += [
+            (f"{at}.{flat.get(f, f)}", v, x)
+            for f, v, x in quality_problems(t.problem_type, m.thresholds)
+        ]
+        problems += [
+            (f"{at}.bias.{f}", v, x)
+            for f, v, x in bias_problems(
+                t.problem_type, t.feature_columns, m.bias.settings(t.bias_facet)
             )
-        else:
-            low, high = metrics[metric]
-            if not low <= m.quality_threshold <= high:
-                problems.append(
-                    (
-                        f"{at}.quality_threshold",
-                        m.quality_threshold,
-                        f"expected {metric} within [{low}, {high}]",
-                    )
-                )
-        b = m.bias
-        for name, value in b.thresholds.items():
-            if name not in BIAS_METRICS:
-                problems.append(
-                    (f"{at}.bias.thresholds", name, f"expected one of {list(BIAS_METRICS)}")
-                )
-                continue
-            low, high = BIAS_METRICS[name]
-            if not 0 < value < high:
-                problems.append(
-                    (
-                        f"{at}.bias.thresholds.{name}",
-                        value,
-                        f"expected above 0 and below {high} ({name} ranges over [{low}, {high}]; "
-                        "the alarm fires above it)",
-                    )
-                )
-        if "CDDL" in b.thresholds and b.group_variable is None:
-            problems.append(
-                (f"{at}.bias.group_variable", None, "expected a feature column: CDDL needs one")
-            )
-        if b.group_variable is not None and b.group_variable not in t.feature_columns:
-            problems.append(
-                (
-                    f"{at}.bias.group_variable",
-                    b.group_variable,
-                    f"expected one of the feature_columns {t.feature_columns}",
-                )
-            )
-        if t.problem_type == "regression" and b.label_threshold is None:
-            problems.append(
-                (
-                    f"{at}.bias.label_threshold",
-                    None,
-                    f"expected the value of {t.label_column} above which an outcome counts as "
-                    "positive (a regression model's bias needs one)",
-                )
-            )
+        ]
     return problems

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_constructs.core.props import AwsCron, InstanceType, Problem
-from mlops_constructs.glue.props import _identifier
-from mlops_constructs.training import xgboost_channels
+from mlops_constructs.core.props import AwsCron, InstanceType, Problem, settings_field
+from mlops_constructs.glue.props import check_identifier
+from mlops_constructs.training.props import HyperparameterRange, TuningSettings, tuning_problems
 from stacks.config._common import _ACCOUNT_RE, Tier, _Strict
 from stacks.config.data import DatasetConfig
 
@@ -36,26 +37,16 @@ _MINIMIZE = (
 )
 
 
-class HyperparameterRangeConfig(_Strict):
-    """One tuned hyperparameter: an integer or continuous range, or categorical values."""
+#: One tuned hyperparameter: the training construct's own type.
+HyperparameterRangeConfig = HyperparameterRange
 
-    name: str = Field(min_length=1, max_length=256)
-    type: Literal["integer", "continuous", "categorical"]
-    min: float | None = None
-    max: float | None = None
-    values: list[str] | None = None
-    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
 
-    @model_validator(mode="after")
-    def _range(self) -> HyperparameterRangeConfig:
-        if self.type == "categorical":
-            if not self.values:
-                raise ValueError(f"range '{self.name}': expected at least one categorical value")
-        elif self.min is None or self.max is None or not self.min < self.max:
-            raise ValueError(
-                f"range '{self.name}': expected min < max, got min={self.min} max={self.max}"
-            )
-        return self
+#: TuningSettings fields the config names otherwise.
+_TUNING_FIELDS = {
+    "ranges": "hyperparameter_ranges",
+    "xgboost_version": "algorithm_version",
+    "training_instance_type": "instance_type",
+}
 
 
 class TrainingConfig(_Strict):
@@ -64,10 +55,19 @@ class TrainingConfig(_Strict):
     model_name: str
     dataset: str
     label_column: str
-    feature_columns: list[str] = Field(min_length=1)
+    #: The model's features, in order; when none are listed, every curated column of the
+    #: dataset (what the feature ETL job writes) but the label, the key, the partition
+    #: columns and ``exclude_columns``, so that a new source column is one edit (see
+    #: :func:`default_features`).
+    feature_columns: list[str] = Field(default_factory=list)
+    #: Curated columns that are not features when ``feature_columns`` is left out (such as
+    #: the label's source column, or a timestamp); none by default.
+    exclude_columns: list[str] = Field(default_factory=list)
     key_column: str
     bias_facet: str
-    problem_type: Literal["binary_classification", "regression"]
+    problem_type: Literal["binary_classification", "regression"] = settings_field(
+        TuningSettings, "problem_type"
+    )
     #: The bias baseline's positive outcome: label values, or for regression one threshold
     #: (required). Default for binary classification: [0.5], labels above it (the class 1).
     bias_label_values_or_threshold: list[float] | None = None
@@ -78,26 +78,29 @@ class TrainingConfig(_Strict):
     #: so [1] would select no row.
     bias_facet_values_or_threshold: list[float] = Field(default_factory=lambda: [0.5])
     algorithm: str = "xgboost"
-    algorithm_version: str = "1.7-1"
-    #: TrainingInputMode of the tuning jobs: File, or Pipe to stream the CSV splits.
-    input_mode: str = "File"
+    algorithm_version: str = settings_field(TuningSettings, "xgboost_version")
+    input_mode: str = settings_field(TuningSettings, "input_mode")
     objective_metric: str | None = None
-    hyperparameter_ranges: list[HyperparameterRangeConfig] = Field(min_length=1)
-    static_hyperparameters: dict[str, str] = Field(default_factory=dict)
-    max_jobs: int = Field(default=10, ge=1, le=500)
-    max_parallel_jobs: int = Field(default=2, ge=1, le=100)
+    hyperparameter_ranges: Sequence[HyperparameterRange] = settings_field(TuningSettings, "ranges")
+    static_hyperparameters: Mapping[str, str] = settings_field(
+        TuningSettings, "static_hyperparameters"
+    )
+    max_jobs: int = settings_field(TuningSettings, "max_jobs")
+    max_parallel_jobs: int = settings_field(TuningSettings, "max_parallel_jobs")
     early_stopping: Literal["Auto", "Off"] = "Auto"
-    instance_type: InstanceType = "ml.m5.xlarge"
-    processing_instance_type: InstanceType = "ml.m5.large"
-    use_spot: bool = True
-    max_runtime_minutes: int = Field(default=60, ge=1, le=40320)
-    max_wait_minutes: int = Field(default=120, ge=1, le=40320)
+    instance_type: InstanceType = settings_field(TuningSettings, "training_instance_type")
+    processing_instance_type: InstanceType = settings_field(
+        TuningSettings, "processing_instance_type"
+    )
+    use_spot: bool = settings_field(TuningSettings, "use_spot")
+    max_runtime_minutes: int = settings_field(TuningSettings, "max_runtime_minutes")
+    max_wait_minutes: int = settings_field(TuningSettings, "max_wait_minutes")
     evaluation_threshold: float = Field(default=0.7)
     approval_status: Literal["PendingManualApproval", "Approved"] = "PendingManualApproval"
     schedule: AwsCron = "cron(0 3 ? * SUN *)"
     registry_reader_accounts: list[str] = Field(default_factory=list)
 
-    _model = field_validator("model_name")(_identifier)
+    _model = field_validator("model_name")(check_identifier)
 
     @field_validator("algorithm")
     @classmethod
@@ -138,24 +141,11 @@ class TrainingConfig(_Strict):
                 f"objective_metric '{self.objective_metric}' is not one of {list(metrics)} "
                 f"for {self.algorithm} {self.problem_type}"
             )
-        if self.max_parallel_jobs > self.max_jobs:
+        if self.feature_columns and self.exclude_columns:
             problems.append(
-                f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})"
+                "exclude_columns applies only to the default features: list either "
+                "feature_columns or exclude_columns"
             )
-        if self.use_spot and self.max_wait_minutes < self.max_runtime_minutes:
-            problems.append(
-                f"spot max_wait_minutes ({self.max_wait_minutes}) is shorter than "
-                f"max_runtime_minutes ({self.max_runtime_minutes})"
-            )
-        names = [r.name for r in self.hyperparameter_ranges]
-        if len(set(names)) != len(names):
-            problems.append(f"hyperparameter ranges repeat a name: {names}")
-        # The XGBoost container rejects a channel whose (content type, input mode) it does not
-        # register; the table and its source: mlops_constructs/xgboost_channels.py. Doc:
-        # https://docs.aws.amazon.com/sagemaker/latest/dg/xgboost-how-to-use.html
-        channel = xgboost_channels.problem(self.algorithm_version, "text/csv", self.input_mode)
-        if channel is not None:
-            problems.append(f"input_mode '{self.input_mode}': {channel}")
         labels = self.bias_label_values_or_threshold
         if self.problem_type == "regression" and (labels is None or len(labels) != 1):
             # Clarify: a continuous label's single value is the positive-outcome threshold.
@@ -173,10 +163,59 @@ class TrainingConfig(_Strict):
         return self
 
     @property
-    def objective(self) -> tuple[str, str]:
+    def tuning(self) -> TuningSettings:
+        """The tuning settings, as the training construct takes them."""
+        metric, direction = self.objective
+        return TuningSettings(
+            problem_type=self.problem_type,
+            objective_metric=metric,
+            objective_type=direction,
+            ranges=self.hyperparameter_ranges,
+            static_hyperparameters=self.static_hyperparameters,
+            max_jobs=self.max_jobs,
+            max_parallel_jobs=self.max_parallel_jobs,
+            use_spot=self.use_spot,
+            max_runtime_minutes=self.max_runtime_minutes,
+            max_wait_minutes=self.max_wait_minutes,
+            xgboost_version=self.algorithm_version,
+            training_instance_type=self.instance_type,
+            processing_instance_type=self.processing_instance_type,
+            input_mode=self.input_mode,
+        )
+
+    @property
+    def objective(self) -> tuple[str, Literal["Maximize", "Minimize"]]:
         """(metric, "Maximize" or "Minimize")."""
         metric = self.objective_metric or ALGORITHM_METRICS[self.algorithm][self.problem_type][0]
         return metric, "Minimize" if metric in _MINIMIZE else "Maximize"
+
+
+def default_features(t: TrainingConfig, dataset: DatasetConfig) -> list[str]:
+    """The features of ``t`` when it lists none: the curated columns of its ``dataset`` (what
+    the feature ETL job writes), in their order, but the label, the key, the partition
+    columns and ``exclude_columns``."""
+    skip = {t.label_column, t.key_column, *dataset.features.partition_by, *t.exclude_columns}
+    return [c for c in dataset.curated_columns if c not in skip]
+
+
+def with_default_features(
+    training: Sequence[TrainingConfig], datasets: Sequence[DatasetConfig]
+) -> list[TrainingConfig]:
+    """``training`` with :func:`default_features` where an entry lists no features (and its
+    dataset is known; a missing one is reported by :func:`training_problems`)."""
+    by_name = {d.name: d for d in datasets}
+    filled = []
+    for t in training:
+        dataset = by_name.get(t.dataset)
+        if not t.feature_columns and dataset is not None:
+            try:
+                features = default_features(t, dataset)
+            except ValueError:
+                # A feature spec the ETL's parser refuses: data_problems reports it.
+                features = []
+            t = t.model_copy(update={"feature_columns": features})
+        filled.append(t)
+    return filled
 
 
 def _bias_threshold_problems(at: str, t: TrainingConfig, dataset: DatasetConfig) -> list[Problem]:
@@ -230,10 +269,21 @@ def training_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
             )
         else:
             curated = dataset.curated_columns
+            features = t.feature_columns
+            if not features:
+                problems.append(
+                    (
+                        f"{at}.feature_columns",
+                        None,
+                        f"expected features: every curated column of {t.dataset} is the "
+                        "label, the key, a partition column or excluded",
+                    )
+                )
             for name, column in (
                 ("label_column", t.label_column),
                 ("key_column", t.key_column),
-                *(("feature_columns", c) for c in t.feature_columns),
+                *(("feature_columns", c) for c in features),
+                *(("exclude_columns", c) for c in t.exclude_columns),
             ):
                 if column not in curated:
                     problems.append(
@@ -243,15 +293,19 @@ def training_problems(env: EnvironmentConfig) -> list[tuple[str, Any, str]]:
                             f"expected a curated column of {t.dataset} {curated}",
                         )
                     )
-            if t.bias_facet not in t.feature_columns:
+            if t.bias_facet not in features:
                 problems.append(
                     (f"{at}.bias_facet", t.bias_facet, "expected one of the feature_columns")
                 )
             problems += _bias_threshold_problems(at, t, dataset)
-            if t.label_column in t.feature_columns:
+            if t.label_column in features:
                 problems.append(
                     (f"{at}.feature_columns", t.label_column, "expected features without the label")
                 )
+        # The training construct's own rules (training/props.py), in the config's names.
+        problems += [
+            (f"{at}.{_TUNING_FIELDS.get(f, f)}", v, x) for f, v, x in tuning_problems(t.tuning)
+        ]
         if env.tier != Tier.DEV and t.approval_status != "PendingManualApproval":
             problems.append(
                 (

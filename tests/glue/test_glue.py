@@ -612,3 +612,40 @@ def test_find_matches_on_an_end_of_life_glue_version_warns_at_synth(glue_app):
     Annotations.from_stack(stack).has_warning(
         "*", Match.string_like_regexp("Glue 2.0 reached end of life on 2026-04-01")
     )
+
+
+def test_the_catalog_crawler_and_job_work_on_a_lake_imported_by_attributes():
+    # A lake made by another app: only its bucket names and key ARN are known here.
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Match, Template
+
+    stack = cdk.Stack(
+        cdk.App(), "Consumer", env=cdk.Environment(account="111111111111", region="eu-west-1")
+    )
+    lake = DataLake.from_lake_attributes(
+        stack,
+        "Lake",
+        bucket_names={"raw": "their-raw", "curated": "their-curated"},
+        encryption_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k",
+    )
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    catalog = LakeCatalog(stack, "Catalog", lake=lake, database_prefix="their")
+    security = GlueSecurityConfiguration(stack, "Security", data_key=key, logs_key=key)
+    table = CsvTable(
+        stack, "Table", catalog=catalog, zone="raw", table_name="customers",
+        prefix="customers/", columns=[Column("customer_id"), Column("annual_spend", "double")],
+    )  # fmt: skip
+    ZoneCrawler(
+        stack, "Crawler", lake=lake, catalog=catalog, zone="raw", catalog_table=table,
+        security_configuration=security,
+    )  # fmt: skip
+    FeatureEtlJob(
+        stack, "Job", lake=lake, catalog=catalog, source_table=table, target_zone="curated",
+        target_prefix="customers/", feature_spec=SPEC, security_configuration=security,
+    )  # fmt: skip
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::Glue::Database", 2)
+    template.has_resource_properties(
+        "AWS::Glue::Job",
+        {"DefaultArguments": Match.object_like({"--target_path": "s3://their-curated/customers/"})},
+    )

@@ -111,7 +111,7 @@ def test_quality_metric_must_fit_the_problem_type(base_context):
     (problem,) = problems(ctx)
     assert problem == (
         "environment 'dev', field 'monitoring.0.quality_metric': got 'auc'; "
-        "expected one of ['mae', 'mse', 'r2', 'rmse'] for regression model spend"
+        "expected one of ['mae', 'mse', 'r2', 'rmse'] for regression"
     )
 
 
@@ -139,7 +139,10 @@ def test_thresholds_outside_their_metric_range(base_context):
 def test_regression_bias_needs_a_label_threshold_and_cddl_a_group(base_context):
     ctx = edit(base_context, "dev", "monitoring", bias={"thresholds": {"CDDL": 0.2}})
     found = problems(ctx)
-    assert any("field 'monitoring.0.bias.group_variable': got None" in p for p in found)
+    assert any(
+        "field 'monitoring.0.bias.thresholds.CDDL': got 0.2; expected a bias.group_variable" in p
+        for p in found
+    )
     assert any("field 'monitoring.0.bias.label_threshold': got None" in p for p in found)
 
 
