@@ -1,40 +1,45 @@
 """The ``cloudwatch.MetricOptions`` a construct's ``metric_*`` methods accept.
 
-The methods spell the options out as keyword-only parameters, as aws-cdk's own Python
-methods do (type checkers and editors see them), and hand ``locals()`` to
-:func:`metric_options`, which keeps the ones given, so each option is not written out twice
-per method.
+Every method takes them as typed keyword arguments, ``**options: Unpack[MetricOptionsArgs]``
+(PEP 692): type checkers and editors see each option's name and type, as with aws-cdk's
+own methods, without the twelve parameters being written out again in every method.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 
-#: The ``cloudwatch.MetricOptions`` fields, the keyword-only parameters of every metric method.
-METRIC_OPTIONS = (
-    "account",
-    "color",
-    "dimensions_map",
-    "id",
-    "label",
-    "period",
-    "region",
-    "stack_account",
-    "stack_region",
-    "statistic",
-    "unit",
-    "visible",
-)
+
+class MetricOptionsArgs(TypedDict, total=False):
+    """The fields of ``cloudwatch.MetricOptions``, as keyword arguments of a metric method;
+    each is the construct's default for that metric when not given."""
+
+    account: str
+    color: str
+    dimensions_map: Mapping[str, str]
+    id: str
+    label: str
+    period: Duration
+    region: str
+    stack_account: str
+    stack_region: str
+    statistic: str
+    unit: cloudwatch.Unit
+    visible: bool
+
+
+#: The option names (the keys of :class:`MetricOptionsArgs`).
+METRIC_OPTIONS = tuple(MetricOptionsArgs.__annotations__)
 
 
 def metric_options(given: Mapping[str, Any], **defaults: Any) -> dict[str, Any]:
-    """The options in ``given`` (a method's ``locals()``) that are not None, over
+    """The options in ``given`` (a method's ``**options``) that are not None, over
     ``defaults``. ``dimensions_map`` is merged over the default dimensions, so a caller adds
     a dimension without losing the ones that name the resource."""
     options = dict(defaults)
@@ -57,62 +62,26 @@ class EventFunctionMetrics:
 
     def metric_errors(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Invocations of the function that failed (each retry counts): ``Sum`` over
         5 minutes by default, as aws-cdk's ``Function.metric_errors``."""
-        return self.function.metric_errors(**metric_options(locals()))
+        return self.function.metric_errors(**metric_options(options))
 
     def metric_invocations(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Invocations of the function: ``Sum`` over 5 minutes by default."""
-        return self.function.metric_invocations(**metric_options(locals()))
+        return self.function.metric_invocations(**metric_options(options))
 
     def metric_dead_letter_queue_depth(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Events that failed for good, waiting in the dead-letter queue
         (``ApproximateNumberOfMessagesVisible``): ``Maximum`` over 5 minutes by default, so
         one message shows."""
         return self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-            **metric_options(locals(), statistic="Maximum")
+            **metric_options(options, statistic="Maximum")
         )

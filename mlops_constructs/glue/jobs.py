@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Unpack
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -12,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from mlops_constructs.core.metrics import metric_options
+from mlops_constructs.core.metrics import MetricOptionsArgs, metric_options
 from mlops_constructs.core.sources import glue_script_path
 from mlops_constructs.core.validation import PropsCheck
 from mlops_constructs.glue._common import (
@@ -184,109 +185,50 @@ class FeatureEtlJob(Construct):
         metric_name: str,
         *,
         type: glue.MetricType = glue.MetricType.COUNT,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Glue job metric ``metric_name`` (namespace ``Glue``) of all the job's runs
         (``JobRunId`` ``ALL``, ``Type`` ``type``, COUNT by default), e.g.
         ``glue.driver.aggregate.numCompletedTasks``: ``Average`` over 5 minutes by default.
         """
-        return self.job.metric(metric_name, type, **metric_options(locals()))
+        return self.job.metric(metric_name, type, **metric_options(options))
 
     def metric_failed_tasks(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Spark tasks that failed (``glue.driver.aggregate.numFailedTasks``): ``Sum`` over
         5 minutes by default."""
         return self.job.metric(
             "glue.driver.aggregate.numFailedTasks",
             glue.MetricType.COUNT,
-            **metric_options(locals(), statistic=cloudwatch.Stats.SUM, unit=cloudwatch.Unit.COUNT),
+            **metric_options(options, statistic=cloudwatch.Stats.SUM, unit=cloudwatch.Unit.COUNT),
         )
 
     def metric_success(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Runs that succeeded: ``Sum`` over 5 minutes by default. aws-cdk-lib counts them
         with an EventBridge rule on the job's state changes (``AWS/Events``
         ``TriggeredRules``), made on the first call."""
-        return self.job.metric_success(**metric_options(locals()))
+        return self.job.metric_success(**metric_options(options))
 
     def metric_failure(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Runs that failed: ``Sum`` over 5 minutes by default (an EventBridge rule, as
         :meth:`metric_success`)."""
-        return self.job.metric_failure(**metric_options(locals()))
+        return self.job.metric_failure(**metric_options(options))
 
     def metric_timeout(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Runs that timed out: ``Sum`` over 5 minutes by default (an EventBridge rule, as
         :meth:`metric_success`)."""
-        return self.job.metric_timeout(**metric_options(locals()))
+        return self.job.metric_timeout(**metric_options(options))
 
 
 class EtlWorkflow(Construct):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs.core.cfn_fixes import drop_redundant_provider_dependency
-from mlops_constructs.core.metrics import metric_options
+from mlops_constructs.core.metrics import MetricOptionsArgs, metric_options
 from mlops_constructs.core.nag import acknowledge_wildcards
 from mlops_constructs.core.s3 import (
     access_log_bucket,
@@ -159,47 +159,24 @@ class _DataLakeBase(Construct):
         zone: str,
         *,
         storage_type: str = "StandardStorage",
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Bytes stored in ``zone``'s bucket in ``storage_type`` (``StandardStorage`` by
         default; objects Intelligent-Tiering moved are under ``IntelligentTiering*Storage``),
         the daily S3 storage metric (no metrics configuration needed): average over 1 day
         by default. The keyword-only options are ``cloudwatch.MetricOptions``'; a
         ``dimensions_map`` is merged over the bucket's."""
-        return self._storage_metric("BucketSizeBytes", zone, storage_type, locals())
+        return self._storage_metric("BucketSizeBytes", zone, storage_type, options)
 
     def metric_number_of_objects(
         self,
         zone: str,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Objects (current and noncurrent versions) in ``zone``'s bucket, the daily S3
         storage metric: average over 1 day by default; options as
         :meth:`metric_bucket_size_bytes`."""
-        return self._storage_metric("NumberOfObjects", zone, "AllStorageTypes", locals())
+        return self._storage_metric("NumberOfObjects", zone, "AllStorageTypes", options)
 
     def _storage_metric(
         self, name: str, zone: str, storage_type: str, given: Mapping[str, Any]

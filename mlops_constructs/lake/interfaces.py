@@ -7,14 +7,15 @@ takes an ``IDataLake`` works as well with a lake deployed by another app.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Unpack, runtime_checkable
 
-from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Node
+
+from mlops_constructs.core.metrics import MetricOptionsArgs
 
 
 @runtime_checkable
@@ -57,18 +58,7 @@ class IDataLake(Protocol):
         zone: str,
         *,
         storage_type: str = "StandardStorage",
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Bytes stored in the zone's bucket in one storage class, daily."""
         ...
@@ -76,19 +66,7 @@ class IDataLake(Protocol):
     def metric_number_of_objects(
         self,
         zone: str,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Objects (current and noncurrent versions) in the zone's bucket, daily."""
         ...

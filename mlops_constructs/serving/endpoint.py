@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from aws_cdk import Duration, Names, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -16,7 +16,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_constructs.core.metrics import metric_options
+from mlops_constructs.core.metrics import MetricOptionsArgs, metric_options
 from mlops_constructs.core.policies import grant_to_principal
 from mlops_constructs.core.sagemaker_roles import grant_sagemaker_runtime
 from mlops_constructs.core.validation import PropsCheck
@@ -75,22 +75,11 @@ class _EndpointBase(Construct):
         name: str,
         *,
         namespace: str = "AWS/SageMaker",
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """A metric of the production variant (dimensions ``EndpointName``, ``VariantName``):
         ``Sum`` per minute by default."""
-        return self._variant_metric(name, locals(), namespace=namespace)
+        return self._variant_metric(name, options, namespace=namespace)
 
     def _variant_metric(
         self,
@@ -104,163 +93,67 @@ class _EndpointBase(Construct):
 
     def metric_invocations(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Requests to the variant: ``Sum`` per minute by default."""
-        return self._variant_metric("Invocations", locals())
+        return self._variant_metric("Invocations", options)
 
     def metric_server_errors(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """5XX responses: ``Sum`` per minute by default."""
-        return self._variant_metric("Invocation5XXErrors", locals())
+        return self._variant_metric("Invocation5XXErrors", options)
 
     def metric_client_errors(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """4XX responses: ``Sum`` per minute by default."""
-        return self._variant_metric("Invocation4XXErrors", locals())
+        return self._variant_metric("Invocation4XXErrors", options)
 
     def metric_model_latency(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Time the model took to respond, in microseconds: ``p99`` per minute by
         default."""
-        return self._variant_metric("ModelLatency", locals(), statistic="p99")
+        return self._variant_metric("ModelLatency", options, statistic="p99")
 
     def metric_model_loading_wait_time(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Time requests waited for their model to load, in microseconds: ``p99`` per
         minute by default."""
-        return self._variant_metric("ModelLoadingWaitTime", locals(), statistic="p99")
+        return self._variant_metric("ModelLoadingWaitTime", options, statistic="p99")
 
     def metric_model_cache_hit(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Share of requests whose model was already loaded (0 to 1): ``Average`` per
         minute by default."""
-        return self._variant_metric("ModelCacheHit", locals(), statistic="Average")
+        return self._variant_metric("ModelCacheHit", options, statistic="Average")
 
     def metric_cpu_utilization(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """CPU utilization of the instances, percent summed over vCPUs: ``Average`` per
         minute by default."""
         return self._variant_metric(
-            "CPUUtilization", locals(), statistic="Average", namespace="/aws/sagemaker/Endpoints"
+            "CPUUtilization", options, statistic="Average", namespace="/aws/sagemaker/Endpoints"
         )
 
     def metric_memory_utilization(
         self,
-        *,
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """Memory utilization of the instances, percent: ``Average`` per minute by
         default."""
         return self._variant_metric(
-            "MemoryUtilization", locals(), statistic="Average", namespace="/aws/sagemaker/Endpoints"
+            "MemoryUtilization", options, statistic="Average", namespace="/aws/sagemaker/Endpoints"
         )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:

@@ -9,13 +9,13 @@ the :class:`~mlops_constructs.serving.ApprovedModelDeployer` can deploy into.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Unpack, runtime_checkable
 
-from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Node
 
+from mlops_constructs.core.metrics import MetricOptionsArgs
 from mlops_constructs.lake.interfaces import IArtifactStore
 
 
@@ -67,18 +67,7 @@ class IServingEndpoint(Protocol):
         name: str,
         *,
         namespace: str = "AWS/SageMaker",
-        account: str | None = None,
-        color: str | None = None,
-        dimensions_map: dict[str, str] | None = None,
-        label: str | None = None,
-        period: Duration | None = None,
-        region: str | None = None,
-        statistic: str | None = None,
-        unit: cloudwatch.Unit | None = None,
-        id: str | None = None,
-        stack_account: str | None = None,
-        stack_region: str | None = None,
-        visible: bool | None = None,
+        **options: Unpack[MetricOptionsArgs],
     ) -> cloudwatch.Metric:
         """A metric of the endpoint's production variant."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import typing
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -10,7 +11,7 @@ from aws_cdk import aws_kms as kms
 
 import mlops_constructs
 from mlops_constructs import DataLake
-from mlops_constructs.core.metrics import METRIC_OPTIONS
+from mlops_constructs.core.metrics import METRIC_OPTIONS, MetricOptionsArgs
 
 OPTIONS = set(inspect.signature(cloudwatch.MetricOptions.__init__).parameters) - {"self"}
 
@@ -22,7 +23,8 @@ def _metric_methods() -> list[tuple[str, object]]:
         if not inspect.isclass(cls):
             continue
         for attr, method in inspect.getmembers(cls, inspect.isfunction):
-            if attr.startswith("metric"):
+            returns = str(inspect.signature(method).return_annotation)
+            if attr.startswith("metric") and returns.endswith("Metric"):
                 found.append((f"{name}.{attr}", method))
     return found
 
@@ -36,11 +38,14 @@ def test_every_metric_method_takes_every_option_by_keyword():
     # The lake, the endpoints, the feature job and the event functions at least.
     assert len(methods) >= 15, [n for n, _ in methods]
     for name, method in methods:
-        parameters = inspect.signature(method).parameters
-        keyword_only = {
-            p for p, v in parameters.items() if v.kind is inspect.Parameter.KEYWORD_ONLY
-        }
-        assert keyword_only >= OPTIONS, (name, sorted(OPTIONS - keyword_only))
+        (kwargs,) = [
+            p
+            for p in inspect.signature(method).parameters.values()
+            if p.kind is inspect.Parameter.VAR_KEYWORD
+        ]
+        hint = typing.get_type_hints(method, include_extras=True)[kwargs.name]
+        assert typing.get_origin(hint) is typing.Unpack, name
+        assert typing.get_args(hint) == (MetricOptionsArgs,), name
 
 
 def test_an_option_reaches_the_metric():
