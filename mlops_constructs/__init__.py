@@ -7,7 +7,14 @@ extra).
 """
 
 from mlops_constructs.core import PropsError
-from mlops_constructs.databrew import DataBrewPipeline, QualityRule, RecipeStep
+from mlops_constructs.databrew import (
+    DataBrewPipeline,
+    FillMissing,
+    QualityChecks,
+    QualityRule,
+    RecipeStep,
+    ValueRange,
+)
 from mlops_constructs.glue import (
     Column,
     CsvTable,
@@ -51,6 +58,7 @@ from mlops_constructs.serving import (
     ShadowVariant,
 )
 from mlops_constructs.training import (
+    HyperparameterRange,
     IModelRegistry,
     ModelRegistry,
     TrainingPipeline,
@@ -73,9 +81,11 @@ __all__ = [
     "EtlWorkflow",
     "ExternalCredentialSecret",
     "FeatureEtlJob",
+    "FillMissing",
     "FindMatchesTransform",
     "GlueNetworkConnection",
     "GlueSecurityConfiguration",
+    "HyperparameterRange",
     "IArtifactStore",
     "IDataLake",
     "IModelRegistry",
@@ -95,6 +105,7 @@ __all__ = [
     "OffHours",
     "PlatformKeys",
     "PropsError",
+    "QualityChecks",
     "QualityRule",
     "RecipeStep",
     "RetrainingTrigger",
@@ -103,5 +114,6 @@ __all__ = [
     "ShadowVariant",
     "TrainingPipeline",
     "TuningSettings",
+    "ValueRange",
     "ZoneCrawler",
 ]

@@ -8,7 +8,7 @@ from aws_cdk import Duration
 from constructs import Construct
 
 from mlops_constructs import DataLake, Network, PlatformKeys
-from mlops_constructs.databrew import DataBrewPipeline, QualityRule, RecipeStep
+from mlops_constructs.databrew import DataBrewPipeline, RecipeStep
 from mlops_constructs.glue import (
     CsvTable,
     EtlWorkflow,
@@ -162,13 +162,6 @@ class DataStack(PlatformStack):
     ) -> DataBrewPipeline:
         brew = ds.databrew
         assert brew is not None
-        steps = recipe_steps(ds)
-        rules = [
-            QualityRule.completeness(c, brew.quality.max_missing_percent)
-            for c in brew.quality.complete_columns
-        ]
-        rules += [QualityRule.value_range(r.column, r.min, r.max) for r in brew.quality.ranges]
-        rules.append(QualityRule.has_rows())
         return DataBrewPipeline(
             scope,
             "DataBrew",
@@ -179,8 +172,8 @@ class DataStack(PlatformStack):
             target_zone=ds.target_zone,
             target_prefix=f"databrew/{ds.prefix}",
             report_prefix=f"databrew-reports/{ds.prefix}",
-            steps=steps,
-            rules=rules,
+            steps=recipe_steps(ds),
+            rules=brew.quality.quality_rules(),
             csv_delimiter=ds.csv_delimiter,
             schedule=brew.schedule,
             max_capacity=brew.max_capacity,
@@ -194,9 +187,7 @@ def recipe_steps(ds: DatasetConfig) -> list[RecipeStep]:
     same features: split, one-hot encoding, ln(1 + x), and the dropped columns last."""
     assert ds.databrew is not None
     f = ds.features
-    steps = [
-        RecipeStep.fill_missing(m.column, m.strategy, m.value) for m in ds.databrew.fill_missing
-    ]
+    steps = [m.recipe_step() for m in ds.databrew.fill_missing]
     if f.split is not None:
         steps.append(RecipeStep.split_column(f.split.column, f.split.delimiter, len(f.split.into)))
     steps.append(RecipeStep.one_hot_encode(f.one_hot.column))

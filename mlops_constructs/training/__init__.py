@@ -8,6 +8,7 @@ from mlops_constructs.training.pipeline import TrainingPipeline
 from mlops_constructs.training.props import (
     DEFAULT_INFERENCE_INSTANCE_TYPES,
     DEFAULT_TRANSFORM_INSTANCE_TYPES,
+    HyperparameterRange,
     TuningSettings,
     transform_instance_types,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "DEFAULT_INFERENCE_INSTANCE_TYPES",
     "DEFAULT_TRANSFORM_INSTANCE_TYPES",
     "PIPELINE_DEFINITION_CACHE_ENV",
+    "HyperparameterRange",
     "IModelRegistry",
     "ModelRegistry",
     "TrainingPipeline",

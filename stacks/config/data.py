@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from mlops_constructs.core.props import AwsCron, Problem
+from mlops_constructs.databrew.props import FillMissing, QualityChecks, ValueRange
 from mlops_constructs.glue.props import (
     GLUE_END_OF_LIFE,
     ML_TRANSFORM_GLUE_VERSIONS,
@@ -130,42 +131,20 @@ class FindMatchesConfig(_Strict):
     timeout_minutes: int = Field(default=120, ge=1, le=2880)
 
 
-class FillMissingConfig(_Strict):
-    column: str
-    strategy: Literal["mean", "median", "most_frequent", "custom"] = "mean"
-    value: str | None = None
-
-    @model_validator(mode="after")
-    def _value(self) -> FillMissingConfig:
-        if (self.strategy == "custom") != (self.value is not None):
-            raise ValueError("give 'value' exactly when strategy is 'custom'")
-        return self
-
-
-class RangeRuleConfig(_Strict):
-    column: str
-    min: float
-    max: float
-
-    @model_validator(mode="after")
-    def _order(self) -> RangeRuleConfig:
-        if self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
-        return self
-
-
-class QualityConfig(_Strict):
-    """DataBrew data-quality rules checked by the profile job."""
-
-    complete_columns: list[str] = Field(min_length=1)
-    max_missing_percent: float = Field(default=0.0, ge=0, le=100)
-    ranges: list[RangeRuleConfig] = Field(default_factory=list)
+# The DataBrew settings are the construct's own types (mlops_constructs.databrew), embedded
+# as they are; the old names stay as aliases.
+FillMissingConfig = FillMissing
+RangeRuleConfig = ValueRange
+QualityConfig = QualityChecks
 
 
 class DataBrewConfig(_Strict):
+    """The DataBrew recipe (``fill_missing``, then the feature steps) and profile job
+    (``quality``) of a dataset."""
+
     schedule: AwsCron = "cron(0 4 * * ? *)"
-    fill_missing: list[FillMissingConfig] = Field(min_length=1)
-    quality: QualityConfig
+    fill_missing: list[FillMissing] = Field(min_length=1)
+    quality: QualityChecks
     max_capacity: int = Field(default=5, ge=1, le=149)
     timeout_minutes: int = Field(default=120, ge=1, le=2880)
 

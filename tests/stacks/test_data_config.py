@@ -1,12 +1,20 @@
 """The data section of the config: FindMatches only on a Glue version it runs on and that is
-still alive, and columns dropped from the curated zone."""
+still alive, columns dropped from the curated zone, and DataBrew settings that are the
+construct's own types."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from stacks.config import ENVIRONMENTS_CONTEXT_KEY, load_config
+from mlops_constructs.databrew import FillMissing, QualityChecks, ValueRange
+from stacks.config import (
+    ENVIRONMENTS_CONTEXT_KEY,
+    FillMissingConfig,
+    QualityConfig,
+    RangeRuleConfig,
+    load_config,
+)
 from tests.helpers import config_problems
 
 
@@ -82,3 +90,27 @@ def test_databrew_cannot_drop_split_outputs_it_names_otherwise(base_context):
     assert len(found) == 2 and all("expected no split output with databrew" in p for p in found)
     del _dataset(ctx)["databrew"]
     load_config(ctx)  # the ETL alone names them as configured
+
+
+def test_databrew_settings_are_the_constructs_types(base_context):
+    brew = load_config(base_context).environment("dev").data.datasets[0].databrew
+    assert brew is not None
+    assert all(isinstance(m, FillMissing) for m in brew.fill_missing)
+    assert isinstance(brew.quality, QualityChecks)
+    assert all(isinstance(r, ValueRange) for r in brew.quality.ranges)
+    assert FillMissingConfig is FillMissing and QualityConfig is QualityChecks
+    assert RangeRuleConfig is ValueRange
+
+
+def test_databrew_settings_problems_name_the_field(base_context):
+    ctx = copy.deepcopy(base_context)
+    brew = _dataset(ctx)["databrew"]
+    brew["fill_missing"] = [{"column": "annual_spend", "strategy": "median", "value": "0"}]
+    brew["quality"]["max_missing_percent"] = 101
+    brew["quality"]["ranges"] = [{"column": "annual_spend", "min": 5, "max": 1}]
+    at = "environment 'dev', field 'data.datasets.0.databrew"
+    assert sorted(config_problems(ctx)) == [
+        f"{at}.fill_missing.0': give 'value' exactly when strategy is 'custom'",
+        f"{at}.quality.max_missing_percent': got 101; Input should be less than or equal to 100",
+        f"{at}.quality.ranges.0': min (5.0) is greater than max (1.0)",
+    ]
