@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
+from mlops_constructs.network import DEFAULT_INTERFACE_ENDPOINTS
 from stacks.config._common import _Strict
 
-if TYPE_CHECKING:
-    pass
-
-#: The interface endpoints the platform's private subnets can use, by short name.
-INTERFACE_ENDPOINTS: tuple[str, ...] = (
-    "sagemaker.api",
-    "sagemaker.runtime",
-    "ecr.api",
-    "ecr.dkr",
-    "sts",
-    "logs",
-    "monitoring",
-    "kms",
-    "secretsmanager",
-    "glue",
-)
+#: The interface endpoints the platform's private subnets can use, by short name: the
+#: Network construct's defaults (declared once, in mlops_constructs.network).
+INTERFACE_ENDPOINTS: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
 
 #: Retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION_DAYS: tuple[int, ...] = (
