@@ -66,7 +66,8 @@ schema: setup ## Regenerate the JSON Schemas of the config/ files from the confi
 	@$(PY) -m stacks.config_files
 
 # The suite runs on two pytest-xdist workers, a test module per worker at a time (each
-# worker synthesizes the app once for the modules that need it).
+# worker synthesizes the app once for the modules that need it), the longest modules first
+# by the times of the previous run (tests/conftest.py keeps them in .pytest_cache).
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
 test: setup lint ## Run the whole test suite (and the linters)

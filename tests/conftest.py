@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -22,6 +23,88 @@ NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
 # jsii runs the project's pinned Node.js (22 LTS) when the tests are started outside make.
 if NODE_BIN.is_dir() and str(NODE_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+# --------------------------------------------------------------------------------------
+# Scheduling under pytest-xdist (``-n 2 --dist loadfile``): longest modules first.
+#
+# loadfile hands each worker a whole module at a time, in xdist's queue order; by default
+# xdist orders the queue by the number of tests per module, which put the slow modules with
+# few tests (cfn-lint of every template, the CLI synth) last, where one worker ran them
+# alone while the other had finished. Longest first keeps both workers busy to the end. The
+# time of each module comes from the previous runs (pytest's cache), else from
+# FIRST_RUN_SECONDS; any other module counts as its number of tests times the mean time of
+# a test.
+
+#: The cache key of the seconds each test module took (setup, call and teardown of its tests).
+MODULE_SECONDS_KEY = "mlops/module-seconds"
+#: Seconds per test assumed while no run has been timed (the suite's mean is about 0.3).
+DEFAULT_TEST_SECONDS = 0.3
+#: The longest modules, in seconds on two workers of a 2-core machine (2026-12-02), for a
+#: first run (a fresh clone, CI): the previous run's own times replace them.
+FIRST_RUN_SECONDS = {
+    "tests/integration/test_deploy_rehearsal.py": 32.0,
+    "tests/compliance/test_cfn_lint.py": 18.0,
+    "tests/glue/test_feature_etl.py": 14.0,
+    "tests/serving/test_model_deployer.py": 13.0,
+    "tests/compliance/test_offline_synth.py": 8.0,
+    "tests/rehearsal/test_pipeline_run.py": 7.0,
+    "tests/stacks/test_delivery.py": 7.0,
+    "tests/stacks/test_training.py": 6.0,
+    "tests/macie/test_macie_remediation.py": 6.0,
+}
+
+
+class _ModuleTimer:
+    """Adds up the seconds of each test module's reports (in the controlling process, which
+    receives the workers' reports) and keeps them in pytest's cache for the next run."""
+
+    def __init__(self, cache: pytest.Cache) -> None:
+        self.cache = cache
+        self.seconds: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        module = report.nodeid.split("::")[0]
+        self.seconds[module] = self.seconds.get(module, 0.0) + report.duration
+
+    def pytest_sessionfinish(self) -> None:
+        if self.seconds:
+            timed = self.cache.get(MODULE_SECONDS_KEY, {})
+            timed.update({module: round(s, 2) for module, s in self.seconds.items()})
+            self.cache.set(MODULE_SECONDS_KEY, timed)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or config.cache is None:
+        return
+    config.pluginmanager.register(_ModuleTimer(config.cache), "mlops-module-timer")
+    # xdist's queue in collection order (sorted below), unless --loadscope-reorder is given.
+    if getattr(config.option, "loadscopereorder", False) and not any(
+        arg.startswith("--loadscope-reorder") for arg in config.invocation_params.args
+    ):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, each worker's collection, longest module first (xdist's queue order)."""
+    if not hasattr(config, "workerinput") or config.cache is None:
+        return
+    cached: dict[str, float] = config.cache.get(MODULE_SECONDS_KEY, {})
+    counts: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        counts[module] = counts.get(module, 0) + 1
+    known = [module for module in counts if module in cached]
+    per_test = sum(cached[m] for m in known) / sum(counts[m] for m in known) if known else 0.0
+    per_test = per_test or DEFAULT_TEST_SECONDS
+    timed = {**FIRST_RUN_SECONDS, **cached}
+    order = {module: i for i, module in enumerate(counts)}
+
+    def longest_first(item: pytest.Item) -> tuple[float, int]:
+        module = item.nodeid.split("::")[0]
+        return (-timed.get(module, counts[module] * per_test), order[module])
+
+    items.sort(key=longest_first)  # stable: the tests of a module keep their order
 
 
 #: An existing VPC, described by attributes as the config's network.existing_vpc takes it.
@@ -64,6 +147,36 @@ def base_context() -> dict[str, Any]:
     from stacks.app_factory import default_context
 
     return copy.deepcopy(default_context())
+
+
+@pytest.fixture(scope="session")
+def boto3_session() -> Iterator[Any]:
+    """One boto3 session for the tests against moto, so each service model is parsed once.
+
+    ``moto.mock_aws`` clears boto3's default session when it starts, so the clients of every
+    test (and of the handlers it calls, through ``boto3.client``) would parse the service
+    models again in a new session; a test installs this one as boto3's default session
+    inside ``mock_aws`` (``monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3_session)``).
+
+    While it is in use, moto's symmetric KMS keys share one RSA private key: moto makes one
+    for every key, whatever its spec, for Sign and Verify, which a symmetric key cannot do
+    (about 40 ms per key, and the tests make hundreds). Asymmetric keys still get their own.
+    """
+    import boto3
+    from moto.kms import models
+
+    original = models.generate_private_key
+
+    @functools.cache
+    def unused_rsa_key() -> Any:
+        return original("SYMMETRIC_DEFAULT")
+
+    def generate_private_key(key_spec: str) -> Any:
+        return unused_rsa_key() if key_spec == "SYMMETRIC_DEFAULT" else original(key_spec)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(models, "generate_private_key", generate_private_key)
+        yield boto3.Session(region_name="eu-west-1")
 
 
 @pytest.fixture(scope="session")

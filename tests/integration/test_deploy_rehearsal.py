@@ -422,11 +422,26 @@ def changed_app(base_context, tmp_path_factory):
 
 
 @pytest.fixture
-def aws() -> Iterator[Clients]:
+def aws(monkeypatch, boto3_session) -> Iterator[Clients]:
     """moto's in-process AWS, and boto3 clients into it."""
+    import boto3
     from moto import mock_aws
+    from moto.cloudformation.models import Stack
 
+    yaml_first = Stack.parse_template
+
+    def json_first(template: str) -> dict[str, Any]:
+        try:
+            return dict(json.loads(template))
+        except ValueError:
+            return yaml_first(template)
+
+    # The synthesized templates are JSON, which CloudFormation reads as JSON; moto reads
+    # every template with PyYAML's pure-Python loader first (seconds per test).
+    monkeypatch.setattr(Stack, "parse_template", staticmethod(json_first))
     with mock_aws():
+        # One session for every test's clients: the service models are parsed once.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3_session)
         yield Clients()
 
 

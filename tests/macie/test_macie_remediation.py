@@ -45,11 +45,13 @@ CONTEXT = SimpleNamespace(
 
 
 @pytest.fixture
-def aws(monkeypatch):
+def aws(monkeypatch, boto3_session):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
+        # The handler's boto3.client(...) calls use it too.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3_session)
         s3 = boto3.client("s3", region_name=REGION)
         kms = boto3.client("kms", region_name=REGION)
         key_arn = kms.create_key()["KeyMetadata"]["Arn"]

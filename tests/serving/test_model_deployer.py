@@ -71,16 +71,6 @@ CONTEXT = SimpleNamespace(
 )
 
 
-@pytest.fixture(scope="module")
-def boto3_session() -> boto3.Session:
-    """One session for the module's tests, so each service model is parsed once.
-
-    ``mock_aws`` clears boto3's default session, and a new one parses the (large) service
-    models again for every client: seconds per test module.
-    """
-    return boto3.Session(region_name=REGION)
-
-
 @pytest.fixture
 def aws(monkeypatch, boto3_session) -> Iterator[dict[str, Any]]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
