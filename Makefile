@@ -10,10 +10,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # uv installs the same exact pins as pip, several times faster (the SageMaker SDK and
 # its dependencies are most of the download); pip only brings uv itself into the venv.
-# Bytecode is not compiled at install (about 2 GB of source, most of it never imported: all of
-# aws-cdk-lib's 300 service modules, Spark): Python compiles a module on its first import and
-# keeps the result. Only the SageMaker SDK is compiled here, silently, so that its own invalid
-# escape sequences do not warn in the first test run (docs/BENCHMARKS.md has the figures).
+# Bytecode is compiled at install (uv, on every core): where PYTHONDONTWRITEBYTECODE is set,
+# as it is on the machines this project is developed on, Python never keeps what it compiles on
+# import, and every test run would compile botocore, moto, pandas and aws-cdk-lib's bindings
+# again (about 50 s of CPU per run of the suite; docs/BENCHMARKS.md has the figures).
 UV_PIN := uv==0.13.9
 UV := $(VENV)/bin/uv
 CDK := node_modules/.bin/cdk
@@ -41,10 +41,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.tx
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing pinned Python packages into $(VENV) with $(UV_PIN) ..."
 	@$(PY) -m pip install --quiet $(UV_PIN)
-	@$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
-	@$(UV) pip install --quiet --python $(PY) --no-deps -r requirements-nodeps.txt
+	@$(UV) pip install --quiet --python $(PY) --compile-bytecode -r requirements-dev.txt
+	@$(UV) pip install --quiet --python $(PY) --compile-bytecode --no-deps -r requirements-nodeps.txt
 	@$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
-	@$(PY) -W ignore -c 'import compileall as c, importlib.util as u, sys; sys.exit(not all([c.compile_dir(p, quiet=2, workers=0) for n in ("sagemaker", "smdebug_rulesconfig") for p in u.find_spec(n).submodule_search_locations]))'
 	@$(PY) -c 'import aws_cdk, cdk_nag, pydantic, cfnlint, pytest, mlops_constructs, xgboost, smclarify.bias.report'
 	@touch $@
 
