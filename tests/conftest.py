@@ -75,7 +75,7 @@ class _ModuleTimer:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or config.cache is None:
+    if hasattr(config, "workerinput") or getattr(config, "cache", None) is None:
         return
     config.pluginmanager.register(_ModuleTimer(config.cache), "mlops-module-timer")
     # xdist's queue in collection order (sorted below), unless --loadscope-reorder is given.
@@ -87,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under xdist, each worker's collection, longest module first (xdist's queue order)."""
-    if not hasattr(config, "workerinput") or config.cache is None:
+    if not hasattr(config, "workerinput") or getattr(config, "cache", None) is None:
         return
     cached: dict[str, float] = config.cache.get(MODULE_SECONDS_KEY, {})
     counts: dict[str, int] = {}

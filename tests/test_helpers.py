@@ -53,3 +53,18 @@ def test_the_rules_are_loaded_once_per_process(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(Rules, "create_from_directory", classmethod(counted))
     assert lint_text(BROKEN) and lint_text(BROKEN, "us-east-1")
     assert loads == []
+
+
+def test_the_suite_runs_without_pytests_cache(tmp_path):
+    # make bench runs pytest with -p no:cacheprovider (nothing of one run leaks into the
+    # next); the module-time scheduling must then fall back, not crash.
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_layers.py"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
