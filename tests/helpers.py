@@ -156,3 +156,17 @@ def config_problems(context: dict[str, Any]) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         load_config(context)
     return caught.value.problems
+
+
+def lambda_context(function_name: str) -> Any:
+    """A Lambda context as the runtime passes one to ``function_name`` (Powertools'
+    ``inject_lambda_context`` reads these fields); it has no ``get_remaining_time_in_millis``,
+    so the time left is unknown to the handler."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        function_name=function_name,
+        memory_limit_in_mb=256,
+        invoked_function_arn=f"arn:aws:lambda:eu-west-1:284751930618:function:{function_name}",
+        aws_request_id="6a1d2c3b-0e4f-4a5b-8c7d-9e0f1a2b3c4d",
+    )

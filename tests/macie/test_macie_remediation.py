@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -18,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tests.helpers import load_handler
+from tests.helpers import lambda_context, load_handler
 
 REGION = "eu-west-1"
 LAKE = "mlops-dev-raw"
@@ -34,14 +33,7 @@ EVENT = json.loads(
 index = load_handler("macie_remediation")
 
 
-#: A Lambda context as the runtime passes one (Powertools' ``inject_lambda_context`` reads
-#: these fields); no ``get_remaining_time_in_millis``, so the time left is unknown.
-CONTEXT = SimpleNamespace(
-    function_name="remediation",
-    memory_limit_in_mb=256,
-    invoked_function_arn="arn:aws:lambda:eu-west-1:284751930618:function:remediation",
-    aws_request_id="6a1d2c3b-0e4f-4a5b-8c7d-9e0f1a2b3c4d",
-)
+CONTEXT = lambda_context("remediation")
 
 
 @pytest.fixture

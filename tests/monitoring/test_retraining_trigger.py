@@ -27,7 +27,6 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -36,7 +35,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 
-from tests.helpers import load_handler
+from tests.helpers import lambda_context, load_handler
 
 REGION = "eu-west-1"
 ACCOUNT = "284751930618"
@@ -56,14 +55,7 @@ T0 = datetime(2026, 11, 20, 21, 5, 12, tzinfo=UTC)
 index = load_handler("retraining_trigger")
 
 
-#: A Lambda context as the runtime passes one (Powertools' ``inject_lambda_context`` reads
-#: these fields); no ``get_remaining_time_in_millis``, so the time left is unknown.
-CONTEXT = SimpleNamespace(
-    function_name="retraining",
-    memory_limit_in_mb=256,
-    invoked_function_arn="arn:aws:lambda:eu-west-1:284751930618:function:retraining",
-    aws_request_id="6a1d2c3b-0e4f-4a5b-8c7d-9e0f1a2b3c4d",
-)
+CONTEXT = lambda_context("retraining")
 
 
 class Clock:

@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from s3transfer.utils import ChunksizeAdjuster
 
-from tests.helpers import load_handler
+from tests.helpers import lambda_context, load_handler
 
 REGION = "eu-west-1"
 BUCKET = "mlops-dev-artifacts"
@@ -61,14 +61,7 @@ EVENT = json.loads((EVENTS / "sagemaker_model_package_state_change.json").read_t
 index = load_handler("model_deployer")
 
 
-#: A Lambda context as the runtime passes one (Powertools' ``inject_lambda_context`` reads
-#: these fields); no ``get_remaining_time_in_millis``, so the time left is unknown.
-CONTEXT = SimpleNamespace(
-    function_name="deployer",
-    memory_limit_in_mb=256,
-    invoked_function_arn="arn:aws:lambda:eu-west-1:284751930618:function:deployer",
-    aws_request_id="6a1d2c3b-0e4f-4a5b-8c7d-9e0f1a2b3c4d",
-)
+CONTEXT = lambda_context("deployer")
 
 
 @pytest.fixture
