@@ -33,6 +33,18 @@ class PropsCheck:
             return
         self._problems.append(f"{prop}: got {value!r}; {expected}")
 
+    def exactly_one(self, given: dict[str, Any], what: str) -> None:
+        """Record a problem unless exactly one of ``given`` (prop name -> value) is set:
+        ``what`` is given one way (an importer takes a resource or its name, not both)."""
+        names = list(given)
+        count = sum(v is not None for v in given.values())
+        self.require(
+            count == 1,
+            "/".join(names),
+            "neither" if count == 0 else "both",
+            f"give {what} one way: {' or '.join(names)}",
+        )
+
     def add(self, prop: str, problem: str) -> None:
         """Record a problem that is not about one prop's value (a package, the region)."""
         self._problems.append(f"{prop}: {problem}")

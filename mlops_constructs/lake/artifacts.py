@@ -149,17 +149,10 @@ class _ImportedArtifactStore(_ArtifactStoreBase):
     ) -> None:
         super().__init__(scope, id)
         check = PropsCheck("ArtifactStore.from_bucket")
-        check.require(
-            (bucket is None) != (bucket_name is None),
-            "bucket/bucket_name",
-            "both" if bucket is not None else "neither",
-            "give the bucket one way: bucket or bucket_name",
-        )
-        check.require(
-            (encryption_key is None) != (encryption_key_arn is None),
-            "encryption_key/encryption_key_arn",
-            "both" if encryption_key is not None else "neither",
-            "give the bucket's key one way: encryption_key or encryption_key_arn",
+        check.exactly_one({"bucket": bucket, "bucket_name": bucket_name}, "the bucket")
+        check.exactly_one(
+            {"encryption_key": encryption_key, "encryption_key_arn": encryption_key_arn},
+            "the bucket's key",
         )
         check.raise_if_any()
         if encryption_key is None:

@@ -438,17 +438,13 @@ class _ImportedDataLake(_DataLakeBase):
     ) -> None:
         super().__init__(scope, id)
         check = PropsCheck("DataLake.from_lake_attributes")
-        check.require(
-            (bucket_names is None) != (buckets is None),
-            "bucket_names/buckets",
-            "both" if bucket_names is not None else "neither",
-            "give the zone buckets one way: bucket_names (zone -> name) or buckets",
+        check.exactly_one(
+            {"bucket_names": bucket_names, "buckets": buckets},
+            "the zone buckets (bucket_names: zone -> name)",
         )
-        check.require(
-            (encryption_key is None) != (encryption_key_arn is None),
-            "encryption_key/encryption_key_arn",
-            "both" if encryption_key is not None else "neither",
-            "give the lake key one way: encryption_key or encryption_key_arn",
+        check.exactly_one(
+            {"encryption_key": encryption_key, "encryption_key_arn": encryption_key_arn},
+            "the lake key",
         )
         zones = list(bucket_names or buckets or {})
         for _, got, expected in zones_problems(zones):
