@@ -19,6 +19,19 @@ from mlops_constructs.training.interfaces import IModelRegistry
 _GROUP_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
+def _check_group(check: PropsCheck, group_name: str, reader_accounts: Sequence[str]) -> None:
+    """Raise every problem of a group name and reader accounts, made or imported alike."""
+    check.require(
+        bool(_GROUP_RE.match(group_name)),
+        "group_name",
+        group_name,
+        "expected 1-63 letters, digits or hyphens, starting and ending with a letter or digit",
+    )
+    bad = [a for a in reader_accounts if not re.match(r"^\d{12}$", a)]
+    check.require(not bad, "reader_accounts", bad, "expected 12-digit account ids")
+    check.raise_if_any()
+
+
 class _RegistryBase(Construct):
     """Grants and names of a model package group, made or imported."""
 
@@ -140,16 +153,7 @@ class ModelRegistry(_RegistryBase):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
-        check = PropsCheck("ModelRegistry")
-        check.require(
-            bool(_GROUP_RE.match(group_name)),
-            "group_name",
-            group_name,
-            "expected 1-63 letters, digits or hyphens, starting and ending with a letter or digit",
-        )
-        bad = [a for a in reader_accounts if not re.match(r"^\d{12}$", a)]
-        check.require(not bad, "reader_accounts", bad, "expected 12-digit account ids")
-        check.raise_if_any()
+        _check_group(PropsCheck("ModelRegistry"), group_name, reader_accounts)
         stack = Stack.of(self)
         self._set_names(group_name)
         readers = [a for a in dict.fromkeys(reader_accounts) if a != stack.account]
@@ -206,16 +210,7 @@ class _ImportedRegistry(_RegistryBase):
         self, scope: Construct, id: str, *, group_name: str, reader_accounts: Sequence[str]
     ) -> None:
         super().__init__(scope, id)
-        check = PropsCheck("ModelRegistry.from_group_name")
-        check.require(
-            bool(_GROUP_RE.match(group_name)),
-            "group_name",
-            group_name,
-            "expected 1-63 letters, digits or hyphens, starting and ending with a letter or digit",
-        )
-        bad = [a for a in reader_accounts if not re.match(r"^\d{12}$", a)]
-        check.require(not bad, "reader_accounts", bad, "expected 12-digit account ids")
-        check.raise_if_any()
+        _check_group(PropsCheck("ModelRegistry.from_group_name"), group_name, reader_accounts)
         self._set_names(group_name)
         account = Stack.of(self).account
         self.reader_accounts = tuple(a for a in dict.fromkeys(reader_accounts) if a != account)
