@@ -95,6 +95,22 @@ def dead_letter(event: Any, failure: NonRetryable, context: Any, logger: Logger)
     )
 
 
+def event_detail(event: Any, source: str, detail_type: str, what: str) -> Mapping[str, Any]:
+    """The ``detail`` of an EventBridge event from ``source`` with ``detail_type``, or
+    :class:`Ignored` naming what is wrong (``what`` names the expected event in the reason)."""
+    if not isinstance(event, Mapping):
+        raise Ignored(f"event is a {type(event).__name__}, not an object")
+    if event.get("source") != source or event.get("detail-type") != detail_type:
+        raise Ignored(
+            f"not a {what} event (source={event.get('source')!r}, "
+            f"detail-type={event.get('detail-type')!r})"
+        )
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise Ignored("event has no detail object")
+    return detail
+
+
 def event_id(event: Any) -> str | None:
     """The event's id (EventBridge), or the alarm's ARN (an alarm's Lambda action)."""
     if not isinstance(event, Mapping):

@@ -52,7 +52,7 @@ from typing import Any
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from handler_common.events import Ignored, NonRetryable, unless_ignored
+from handler_common.events import Ignored, NonRetryable, event_detail, unless_ignored
 from handler_common.logs import json_logger
 
 FINDING_ID_TAG = "macie-finding-id"
@@ -100,16 +100,7 @@ class Finding:
 
 def parse_finding(event: Mapping[str, Any]) -> Finding:
     """Extract the finding, or raise :class:`Ignored` naming what is missing or unrelated."""
-    if not isinstance(event, Mapping):
-        raise Ignored(f"event is a {type(event).__name__}, not an object")
-    if event.get("source") != "aws.macie" or event.get("detail-type") != "Macie Finding":
-        raise Ignored(
-            f"not a Macie finding event (source={event.get('source')!r}, "
-            f"detail-type={event.get('detail-type')!r})"
-        )
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise Ignored("event has no detail object")
+    detail = event_detail(event, "aws.macie", "Macie Finding", "Macie finding")
     finding_type = detail.get("type")
     if not isinstance(finding_type, str) or not finding_type.startswith("SensitiveData:"):
         raise Ignored(f"finding type {finding_type!r} is not a sensitive-data finding")

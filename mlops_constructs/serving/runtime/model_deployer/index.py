@@ -81,7 +81,7 @@ from urllib.parse import quote
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from handler_common.events import Ignored, NonRetryable, unless_ignored
+from handler_common.events import Ignored, NonRetryable, event_detail, unless_ignored
 from handler_common.logs import json_logger
 
 SOURCE = "aws.sagemaker"
@@ -232,16 +232,7 @@ def parse_s3_archive_uri(uri: Any) -> S3Location:
 
 def parse_event(event: Any) -> PackageChange:
     """Extract the package change, or raise :class:`Ignored` naming what is wrong."""
-    if not isinstance(event, Mapping):
-        raise Ignored(f"event is a {type(event).__name__}, not an object")
-    if event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
-        raise Ignored(
-            f"not a model package state change event (source={event.get('source')!r}, "
-            f"detail-type={event.get('detail-type')!r})"
-        )
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise Ignored("event has no detail object")
+    detail = event_detail(event, SOURCE, DETAIL_TYPE, "model package state change")
     group = detail.get("ModelPackageGroupName")
     if not isinstance(group, str) or not group:
         raise Ignored("event names no model package group (ModelPackageGroupName)")
