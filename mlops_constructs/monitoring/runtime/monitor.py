@@ -803,7 +803,7 @@ def write_report(results: dict[str, Any], features: Sequence[str], out: Path) ->
             f"p-value < {results['drift_p_value']} (KS for numeric, chi-square for categorical "
             "features).",
             "",
-            "| feature | type | rows | missing | JS distance | KS stat | KS p | "
+            "| feature | type | values | missing | JS distance | KS stat | KS p | "
             "Wasserstein/std | chi² p | drifted |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
