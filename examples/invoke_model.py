@@ -1,4 +1,4 @@
-"""Call a model on the platform's endpoints, and send the ground truth Model Monitor needs.
+"""Call a model on the platform's endpoints, and send the ground truth monitoring needs.
 
 Multi-model endpoint (the ``<env>/Serving`` stack): every approved version of a served model
 is an archive under the endpoint's model prefix; a request names one with ``TargetModel``,
@@ -8,26 +8,104 @@ few seconds); later ones hit the cache::
     python -m examples.invoke_model --endpoint <EndpointName output> \\
         --target-model mlops-platform-dev-spend/v3.tar.gz --row 1,0,0
 
-Monitored endpoint (the ``<env>/Monitoring`` stack): one pinned version, no ``TargetModel``.
-Send an ``InferenceId`` with each request, and later write the true label for that id under
-the endpoint's ground-truth prefix (``--ground-truth-bucket``/``--ground-truth-prefix``):
-Model Monitor joins the two to compute model quality and bias.
+Each request carries an ``InferenceId`` naming the version it asks for,
+``v<version>.<32 hex digits>`` (:func:`inference_id`), and the true label is later written
+for that id under the endpoint's ground-truth prefix (``--ground-truth-bucket`` and
+``--ground-truth-prefix``, ``endpoints/<endpoint name>/ground-truth`` in the artifacts
+bucket). A record that data capture writes for a multi-model endpoint does not say which
+model served it, so the monitoring job (``mlops_constructs/monitoring/runtime/monitor.py``)
+keeps the records of the version it analyses by this prefix, and joins the labels on the id.
+:func:`version_of` reads the version back as that job's filter does. A single-model
+endpoint (the ``<env>/Monitoring`` stack's, one pinned version, no ``TargetModel``) takes
+``--model-version`` for the same prefix; without a version the id is a bare UUID.
 
 Credentials come from the usual boto3 chain; the caller needs ``sagemaker:InvokeEndpoint``
 on the endpoint (``endpoint.grant_invoke(role)`` in CDK) and, for ground truth, write access
-to the prefix (``monitor.grant_ground_truth_write(role)``).
+to the prefix (``artifacts.grant_prefix(role, f"{endpoint.prefix}ground-truth/")``, or
+``monitor.grant_ground_truth_write(role)`` for a Model Monitor schedule's prefix).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import uuid
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import boto3
+
+#: ``InvokeEndpoint``'s limits on ``InferenceId`` (botocore's ``sagemaker-runtime`` model:
+#: length 1-64, pattern ``\A\S[\p{Print}]*\z``): printable ASCII, the first not a space.
+#: botocore checks neither the length nor the pattern before sending, so :func:`invoke` does.
+INFERENCE_ID_MAX_LENGTH = 64
+_INFERENCE_ID = re.compile(r"[!-~][ -~]*")
+
+#: ``v<version>.`` at the start of an inference id: the prefix the monitoring job keeps
+#: (``monitor.version_prefix``); a version is a positive whole number, written without
+#: leading zeros as the model registry numbers them.
+_VERSION_PREFIX = re.compile(r"v([1-9][0-9]*)\.")
+
+#: ``TargetModel`` of a version on the multi-model endpoint, as the approved-model deployer
+#: names its archive (``serving/runtime/model_deployer/index.py``, ``target_model``).
+_TARGET_MODEL = re.compile(r"(?P<group>[^/]+)/v(?P<version>[1-9][0-9]*)\.tar\.gz")
+
+
+def check_inference_id(value: str) -> str:
+    """``value`` when ``InvokeEndpoint`` accepts it as an ``InferenceId``, else ValueError."""
+    if not 1 <= len(value) <= INFERENCE_ID_MAX_LENGTH:
+        raise ValueError(
+            f"InferenceId {value!r} has {len(value)} characters: "
+            f"InvokeEndpoint takes 1 to {INFERENCE_ID_MAX_LENGTH}"
+        )
+    if not _INFERENCE_ID.fullmatch(value):
+        raise ValueError(
+            f"InferenceId {value!r}: InvokeEndpoint takes printable characters, "
+            "the first not whitespace"
+        )
+    return value
+
+
+def _positive_version(version: int) -> int:
+    # bool is an int in Python; a model package version is a positive whole number.
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"model version {version!r} is not a positive integer")
+    return version
+
+
+def inference_id(version: int) -> str:
+    """A new ``InferenceId`` for a request to ``version``: ``v<version>.<uuid4 hex>``.
+
+    The monitoring job keeps the captured records of a version by this prefix, and joins
+    ground truth on the whole id, so the rest is unique (a random UUID)."""
+    return check_inference_id(f"v{_positive_version(version)}.{uuid4().hex}")
+
+
+def version_of(inference_id: str) -> int | None:
+    """The model version an inference id names, or None when it names none.
+
+    Agrees with the monitoring job's filter: an id is kept for version ``N`` exactly when it
+    starts with ``v<N>.`` (so ``v30.…`` is not version 3)."""
+    match = _VERSION_PREFIX.match(inference_id)
+    return int(match.group(1)) if match else None
+
+
+def target_model(group: str, version: int) -> str:
+    """The ``TargetModel`` naming ``version`` of ``group`` on the multi-model endpoint."""
+    return f"{group}/v{_positive_version(version)}.tar.gz"
+
+
+def target_model_version(target: str) -> int:
+    """The version a ``TargetModel`` names (``<group>/v<version>.tar.gz``), else ValueError."""
+    match = _TARGET_MODEL.fullmatch(target)
+    if not match:
+        raise ValueError(
+            f"TargetModel {target!r} does not name a version: expected "
+            "<model package group>/v<version>.tar.gz"
+        )
+    return int(match.group("version"))
 
 
 def invoke(
@@ -48,18 +126,24 @@ def invoke(
     }
     if target_model:
         request["TargetModel"] = target_model
-    if inference_id:
-        request["InferenceId"] = inference_id
+    if inference_id is not None:
+        request["InferenceId"] = check_inference_id(inference_id)
     response = runtime.invoke_endpoint(**request)
     text = response["Body"].read().decode().strip()
     # Built-in XGBoost answers one score per line (or comma-separated on one line).
     return [float(v) for v in text.replace("\n", ",").split(",") if v]
 
 
-def ground_truth_record(inference_id: str, label: float | int) -> dict[str, Any]:
-    """One ground-truth record in the format Model Monitor merges with captured data."""
+Label = float | int
+Labels = Label | Sequence[Label]
+
+
+def ground_truth_record(inference_id: str, label: Labels) -> dict[str, Any]:
+    """One ground-truth record in the format the monitoring job (and Model Monitor) joins with
+    the captured request of ``inference_id``: one label, or one per row of a batch."""
+    labels = [label] if isinstance(label, int | float) else list(label)
     return {
-        "groundTruthData": {"data": str(label), "encoding": "CSV"},
+        "groundTruthData": {"data": ",".join(str(v) for v in labels), "encoding": "CSV"},
         "eventMetadata": {"eventId": inference_id},
         "eventVersion": "0",
     }
@@ -74,13 +158,14 @@ def put_ground_truth(
     s3: Any,
     bucket: str,
     prefix: str,
-    labels: dict[str, float | int],
+    labels: dict[str, Labels],
     *,
     when: datetime | None = None,
 ) -> str:
-    """Write the labels (inference id -> true label) as one JSON Lines object; its key."""
+    """Write the labels (inference id -> true label, or one per row) as one JSON Lines
+    object; its key."""
     when = when or datetime.now(UTC)
-    key = ground_truth_key(prefix, when, uuid.uuid4().hex)
+    key = ground_truth_key(prefix, when, uuid4().hex)
     body = "\n".join(json.dumps(ground_truth_record(i, v)) for i, v in labels.items())
     # The artifacts bucket accepts only SSE-KMS uploads (its default key applies).
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ServerSideEncryption="aws:kms")
@@ -91,27 +176,54 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--target-model", help="multi-model endpoint only: <group>/v<N>.tar.gz")
+    parser.add_argument(
+        "--model-version",
+        type=int,
+        help="single-model endpoint: the version it serves, carried in the InferenceId",
+    )
     parser.add_argument("--row", action="append", required=True, help="comma-separated features")
-    parser.add_argument("--label", type=float, help="the true label, sent as ground truth")
+    parser.add_argument(
+        "--label",
+        type=float,
+        action="append",
+        help="the true label of a --row (one per row, in order), sent as ground truth",
+    )
     parser.add_argument("--ground-truth-bucket")
     parser.add_argument("--ground-truth-prefix")
     args = parser.parse_args(argv)
     rows = [[float(v) for v in row.split(",")] for row in args.row]
-    inference_id = str(uuid.uuid4())
+    version = args.model_version
+    if args.target_model:
+        try:
+            version = target_model_version(args.target_model)
+        except ValueError as error:
+            parser.error(str(error))
+        if args.model_version is not None and args.model_version != version:
+            parser.error(
+                f"--model-version {args.model_version} but {args.target_model} is v{version}"
+            )
+    if args.label and len(args.label) != len(rows):
+        parser.error(f"{len(args.label)} --label for {len(rows)} --row: give one per row")
+    if args.label and not (args.ground_truth_bucket and args.ground_truth_prefix):
+        parser.error("--label needs --ground-truth-bucket and --ground-truth-prefix")
+    try:
+        request_id = inference_id(version) if version is not None else str(uuid4())
+    except ValueError as error:
+        parser.error(str(error))
     scores = invoke(
         boto3.client("sagemaker-runtime"),
         args.endpoint,
         rows,
         target_model=args.target_model,
-        inference_id=inference_id,
+        inference_id=request_id,
     )
-    print(json.dumps({"inferenceId": inference_id, "scores": scores}))
-    if args.label is not None and args.ground_truth_bucket and args.ground_truth_prefix:
+    print(json.dumps({"inferenceId": request_id, "scores": scores}))
+    if args.label:
         key = put_ground_truth(
             boto3.client("s3"),
             args.ground_truth_bucket,
             args.ground_truth_prefix,
-            {inference_id: args.label},
+            {request_id: args.label},
         )
         print(json.dumps({"groundTruth": f"s3://{args.ground_truth_bucket}/{key}"}))
 
