@@ -39,7 +39,8 @@ import boto3
 
 #: ``InvokeEndpoint``'s limits on ``InferenceId`` (botocore's ``sagemaker-runtime`` model:
 #: length 1-64, pattern ``\A\S[\p{Print}]*\z``): printable ASCII, the first not a space.
-#: botocore checks neither the length nor the pattern before sending, so :func:`invoke` does.
+#: botocore checks only the minimum before sending (65 characters or a leading space go out
+#: and fail at the endpoint), so :func:`invoke` checks all of them.
 INFERENCE_ID_MAX_LENGTH = 64
 _INFERENCE_ID = re.compile(r"[!-~][ -~]*")
 
