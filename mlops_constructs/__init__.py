@@ -38,6 +38,7 @@ from mlops_constructs.macie import (
 from mlops_constructs.monitoring import (
     BiasSettings,
     ModelMonitor,
+    MonitoringMetricsPublisher,
     MonitorSchedules,
     MonitorThresholds,
     RetrainingTrigger,
@@ -100,6 +101,7 @@ __all__ = [
     "ModelRegistry",
     "MonitorSchedules",
     "MonitorThresholds",
+    "MonitoringMetricsPublisher",
     "MultiModelEndpoint",
     "Network",
     "OffHours",

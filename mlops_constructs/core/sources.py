@@ -5,8 +5,9 @@ the distribution, so a stack in another repository that uses a construct deploys
 shipped with it:
 
 * Lambda handlers: ``serving/runtime/model_deployer``, ``macie/runtime/macie_remediation``,
-  ``monitoring/runtime/retraining_trigger``, each a folder with ``index.py``; every function
-  also gets ``core/runtime/handler_common`` (JSON logging, event checks).
+  ``monitoring/runtime/retraining_trigger``, ``monitoring/runtime/metrics_publisher``, each a
+  folder with ``index.py``; every function also gets ``core/runtime/handler_common`` (JSON
+  logging, event checks).
 * The Glue job script: ``glue/runtime/feature_etl.py``.
 * The SageMaker processing scripts: ``training/runtime/preprocess.py`` and ``evaluate.py``.
 """
@@ -27,6 +28,7 @@ HANDLERS = {
     "model_deployer": "serving",
     "macie_remediation": "macie",
     "retraining_trigger": "monitoring",
+    "metrics_publisher": "monitoring",
 }
 
 #: The folder every handler's package also gets (JSON logging and such), in ``core/runtime``.

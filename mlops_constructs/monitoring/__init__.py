@@ -1,5 +1,6 @@
 """Monitoring of served models, with alarms that can start retraining (its Lambda handler
-is ``runtime/retraining_trigger``)."""
+is ``runtime/retraining_trigger``) and the publisher of the monitoring engine's metrics
+(``runtime/metrics_publisher``)."""
 
 from mlops_constructs.monitoring.model_monitor import ModelMonitor, pascal_case
 from mlops_constructs.monitoring.props import (
@@ -16,6 +17,7 @@ from mlops_constructs.monitoring.props import (
     MonitorThresholds,
     is_monitor_cron,
 )
+from mlops_constructs.monitoring.publisher import MonitoringMetricsPublisher
 from mlops_constructs.monitoring.retraining import RetrainingTrigger
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "ModelMonitor",
     "MonitorSchedules",
     "MonitorThresholds",
+    "MonitoringMetricsPublisher",
     "RetrainingTrigger",
     "is_monitor_cron",
     "pascal_case",

@@ -40,9 +40,9 @@ class NonRetryable(Exception):
 def unless_ignored(
     event: Any,
     logger: Logger,
-    work: Callable[[], dict[str, str]],
+    work: Callable[[], dict[str, Any]],
     context: Any = None,
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """Run ``work``; an :class:`Ignored` event is logged and reported, a
     :class:`NonRetryable` failure is sent to the dead-letter queue and reported.
 
