@@ -521,7 +521,7 @@ def attribution_shift(current: dict[str, float], baseline: dict[str, float]) -> 
     b = [baseline.get(n, 0.0) for n in names]
     if not sum(a) or not sum(b):
         return None
-    return sum(abs(x / sum(a) - y / sum(b)) for x, y in zip(a, b)) / 2  # noqa: B905 (3.9)
+    return sum(abs(x / sum(a) - y / sum(b)) for x, y in zip(a, b)) / 2
 
 
 # --- the run ------------------------------------------------------------------------------
