@@ -40,10 +40,19 @@ def served_instance_types(config: EnvironmentConfig, model: str) -> tuple[list[s
     return inference, transform_instance_types(inference)
 
 
+def uses_model_monitor_baselines(config: EnvironmentConfig, model: str) -> bool:
+    """Whether ``model``'s pipeline keeps the Model Monitor and Clarify baseline steps: when
+    a ``monitoring`` entry of ``config`` watches it, since the monitoring stack's
+    ModelMonitor (the Model Monitor engine) reads those baselines."""
+    return any(m.model == model for m in config.monitoring)
+
+
 class TrainingStack(PlatformStack):
     """For each model of ``config.training``: its model package group, its pipeline, a
     scheduled start and a start after each successful run of the Glue job that writes the
-    model's curated dataset (``etl_jobs``: dataset name to Glue job name)."""
+    model's curated dataset (``etl_jobs``: dataset name to Glue job name). A model with a
+    ``monitoring`` entry keeps the Model Monitor and Clarify baseline steps
+    (``model_monitor_baselines``), which the monitoring stack's Model Monitor reads."""
 
     def __init__(
         self,
@@ -96,6 +105,7 @@ class TrainingStack(PlatformStack):
                 tuning=t.tuning,
                 evaluation_threshold=t.evaluation_threshold,
                 approval_status=t.approval_status,
+                model_monitor_baselines=uses_model_monitor_baselines(config, t.model_name),
             )
             pipeline.schedule_rule("Schedule", schedule=t.schedule)
             pipeline.data_rule("NewData", etl_job_name=etl_jobs[t.dataset])

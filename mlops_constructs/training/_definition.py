@@ -31,6 +31,9 @@ CSV_CONTENT_TYPE = "text/csv"
 #: "Configure the Analysis",
 #: https://docs.aws.amazon.com/sagemaker/latest/dg/clarify-processing-job-configure-analysis.html
 PRE_TRAINING_BIAS_METHODS = ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS")
+#: What the ``MonitoringBaseline`` step writes (runtime/baseline.py) in its ``baseline``
+#: output; registered as the model package's ``ModelMetrics.ModelDataQuality.Statistics``.
+BASELINE_FILE = "baseline.json"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class PipelineSpec:
     model_package_group_name: str
     prepare_script_uri: str
     evaluate_script_uri: str
+    #: ``runtime/baseline.py``: the ``MonitoringBaseline`` step's script.
+    baseline_script_uri: str
     input_uri: str
     label: str
     key_column: str
@@ -82,6 +87,11 @@ class PipelineSpec:
     #: Instance types the registered model package declares for endpoints / batch transform.
     inference_instances: list[str] = field(default_factory=lambda: ["ml.m5.large"])
     transform_instances: list[str] = field(default_factory=lambda: ["ml.m5.xlarge"])
+    #: Keep the Model Monitor (``DataQualityBaseline``, a QualityCheckStep) and Clarify
+    #: (``DataBiasBaseline``, a ClarifyCheckStep) baseline steps: only for accounts that have
+    #: those services (both are closed to new customers). The ``MonitoringBaseline`` step
+    #: runs either way.
+    model_monitor_baselines: bool = False
 
 
 @dataclass
@@ -250,6 +260,7 @@ def build_definition(spec: PipelineSpec) -> Definition:
         input_uri=masker.mask(spec.input_uri),
         prepare_script_uri=masker.mask(spec.prepare_script_uri),
         evaluate_script_uri=masker.mask(spec.evaluate_script_uri),
+        baseline_script_uri=masker.mask(spec.baseline_script_uri),
     )
 
     def build() -> dict[str, Any]:
@@ -495,6 +506,9 @@ def _build(spec: PipelineSpec) -> Definition:
             on="/", values=[base, "executions", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts]
         )
 
+    def metrics(uri: Any) -> Any:
+        return MetricsSource(s3_uri=uri, content_type="application/json")
+
     splits = ("train", "validation", "test")
     prepare = ProcessingStep(
         name="PrepareFeatures",
@@ -612,58 +626,83 @@ def _build(spec: PipelineSpec) -> Definition:
         ),
     )
 
-    check_job = CheckJobConfig(
-        role=role,
-        instance_count=1,
-        instance_type=spec.processing_instance_type,
-        volume_kms_key=kms,
-        output_kms_key=kms,
-        max_runtime_in_seconds=spec.max_runtime_seconds,
-        sagemaker_session=session,
-        network_config=network,
-    )
-    data_quality = DataQualityStep(
-        name="DataQualityBaseline",
-        quality_check_config=DataQualityCheckConfig(
-            baseline_dataset=split_uri("train"),
-            dataset_format=DatasetFormat.csv(header=False, output_columns_position="START"),
-            output_s3_uri=f"{base}/baselines/data-quality",
-        ),
-        check_job_config=check_job,
-        skip_check=True,
-        register_new_baseline=True,
-        model_package_group_name=group_name,
-    )
-    bias_config = DataBiasCheckConfig(
-        data_config=DataConfig(
-            s3_data_input_path=split_uri("train"),
-            s3_output_path=f"{base}/baselines/data-bias",
-            s3_analysis_config_output_path=f"{base}/baselines/data-bias-config",
-            label=spec.label,
-            headers=list(spec.headers),
-            dataset_type="text/csv",
-        ),
-        data_bias_config=BiasConfig(
-            label_values_or_threshold=list(spec.bias_label_values_or_threshold),
-            facet_name=spec.bias_facet,
-            facet_values_or_threshold=list(spec.bias_facet_values_or_threshold),
-        ),
-        methods=list(PRE_TRAINING_BIAS_METHODS),
-        kms_key=kms,
-    )
-    data_bias = DataBiasStep(
-        name="DataBiasBaseline",
-        clarify_check_config=bias_config,
-        check_job_config=check_job,
-        skip_check=True,
-        register_new_baseline=True,
-        model_package_group_name=group_name,
-    )
-    # The monitoring config key holds a timestamp and a UUID: give it a stable key so the
-    # definition only changes when its content does.
-    stable = f"{base}/baselines/data-bias-config/bias-monitoring-configuration.json"
-    session.uploads[stable] = session.uploads.pop(bias_config.monitoring_analysis_config_uri)
-    bias_config.monitoring_analysis_config_uri = stable
+    # Model Monitor's and Clarify's own baselines, only for accounts that have them.
+    check_steps: list[Any] = []
+    monitor_metrics: dict[str, Any] = {}
+    monitor_baselines: dict[str, Any] = {}
+    if spec.model_monitor_baselines:
+        check_job = CheckJobConfig(
+            role=role,
+            instance_count=1,
+            instance_type=spec.processing_instance_type,
+            volume_kms_key=kms,
+            output_kms_key=kms,
+            max_runtime_in_seconds=spec.max_runtime_seconds,
+            sagemaker_session=session,
+            network_config=network,
+        )
+        data_quality = DataQualityStep(
+            name="DataQualityBaseline",
+            quality_check_config=DataQualityCheckConfig(
+                baseline_dataset=split_uri("train"),
+                dataset_format=DatasetFormat.csv(header=False, output_columns_position="START"),
+                output_s3_uri=f"{base}/baselines/data-quality",
+            ),
+            check_job_config=check_job,
+            skip_check=True,
+            register_new_baseline=True,
+            model_package_group_name=group_name,
+        )
+        bias_config = DataBiasCheckConfig(
+            data_config=DataConfig(
+                s3_data_input_path=split_uri("train"),
+                s3_output_path=f"{base}/baselines/data-bias",
+                s3_analysis_config_output_path=f"{base}/baselines/data-bias-config",
+                label=spec.label,
+                headers=list(spec.headers),
+                dataset_type="text/csv",
+            ),
+            data_bias_config=BiasConfig(
+                label_values_or_threshold=list(spec.bias_label_values_or_threshold),
+                facet_name=spec.bias_facet,
+                facet_values_or_threshold=list(spec.bias_facet_values_or_threshold),
+            ),
+            methods=list(PRE_TRAINING_BIAS_METHODS),
+            kms_key=kms,
+        )
+        data_bias = DataBiasStep(
+            name="DataBiasBaseline",
+            clarify_check_config=bias_config,
+            check_job_config=check_job,
+            skip_check=True,
+            register_new_baseline=True,
+            model_package_group_name=group_name,
+        )
+        # The monitoring config key holds a timestamp and a UUID: give it a stable key so the
+        # definition only changes when its content does.
+        stable = f"{base}/baselines/data-bias-config/bias-monitoring-configuration.json"
+        session.uploads[stable] = session.uploads.pop(bias_config.monitoring_analysis_config_uri)
+        bias_config.monitoring_analysis_config_uri = stable
+        check_steps = [data_quality, data_bias]
+        # Model Monitor's data-quality statistics and constraints are registered as the
+        # drift check baselines only: ModelMetrics' ModelDataQuality holds baseline.json.
+        monitor_metrics = {
+            "bias_pre_training": metrics(data_bias.properties.CalculatedBaselineConstraints)
+        }
+        monitor_baselines = {
+            "drift_check_baselines": DriftCheckBaselines(
+                model_data_statistics=metrics(
+                    data_quality.properties.BaselineUsedForDriftCheckStatistics
+                ),
+                model_data_constraints=metrics(
+                    data_quality.properties.BaselineUsedForDriftCheckConstraints
+                ),
+                bias_pre_training_constraints=metrics(
+                    data_bias.properties.BaselineUsedForDriftCheckConstraints
+                ),
+                bias_config_file=FileSource(s3_uri=stable, content_type="application/json"),
+            )
+        }
 
     best_model = tune.get_top_model_s3_uri(
         top_k=0, s3_bucket=bucket, prefix=f"{spec.prefix}/tuning"
@@ -709,8 +748,45 @@ def _build(spec: PipelineSpec) -> Definition:
         ),
     )
 
-    def metrics(uri: Any) -> Any:
-        return MetricsSource(s3_uri=uri, content_type="application/json")
+    # The statistics this version is monitored against (runtime/baseline.py): the train
+    # split the best model learnt from, and its archive for the mean |SHAP| per feature.
+    baseline = ProcessingStep(
+        name="MonitoringBaseline",
+        step_args=processor(xgb_image, "monitoring-baseline").run(
+            code=spec.baseline_script_uri,
+            inputs=[
+                ProcessingInput(
+                    input_name="train",
+                    s3_input=ProcessingS3Input(
+                        s3_uri=split_uri("train"),
+                        local_path="/opt/ml/processing/train",
+                        s3_data_type="S3Prefix",
+                        s3_input_mode="File",
+                    ),
+                ),
+                ProcessingInput(
+                    input_name="model",
+                    s3_input=ProcessingS3Input(
+                        s3_uri=best_model,
+                        local_path="/opt/ml/processing/model",
+                        s3_data_type="S3Prefix",
+                        s3_input_mode="File",
+                    ),
+                ),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name="baseline",
+                    s3_output=ProcessingS3Output(
+                        s3_uri=execution_uri("baseline"),
+                        local_path="/opt/ml/processing/baseline",
+                        s3_upload_mode="EndOfJob",
+                    ),
+                )
+            ],
+            arguments=["--features", ",".join(spec.headers[1:])],
+        ),
+    )
 
     builder = ModelBuilder(
         image_uri=xgb_image,
@@ -730,22 +806,22 @@ def _build(spec: PipelineSpec) -> Definition:
         transform_instances=list(spec.transform_instances),
         model_metrics=ModelMetrics(
             model_statistics=metrics(Join(on="/", values=[evaluation_uri, "evaluation.json"])),
-            model_data_statistics=metrics(data_quality.properties.CalculatedBaselineStatistics),
-            model_data_constraints=metrics(data_quality.properties.CalculatedBaselineConstraints),
-            bias_pre_training=metrics(data_bias.properties.CalculatedBaselineConstraints),
-        ),
-        drift_check_baselines=DriftCheckBaselines(
+            # This version's monitoring baseline (baseline.py's layout, not Model Monitor's
+            # statistics.json): the same field whether or not Model Monitor's steps run.
             model_data_statistics=metrics(
-                data_quality.properties.BaselineUsedForDriftCheckStatistics
+                Join(
+                    on="/",
+                    values=[
+                        baseline.properties.ProcessingOutputConfig.Outputs[
+                            "baseline"
+                        ].S3Output.S3Uri,
+                        BASELINE_FILE,
+                    ],
+                )
             ),
-            model_data_constraints=metrics(
-                data_quality.properties.BaselineUsedForDriftCheckConstraints
-            ),
-            bias_pre_training_constraints=metrics(
-                data_bias.properties.BaselineUsedForDriftCheckConstraints
-            ),
-            bias_config_file=FileSource(s3_uri=stable, content_type="application/json"),
+            **monitor_metrics,
         ),
+        **monitor_baselines,
         approval_status=p_approval,
     )
     for container in register_args.create_model_package_request["InferenceSpecification"][
@@ -755,6 +831,10 @@ def _build(spec: PipelineSpec) -> Definition:
         for key in ("SAGEMAKER_PROGRAM", "SAGEMAKER_SUBMIT_DIRECTORY"):
             if environment.get(key) == "":
                 environment.pop(key)
+    # The SDK sends every ModelMetrics section, empty ones too (Bias, Explainability).
+    request_metrics = register_args.create_model_package_request.get("ModelMetrics") or {}
+    for section in [k for k, v in request_metrics.items() if not v]:
+        request_metrics.pop(section)
     register = ModelStep(name="RegisterModel", step_args=register_args)
 
     metric_path = (
@@ -788,7 +868,7 @@ def _build(spec: PipelineSpec) -> Definition:
     pipeline = Pipeline(
         name=spec.name,
         parameters=[p_input, p_threshold, p_approval, p_reason, p_alarm, p_detail],
-        steps=[prepare, tune, data_quality, data_bias, evaluate, check],
+        steps=[prepare, tune, *check_steps, evaluate, baseline, check],
         sagemaker_session=session,
         pipeline_experiment_config=None,
     )

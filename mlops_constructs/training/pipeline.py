@@ -44,8 +44,11 @@ class TrainingPipeline(Construct):
     validation and test splits: the label, then exactly ``features`` in their order),
     ``TuneModel`` (Bayesian tuning of built-in XGBoost, early stopping, managed spot training
     with ``max_wait`` and no checkpoints, ``tuning.input_mode`` input, ``File`` by default),
-    ``DataQualityBaseline`` and ``DataBiasBaseline`` (baselines for Model Monitor, written
-    under ``pipelines/<name>/baselines/`` of the artifacts bucket; the bias baseline's
+    with ``model_monitor_baselines`` only (``False`` by default: Model Monitor and Clarify
+    are closed to new customers, and these steps need them), ``DataQualityBaseline`` (a
+    QualityCheckStep) and ``DataBiasBaseline`` (a ClarifyCheckStep) (baselines for Model
+    Monitor, written under ``pipelines/<name>/baselines/`` of the artifacts bucket,
+    registered as the package's ``DriftCheckBaselines``; the bias baseline's
     positive outcome is ``bias_label_values_or_threshold``, by default ``[0.5]`` for binary
     classification (the class 1) and required for regression, and its sensitive group
     ``bias_facet_values_or_threshold``, ``[0.5]`` by default: the 1.0 rows of a one-hot
@@ -53,19 +56,24 @@ class TrainingPipeline(Construct):
     ``series_datatype``): one value is a threshold and the group the rows above it, so ``[1]``
     would be empty. The baseline computes every pre-training metric but CDDL, which needs a
     group variable),
-    ``EvaluateModel`` (``runtime/evaluate.py``), and ``CheckMetric``: if the test
-    metric reaches the ``MetricThreshold`` parameter, ``RegisterModel`` in the registry's
-    group with the metrics and baselines attached, the ``ModelApprovalStatus`` parameter
+    ``EvaluateModel`` (``runtime/evaluate.py``), ``MonitoringBaseline``
+    (``runtime/baseline.py`` on the XGBoost image: the statistics of the train split and the
+    best model's mean absolute SHAP value per feature, written to
+    ``pipelines/<name>/executions/<execution id>/baseline/baseline.json``, in every
+    account), and ``CheckMetric``: if the test metric reaches the ``MetricThreshold``
+    parameter, ``RegisterModel`` in the registry's group with the metrics and baselines
+    attached (the version's ``baseline.json`` as ``ModelMetrics.ModelDataQuality.Statistics``,
+    so each version carries its own), the ``ModelApprovalStatus`` parameter
     (its default is ``approval_status``) and ``inference_instance_types`` (``ml.m5.large``
     by default; the types the environment's endpoints serve the model on) and
     ``transform_instance_types`` (``ml.m5.xlarge`` by default), else the pipeline fails.
 
-    Files the SDK would upload while authoring (Clarify's ``analysis_config.json`` and the
-    bias monitoring config) are written at deploy time to exactly the artifacts-bucket
-    key the definition names, by a custom resource (``PutObject``): Clarify looks for
-    ``analysis_config.json`` by name, which an asset's hashed key would not give. They are
-    kept when the stack is deleted (registered model packages refer to the monitoring
-    config).
+    Files the SDK would upload while authoring (with ``model_monitor_baselines``: Clarify's
+    ``analysis_config.json`` and the bias monitoring config) are written at deploy time to
+    exactly the artifacts-bucket key the definition names, by a custom resource
+    (``PutObject``): Clarify looks for ``analysis_config.json`` by name, which an asset's
+    hashed key would not give. They are kept when the stack is deleted (registered model
+    packages refer to the monitoring config).
 
     Every job runs in the given subnets and security group, with network isolation,
     inter-container traffic encryption, and volumes and outputs encrypted with
@@ -106,6 +114,7 @@ class TrainingPipeline(Construct):
         bias_facet_values_or_threshold: Sequence[float] = (0.5,),
         inference_instance_types: Sequence[str] = DEFAULT_INFERENCE_INSTANCE_TYPES,
         transform_instance_types: Sequence[str] = DEFAULT_TRANSFORM_INSTANCE_TYPES,
+        model_monitor_baselines: bool = False,
     ) -> None:
         super().__init__(scope, id)
         check = PropsCheck("TrainingPipeline")
@@ -157,8 +166,11 @@ class TrainingPipeline(Construct):
         stack = Stack.of(self)
         prefix = f"pipelines/{pipeline_name}"
         self.pipeline_name = pipeline_name
-        #: Where the baseline steps write Model Monitor's baselines in the artifacts bucket
-        #: (``data-quality/constraints.json`` and ``statistics.json``, ``data-bias/``...).
+        #: Whether the Model Monitor and Clarify baseline steps run (see the class docstring).
+        self.model_monitor_baselines = model_monitor_baselines
+        #: Where the Model Monitor baseline steps (``model_monitor_baselines``) write their
+        #: baselines in the artifacts bucket (``data-quality/constraints.json`` and
+        #: ``statistics.json``, ``data-bias/``...).
         self.baselines_prefix = f"{prefix}/baselines/"
 
         self.role = iam.Role(
@@ -171,7 +183,7 @@ class TrainingPipeline(Construct):
             name: s3_assets.Asset(
                 self, f"{name.capitalize()}Script", path=sagemaker_script_path(f"{name}.py")
             )
-            for name in ("preprocess", "evaluate")
+            for name in ("preprocess", "evaluate", "baseline")
         }
         subnet_ids = vpc.select_subnets(
             subnet_type=subnets.subnet_type, subnet_group_name=subnets.subnet_group_name
@@ -191,6 +203,7 @@ class TrainingPipeline(Construct):
             model_package_group_name=registry.group_name,
             prepare_script_uri=scripts["preprocess"].s3_object_url,
             evaluate_script_uri=scripts["evaluate"].s3_object_url,
+            baseline_script_uri=scripts["baseline"].s3_object_url,
             input_uri=f"s3://{lake.bucket(input_zone).bucket_name}/{input_prefix}",
             label=label,
             key_column=key_column,
@@ -217,6 +230,7 @@ class TrainingPipeline(Construct):
             input_mode=tuning.input_mode,
             inference_instances=list(inference_instance_types),
             transform_instances=list(transform_instance_types),
+            model_monitor_baselines=model_monitor_baselines,
         )
         definition = build_definition(spec)
         body = definition.body

@@ -15,7 +15,8 @@ SageMaker Pipelines does, resolving ``Get`` (parameters, ``Execution.PipelineExe
   ``python3 <script> <ContainerArguments>`` in a subprocess, with every
   ``/opt/ml/processing/...`` path under a temporary folder named by ``MLOPS_PROCESSING_ROOT``
   (the contract the scripts keep); inputs are downloaded and outputs uploaded with S3's
-  ``S3Prefix`` semantics.
+  ``S3Prefix`` semantics. The monitoring baseline (``runtime/baseline.py`` on the best
+  model's archive and the train split) runs this way too.
 * ``Tuning``: each channel is validated the way the built-in XGBoost container validates it
   (``mlops_constructs.xgboost_channels``, the table read from the container's source), then
   one training job runs with the ``xgboost`` package at the image's version, the static
@@ -517,6 +518,14 @@ class Registration:
     def model_data_urls(self) -> list[str]:
         containers = self.request["InferenceSpecification"]["Containers"]
         return [c["ModelDataUrl"] for c in containers]
+
+    @property
+    def monitoring_baseline_uri(self) -> str | None:
+        """The version's monitoring baseline (baseline.json): the package's
+        ``ModelMetrics.ModelDataQuality.Statistics``."""
+        metrics = self.request.get("ModelMetrics", {})
+        statistics = metrics.get("ModelDataQuality", {}).get("Statistics", {})
+        return statistics.get("S3Uri")
 
 
 #: A check of a property file's content (its JSON): the problems found, if any.

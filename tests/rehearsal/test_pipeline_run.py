@@ -163,6 +163,54 @@ def test_the_registered_package_points_at_what_the_run_wrote(dev_rehearsal: Rehe
     assert [c["Image"] for c in containers] == [training_image]
 
 
+def _baseline_step(pipeline: SynthesizedPipeline) -> dict[str, Any]:
+    return pipeline.step("MonitoringBaseline")
+
+
+def test_the_registered_package_carries_this_versions_monitoring_baseline(
+    dev_rehearsal: RehearsedRun,
+) -> None:
+    """baseline.py ran on the train split and the registered model's archive: the package
+    refers to its baseline.json, under this execution, with every feature and the SHAP
+    means of that model."""
+    run = dev_rehearsal.run
+    run.raise_for_problems()
+    (registration,) = run.registrations
+    uri = registration.monitoring_baseline_uri
+    assert uri in registration.checked_artifacts, registration.request.get("ModelMetrics")
+    assert uri.endswith(f"/executions/{run.execution_id}/baseline/baseline.json")
+    statistics = registration.request["ModelMetrics"]["ModelDataQuality"]["Statistics"]
+    assert statistics["ContentType"] == "application/json"
+    document = json.loads(run.s3.path(uri).read_text())
+    features = dev_rehearsal.training_config["feature_columns"]
+    assert document["features"] == features
+    assert sorted(document["feature_statistics"]) == sorted(features)
+    # Every training row, no feature missing (the splits have no empty cells).
+    train_uri = run.properties[_prepare_step(run.pipeline)["Name"]]["ProcessingOutputConfig"][
+        "Outputs"
+    ]
+    (train,) = [o["S3Output"]["S3Uri"] for o in train_uri if o["OutputName"] == "train"]
+    bucket = train.removeprefix("s3://").split("/", 1)[0]
+    rows = sum(
+        len([line for line in (run.s3.root / bucket / k).read_text().splitlines() if line])
+        for k in run.s3.keys(train)
+    )
+    assert document["rows"] == rows > 0
+    for name in features:
+        stats = document["feature_statistics"][name]
+        assert (stats["count"], stats["missing"]) == (rows, 0), name
+        assert stats["type"] == "categorical", name  # the rehearsal's features are one-hot
+    # The SHAP means come from the registered model's archive, one per feature.
+    assert sorted(document["shap"]["mean_abs"]) == sorted(features)
+    assert any(v > 0 for v in document["shap"]["mean_abs"].values())
+    inputs = {
+        i["InputName"]: i["S3Input"]["S3Uri"]
+        for i in run.properties["MonitoringBaseline"]["ProcessingInputs"]
+    }
+    assert [inputs["model"]] == registration.model_data_urls
+    assert inputs["train"] == train
+
+
 # -------------------------------------------------------------------------------------------
 # Negative controls: deliberately broken copies must fail the rehearsal, for the named reason
 # -------------------------------------------------------------------------------------------
@@ -287,3 +335,28 @@ def test_control_a_label_threshold_outside_the_labels_selects_none_or_all(
     assert any(p.startswith(f"label {config['label']!r}") and expected in p for p in problems), (
         problems
     )
+
+
+def test_control_a_baseline_of_other_features_fails_and_nothing_is_registered(
+    dev_rehearsal: RehearsedRun, tmp_path: Path
+) -> None:
+    """baseline.py refuses a split whose width does not match --features: a version is
+    never registered with a baseline of other columns."""
+    broken = dev_rehearsal.pipeline.copy()
+    arguments = _baseline_step(broken)["Arguments"]["AppSpecification"]["ContainerArguments"]
+    index = arguments.index("--features") + 1
+    arguments[index] = arguments[index].rsplit(",", 1)[0]  # the last feature dropped
+    run, _ = rehearse(
+        broken,
+        tmp_path,
+        dataset=dev_rehearsal.dataset_config,
+        training=dev_rehearsal.training_config,
+    )
+    with pytest.raises(RehearsalError) as raised:
+        run.raise_for_problems()
+    assert any(
+        p.startswith("MonitoringBaseline: ") and "(the label and --features)" in p
+        for p in raised.value.problems
+    ), raised.value.problems
+    assert run.status["MonitoringBaseline"] == "Failed"
+    assert not run.registrations

@@ -54,6 +54,7 @@ def test_step_graph(staging):
         "DataQualityBaseline",
         "DataBiasBaseline",
         "EvaluateModel",
+        "MonitoringBaseline",
         "CheckMetric",
     ]
     by_name = steps(staging)
@@ -100,7 +101,13 @@ def test_tuning_strategy_ranges_and_spot(staging):
 
 def _jobs(doc):
     by_name = steps(doc)
-    for name in ("PrepareFeatures", "EvaluateModel", "DataQualityBaseline", "DataBiasBaseline"):
+    for name in (
+        "PrepareFeatures",
+        "EvaluateModel",
+        "MonitoringBaseline",
+        "DataQualityBaseline",
+        "DataBiasBaseline",
+    ):
         yield name, by_name[name]["Arguments"]
     yield "TuneModel", by_name["TuneModel"]["Arguments"]["TrainingJobDefinition"]
 
@@ -221,6 +228,7 @@ def _spec(**changes: Any) -> Any:
         security_group_ids=["sg-1"], model_package_group_name="g",
         prepare_script_uri="s3://${Token[TOKEN.4]}/a.py",
         evaluate_script_uri="s3://${Token[TOKEN.4]}/b.py",
+        baseline_script_uri="s3://${Token[TOKEN.4]}/c.py",
         input_uri="s3://${Token[TOKEN.5]}/customers/", label="y", key_column="id",
         headers=["y", "x1", "x2"], problem_type="binary_classification",
         objective_metric="validation:auc", objective_type="Maximize",
@@ -248,7 +256,7 @@ def test_definition_is_deterministic_and_offline(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.delenv(definitions.CACHE_ENV, raising=False)
-    spec = _spec()
+    spec = _spec(model_monitor_baselines=True)  # with the SDK's uploads
     monkeypatch.setattr(definitions, "_MEMORY", {})
     first = definitions.build_definition(spec)
     monkeypatch.setattr(definitions, "_MEMORY", {})  # a second real build, not a cache hit
@@ -389,11 +397,19 @@ def test_pipeline_role_may_list_the_prefix_of_each_assets_input(platform):
     statements = _statements(template, role_id)
     inputs = [
         i["S3Input"]
-        for name in ("PrepareFeatures", "EvaluateModel", "DataBiasBaseline", "DataQualityBaseline")
+        for name in (
+            "PrepareFeatures",
+            "EvaluateModel",
+            "MonitoringBaseline",
+            "DataBiasBaseline",
+            "DataQualityBaseline",
+        )
         for i in steps(definition(platform, "staging"))[name]["Arguments"]["ProcessingInputs"]
         if isinstance(i["S3Input"]["S3Uri"], str) and "-assets-" in i["S3Input"]["S3Uri"]
     ]
     assert {i["LocalPath"] for i in inputs} >= {"/opt/ml/processing/input/code"}
+    # The three scripts: preprocess, evaluate and baseline.
+    assert len({i["S3Uri"] for i in inputs if i["LocalPath"].endswith("/code")}) == 3
     for s3_input in inputs:
         assert s3_input["S3DataType"] == "S3Prefix"
         bucket, key = s3_input["S3Uri"][len("s3://") :].split("/", 1)
@@ -469,7 +485,7 @@ def test_default_bias_settings_give_clarify_every_metric_on_float_splits():
     from mlops_constructs.training import _definition as definitions
     from tests.rehearsal.pipeline_runner import clarify_pre_training_problems, read_clarify_csv
 
-    built = definitions.build_definition(_spec())
+    built = definitions.build_definition(_spec(model_monitor_baselines=True))
     (analysis,) = [
         json.loads(body)
         for uri, body in built.uploads.items()
@@ -493,6 +509,7 @@ def test_bias_settings_reach_the_analysis_config():
     built = definitions.build_definition(
         _spec(
             problem_type="regression",
+            model_monitor_baselines=True,
             bias_label_values_or_threshold=[7.25],
             bias_facet_values_or_threshold=[0.0],
         )
@@ -557,3 +574,140 @@ def test_tuning_jobs_share_no_checkpoints(staging):
     assert "CheckpointConfig" not in job
     assert job["EnableManagedSpotTraining"] is True
     assert "checkpoints" not in json.dumps(staging)
+
+
+def test_monitoring_baseline_step_reads_the_train_split_and_the_best_model(staging):
+    """runtime/baseline.py on the XGBoost image (numpy, xgboost), isolated and encrypted
+    like every job (test_every_job_is_in_the_vpc_isolated_and_encrypted), after tuning."""
+    by_name = steps(staging)
+    job = by_name["MonitoringBaseline"]["Arguments"]
+    app = job["AppSpecification"]
+    assert app["ImageUri"].endswith(".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1")
+    assert app["ContainerEntrypoint"][0] == "python3"
+    assert app["ContainerEntrypoint"][1].startswith("/opt/ml/processing/input/code/")
+    assert app["ContainerEntrypoint"][1].endswith(".py")
+    prepare = by_name["PrepareFeatures"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    features = prepare[prepare.index("--features") + 1]
+    assert app["ContainerArguments"] == ["--features", features]
+    inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
+    assert set(inputs) == {"train", "model", "code"}
+    assert inputs["train"]["S3Uri"] == {
+        "Get": "Steps.PrepareFeatures.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+    }
+    assert inputs["train"]["LocalPath"] == "/opt/ml/processing/train"
+    # The best model's archive, as EvaluateModel and the registered package read it.
+    evaluate = {
+        i["InputName"]: i["S3Input"]
+        for i in by_name["EvaluateModel"]["Arguments"]["ProcessingInputs"]
+    }
+    assert inputs["model"]["S3Uri"] == evaluate["model"]["S3Uri"]
+    assert "Steps.TuneModel.TrainingJobSummaries[0].TrainingJobName" in json.dumps(inputs["model"])
+    register = by_name["RegisterModel"]["Arguments"]
+    (container,) = register["InferenceSpecification"]["Containers"]
+    assert container["ModelDataUrl"] == inputs["model"]["S3Uri"]
+    assert inputs["model"]["LocalPath"] == "/opt/ml/processing/model"
+    for s3_input in inputs.values():
+        assert (s3_input["S3DataType"], s3_input["S3InputMode"]) == ("S3Prefix", "File")
+    (output,) = job["ProcessingOutputConfig"]["Outputs"]
+    assert output["OutputName"] == "baseline"
+    assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/baseline"
+    # Under this execution, never a fixed prefix another run overwrites.
+    assert output["S3Output"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                f"s3://{DEPLOY_TIME}/pipelines/mlops-platform-staging-spend",
+                "executions",
+                {"Get": "Execution.PipelineExecutionId"},
+                "baseline",
+            ],
+        }
+    }
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_version_is_registered_with_its_monitoring_baseline(platform, env):
+    register = steps(definition(platform, env))["RegisterModel"]["Arguments"]
+    statistics = register["ModelMetrics"]["ModelDataQuality"]["Statistics"]
+    assert statistics == {
+        "ContentType": "application/json",
+        "S3Uri": {
+            "Std:Join": {
+                "On": "/",
+                "Values": [
+                    {
+                        "Get": "Steps.MonitoringBaseline.ProcessingOutputConfig"
+                        ".Outputs['baseline'].S3Output.S3Uri"
+                    },
+                    "baseline.json",
+                ],
+            }
+        },
+    }
+    # Model Monitor's own statistics stay the drift check baselines.
+    drift = register["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"]
+    assert drift == {"Get": "Steps.DataQualityBaseline.BaselineUsedForDriftCheckStatistics"}
+
+
+def _step_types(doc: dict[str, Any]) -> dict[str, str]:
+    return {name: step["Type"] for name, step in steps(doc).items()}
+
+
+def test_without_model_monitor_baselines_nothing_needs_model_monitor_or_clarify():
+    """The default: no QualityCheckStep, no ClarifyCheckStep, no Clarify files to upload,
+    no drift check baselines; the monitoring baseline is built and registered all the same."""
+    from mlops_constructs.training import _definition as definitions
+
+    built = definitions.build_definition(_spec())
+    doc = json.loads(built.body)
+    types = _step_types(doc)
+    assert [s["Name"] for s in doc["Steps"]] == [
+        "PrepareFeatures",
+        "TuneModel",
+        "EvaluateModel",
+        "MonitoringBaseline",
+        "CheckMetric",
+    ]
+    assert not {"QualityCheck", "ClarifyCheck"} & set(types.values())
+    assert built.uploads == {}
+    text = json.dumps(doc)
+    for absent in ("sagemaker-model-monitor-analyzer", "sagemaker-clarify-processing",
+                   "DataQualityBaseline", "DataBiasBaseline", "/baselines/"):  # fmt: skip
+        assert absent not in text, absent
+    register = steps(doc)["RegisterModel"]["Arguments"]
+    assert "DriftCheckBaselines" not in register
+    assert set(register["ModelMetrics"]) == {"ModelQuality", "ModelDataQuality"}
+    assert "Steps.MonitoringBaseline." in json.dumps(register["ModelMetrics"]["ModelDataQuality"])
+
+    # The control: with the prop, both check steps and their registration come back.
+    with_monitor = json.loads(
+        definitions.build_definition(_spec(model_monitor_baselines=True)).body
+    )
+    types = _step_types(with_monitor)
+    assert types["DataQualityBaseline"] == "QualityCheck"
+    assert types["DataBiasBaseline"] == "ClarifyCheck"
+    assert types["MonitoringBaseline"] == "Processing"
+    assert "DriftCheckBaselines" in steps(with_monitor)["RegisterModel"]["Arguments"]
+
+
+def test_model_monitor_baselines_only_where_a_monitoring_entry_reads_them(base_context):
+    from stacks.config import ENVIRONMENTS_CONTEXT_KEY, load_config
+    from stacks.training_stack import uses_model_monitor_baselines
+
+    context = json.loads(json.dumps(base_context))
+    shipped = load_config(context)
+    for env in ("dev", "staging", "prod"):
+        # Every shipped environment monitors spend with Model Monitor today.
+        assert uses_model_monitor_baselines(shipped.environment(env), "spend"), env
+        assert not uses_model_monitor_baselines(shipped.environment(env), "other"), env
+    context[ENVIRONMENTS_CONTEXT_KEY]["staging"]["monitoring"] = []
+    staging = load_config(context).environment("staging")
+    assert not uses_model_monitor_baselines(staging, "spend")
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_shipped_pipelines_keep_the_check_steps_model_monitor_reads(platform, env):
+    types = _step_types(definition(platform, env))
+    assert types["DataQualityBaseline"] == "QualityCheck"
+    assert types["DataBiasBaseline"] == "ClarifyCheck"
+    assert types["MonitoringBaseline"] == "Processing"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
 
 from mlops_constructs import (
     DataLake,
@@ -19,7 +21,7 @@ from tests.helpers import ACCOUNT, REGION, endpoint_base, hide_sagemaker_sdk
 FEATURES = ["segment_consumer", "annual_spend_log"]
 
 
-def _pipeline(stack: cdk.Stack) -> TrainingPipeline:
+def _pipeline(stack: cdk.Stack, **props: Any) -> TrainingPipeline:
     key, common = endpoint_base(stack)
     return TrainingPipeline(
         stack,
@@ -44,6 +46,7 @@ def _pipeline(stack: cdk.Stack) -> TrainingPipeline:
             ranges=[{"name": "eta", "type": "continuous", "min": 0.1, "max": 0.5}],
         ),
         evaluation_threshold=0.7,
+        **props,
     )
 
 
@@ -75,3 +78,43 @@ def test_an_environment_agnostic_stack_is_refused_with_what_to_do():
     assert "region" in message
     assert "env=" in message
     assert "Token" not in message
+
+
+def _steps(pipeline: TrainingPipeline) -> dict[str, str]:
+    """Step name -> type, condition branches included."""
+    found = {}
+    for step in json.loads(pipeline.definition_body)["Steps"]:
+        found[step["Name"]] = step["Type"]
+        for key in ("IfSteps", "ElseSteps"):
+            for nested in step.get("Arguments", {}).get(key, []):
+                found[nested["Name"]] = nested["Type"]
+    return found
+
+
+def test_by_default_no_step_needs_model_monitor_or_clarify():
+    """Both are closed to new customers: a library user gets the monitoring baseline step,
+    and no check step or Clarify file upload, unless they ask for Model Monitor's."""
+    stack = _stack(env=cdk.Environment(account=ACCOUNT, region=REGION))
+    pipeline = _pipeline(stack)
+    assert pipeline.model_monitor_baselines is False
+    steps = _steps(pipeline)
+    assert steps["MonitoringBaseline"] == "Processing"
+    assert not {"QualityCheck", "ClarifyCheck"} & set(steps.values())
+    template = Template.from_stack(stack).to_json()
+    assert not [r for r in template["Resources"].values() if r["Type"] == "Custom::AWS"]
+    assert pipeline.upload_keys == {}
+
+
+def test_model_monitor_baselines_keeps_the_check_steps():
+    stack = _stack(env=cdk.Environment(account=ACCOUNT, region=REGION))
+    pipeline = _pipeline(stack, model_monitor_baselines=True)
+    assert pipeline.model_monitor_baselines is True
+    steps = _steps(pipeline)
+    assert steps["DataQualityBaseline"] == "QualityCheck"
+    assert steps["DataBiasBaseline"] == "ClarifyCheck"
+    assert steps["MonitoringBaseline"] == "Processing"
+    # Clarify's analysis config and the bias monitoring config, written by the stack.
+    assert sorted(k.rsplit("/", 1)[-1] for k in pipeline.upload_keys.values()) == [
+        "analysis_config.json",
+        "bias-monitoring-configuration.json",
+    ]
