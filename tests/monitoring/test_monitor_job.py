@@ -13,6 +13,7 @@ import sys
 import tarfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -42,8 +43,15 @@ def csv_line(row) -> str:
     return ",".join(repr(float(v)) for v in row)
 
 
-def capture_record(rows, scores, inference_id: str | None, encoding: str = "CSV") -> dict:
-    """A captured record as the "Capture data" page shows it; CSV data ends with a newline."""
+def capture_record(
+    rows,
+    scores,
+    inference_id: str | None,
+    encoding: str = "CSV",
+    inference_time: object = "2026-01-01T10:00:00Z",
+) -> dict:
+    """A captured record as the "Capture data" page shows it; CSV data ends with a newline.
+    The default time is in the window :func:`run` gives the job (10:00 to 11:00)."""
     text = "".join(csv_line(r) + "\n" for r in rows)
     if encoding == "CSV":
         data, content_type = text, "text/csv"
@@ -52,7 +60,9 @@ def capture_record(rows, scores, inference_id: str | None, encoding: str = "CSV"
     else:
         data = json.dumps({"instances": [{"features": [float(v) for v in r]} for r in rows]})
         content_type = "application/json"
-    metadata = {"eventId": str(uuid.uuid4()), "inferenceTime": "2026-01-01T10:00:00Z"}
+    metadata: dict[str, object] = {"eventId": str(uuid.uuid4())}
+    if inference_time is not None:
+        metadata["inferenceTime"] = inference_time
     if inference_id:
         metadata["inferenceId"] = inference_id
     return {
@@ -89,7 +99,8 @@ def write_captures(root, rows, *, version: str = VERSION, batch: int = 5, hour: 
     """Captured records of ``rows`` (features only) under an endpoint/variant/yyyy/mm/dd/hh
     layout: mostly single-row CSV, every 7th a CSV batch, every 11th BASE64, every 13th JSON.
     Returns the inference ids with the rows of each record."""
-    records, ids = [], []
+    records: list[dict] = []
+    ids: list[tuple[str, int, int]] = []
     i = 0
     while i < len(rows):
         size = batch if len(records) % 7 == 6 else 1
@@ -122,7 +133,7 @@ def run(root, monkeypatch, *extra: str) -> tuple[int, dict]:
     argv = [
         "--features", ",".join(FEATURES), "--endpoint", "ep", "--model-group", "customers",
         "--model-version", VERSION, "--problem-type", "binary_classification",
-        "--timestamp", "2026-01-01T11:00:00Z", *extra,
+        "--window-end", "2026-01-01T11:00:00Z", *extra,
     ]  # fmt: skip
     code = monitor.main(argv)
     results_file = root / "output" / "results.json"
@@ -207,6 +218,7 @@ def test_every_encoding_is_read_and_other_versions_are_filtered(
     assert results["capture"]["records_skipped"] == {
         "other-version": 2,
         "no-inference-id": 1,
+        "outside-window": 0,
         "unreadable": 1,
     }
     assert results["rows"] == 5  # 1 + 2 + 2: the batch records' rows are all read
@@ -464,7 +476,7 @@ def test_the_script_runs_as_the_job_runs_it(tmp_path, baseline_doc):
     run_ = subprocess.run(
         [sys.executable, monitor.__file__, "--features", ",".join(FEATURES), "--endpoint", "ep",
          "--model-group", "customers", "--model-version", VERSION,
-         "--problem-type", "binary_classification"],
+         "--problem-type", "binary_classification", "--window-end", "2026-01-01T11:00:00Z"],
         env={**os.environ, "MLOPS_PROCESSING_ROOT": str(root)}, capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.monotonic() - started
@@ -473,3 +485,233 @@ def test_the_script_runs_as_the_job_runs_it(tmp_path, baseline_doc):
     results = json.loads((root / "output" / "results.json").read_text())
     assert results["drifted_features"] == ["tenure"]
     print(f"monitor.py on 5,000 rows: {seconds:.1f} s")
+
+
+def job_argv(*extra: str, version: str = VERSION) -> list[str]:
+    return [
+        "--features", ",".join(FEATURES), "--endpoint", "ep", "--model-group", "customers",
+        "--model-version", version, "--problem-type", "binary_classification", *extra,
+    ]  # fmt: skip
+
+
+def refuse_reading(monkeypatch) -> None:
+    """Make any read of the inputs fail the test: argument errors come first."""
+
+    def read(*_args, **_kwargs):
+        raise AssertionError("the job read its inputs before checking its arguments")
+
+    monkeypatch.setattr(monitor, "load_baseline", read)
+    monkeypatch.setattr(monitor, "jsonl_records", read)
+
+
+@pytest.mark.parametrize("version", ["03", "0", "00", "-1", "+3", "v3", "3.0", "", " 3", "3 ", "٣"])
+def test_the_model_version_is_a_positive_integer_without_leading_zeros(
+    tmp_path, monkeypatch, baseline_doc, capsys, version
+):
+    # "03" would keep nothing (the client's ids say "v3."), silently: an hour without data.
+    root = make_root(tmp_path, baseline_doc)
+    write_captures(root, draw(20, seed=13)[:, 1:])
+    monkeypatch.setenv("MLOPS_PROCESSING_ROOT", str(root))
+    refuse_reading(monkeypatch)
+    code = monitor.main(job_argv("--window-end", "2026-01-01T11:00:00Z", version=version))
+    assert code == 2
+    assert f"--model-version {version!r}" in capsys.readouterr().err
+    assert not (root / "output").exists()
+
+
+def test_a_valid_model_version_is_accepted(tmp_path, monkeypatch, baseline_doc):
+    # Control for the test above: the same run with "3" keeps the records.
+    root = make_root(tmp_path, baseline_doc)
+    write_captures(root, draw(20, seed=13)[:, 1:])
+    code, results = run(root, monkeypatch)
+    assert code == 0 and results["rows"] == 20
+
+
+def test_only_records_inside_the_window_count(tmp_path, monkeypatch, baseline_doc):
+    rows = draw(12, seed=14)[:, 1:]
+    times = {
+        "before the start": "2026-01-01T09:59:59Z",
+        "at the start": "2026-01-01T10:00:00Z",  # inclusive
+        "inside, fractional": "2026-01-01T10:30:00.250Z",
+        "last millisecond": "2026-01-01T10:59:59.999Z",
+        "at the end": "2026-01-01T11:00:00Z",  # exclusive
+        "an offset, 10:15 UTC": "2026-01-01T11:15:00+01:00",
+        "an offset, 11:15 UTC": "2026-01-01T12:15:00+01:00",
+        "a day later": "2026-01-02T10:30:00Z",
+        "without a zone": "2026-01-01T10:30:00",
+        "not a time": "yesterday",
+        "not a string": 1767261600,
+        "missing": None,
+    }
+    records = [
+        capture_record(rows[i : i + 1], scores_of(rows[i : i + 1]), f"v{VERSION}.{i}", "CSV", t)
+        for i, t in enumerate(times.values())
+    ]
+    # Another version's record without a time is another version's, not an unreadable one.
+    records.append(capture_record(rows[:1], scores_of(rows[:1]), "v4.x", "CSV", None))
+    root = make_root(tmp_path, baseline_doc)
+    write_jsonl(
+        root / "capture" / "ep" / "AllTraffic" / "2026" / "01" / "01" / "10" / "a.jsonl", records
+    )
+    code, results = run(root, monkeypatch)
+    assert code == 0
+    capture = results["capture"]
+    assert capture["records_read"] == 13
+    assert capture["records_kept"] == 4  # at the start, fractional, last millisecond, 10:15
+    assert results["features"]["tenure"]["count"] == 4
+    assert results["rows"] == 4
+    assert capture["records_skipped"] == {
+        "other-version": 1,
+        "no-inference-id": 0,
+        "outside-window": 4,  # before, at the end, 11:15 UTC, a day later
+        "unreadable": 4,  # without a zone, not a time, not a string, missing
+    }
+    assert (
+        sum(n for reason, n in capture["unreadable_reasons"].items() if "inferenceTime" in reason)
+        == 4
+    )
+    assert results["window"] == {
+        "start": "2026-01-01T10:00:00Z",
+        "end": "2026-01-01T11:00:00Z",
+        "hours": 1,
+    }
+    metrics = json.loads((root / "output" / "metrics.json").read_text())
+    assert {e["Timestamp"] for e in metrics["MetricData"]} == {"2026-01-01T11:00:00Z"}
+    report = (root / "output" / "report.md").read_text()
+    assert "2026-01-01T10:00:00Z" in report and "2026-01-01T11:00:00Z" in report
+
+    # Two hours back from the same end: 09:59:59 counts too.
+    _, results = run(root, monkeypatch, "--window-hours", "2")
+    assert results["capture"]["records_kept"] == 5
+    assert results["window"]["start"] == "2026-01-01T09:00:00Z"
+    # A window that holds none of them: the records without a time make it a failure...
+    code, results = run(root, monkeypatch, "--window-end", "2025-12-31T00:00:00Z")
+    assert code == 1 and results["status"] == "unusable-input"
+    assert results["capture"]["records_skipped"]["outside-window"] == 8
+    # ...and without them, no data, not a failure.
+    write_jsonl(next((root / "capture").rglob("*.jsonl")), records[:8])
+    code, results = run(root, monkeypatch, "--window-end", "2025-12-31T00:00:00Z")
+    assert code == 0 and results["status"] == "no-data"
+    assert results["capture"]["records_skipped"]["outside-window"] == 8
+
+
+def test_kept_rows_are_exactly_those_in_the_window(tmp_path, monkeypatch, baseline_doc):
+    # Rows outside the window differ wildly (tenure 1000): had one been kept, the mean shifts.
+    inside = draw(300, seed=15)[:, 1:]
+    outside = inside[:50].copy()
+    outside[:, 0] = 1000.0
+    records = [
+        capture_record(inside[i : i + 1], scores_of(inside[i : i + 1]), f"v{VERSION}.i{i}")
+        for i in range(len(inside))
+    ] + [
+        capture_record(
+            outside[i : i + 1],
+            scores_of(outside[i : i + 1]),
+            f"v{VERSION}.o{i}",
+            "CSV",
+            "2026-01-01T11:00:00Z" if i % 2 else "2026-01-01T09:59:59.999999Z",
+        )
+        for i in range(len(outside))
+    ]
+    root = make_root(tmp_path, baseline_doc)
+    write_jsonl(root / "capture" / "a.jsonl", records)
+    _, results = run(root, monkeypatch)
+    assert results["rows"] == 300
+    assert results["capture"]["records_skipped"]["outside-window"] == 50
+    assert results["drifted_features"] == []
+
+
+def test_ground_truth_is_not_windowed(tmp_path, monkeypatch, baseline_doc):
+    # Labels arrive later: a label written a day after the window joins its record.
+    rows = draw(2, seed=16)[:, 1:]
+    records = [
+        capture_record(rows[:1], [0.9], f"v{VERSION}.in"),
+        capture_record(rows[1:], [0.1], f"v{VERSION}.out", "CSV", "2026-01-01T08:00:00Z"),
+    ]
+    truth = [
+        {
+            "groundTruthData": {"data": label, "encoding": "CSV"},
+            "eventMetadata": {"eventId": event_id},
+            "eventVersion": "0",
+        }
+        for event_id, label in ((f"v{VERSION}.in", "1"), (f"v{VERSION}.out", "0"))
+    ]
+    root = make_root(tmp_path, baseline_doc)
+    write_jsonl(root / "capture" / "a.jsonl", records)
+    write_jsonl(root / "ground-truth" / "2026" / "01" / "02" / "10" / "l.jsonl", truth)
+    _, results = run(root, monkeypatch)
+    assert results["ground_truth"]["records"] == 2  # both read, whatever their hour
+    assert results["ground_truth"]["joined_records"] == 1  # the record in the window
+    assert results["quality"]["metrics"]["accuracy"] == 1.0
+
+
+def test_the_default_window_is_the_previous_full_hour(tmp_path, monkeypatch, baseline_doc):
+    root = make_root(tmp_path, baseline_doc)
+    rows = draw(3, seed=17)[:, 1:]
+    write_jsonl(
+        root / "capture" / "a.jsonl",
+        [
+            capture_record(rows[i : i + 1], [0.5], f"v{VERSION}.{i}", "CSV", t)
+            for i, t in enumerate(
+                ["2026-03-04T04:59:59Z", "2026-03-04T05:00:00Z", "2026-03-04T06:00:00Z"]
+            )
+        ],
+    )
+    monkeypatch.setenv("MLOPS_PROCESSING_ROOT", str(root))
+    # The job starts at 06:17:42.5 UTC (given in another zone): the window is 05:00 to 06:00.
+    clock = datetime(2026, 3, 4, 7, 17, 42, 500000, tzinfo=timezone(timedelta(hours=1)))
+    assert monitor.main(job_argv(), now=lambda: clock) == 0
+    results = json.loads((root / "output" / "results.json").read_text())
+    assert results["window"] == {
+        "start": "2026-03-04T05:00:00Z",
+        "end": "2026-03-04T06:00:00Z",
+        "hours": 1,
+    }
+    assert results["capture"]["records_kept"] == 1
+    metrics = json.loads((root / "output" / "metrics.json").read_text())
+    assert {e["Timestamp"] for e in metrics["MetricData"]} == {"2026-03-04T06:00:00Z"}
+    # Exactly on the hour, the hour that just ended; three hours back with --window-hours.
+    on_the_hour = datetime(2026, 3, 4, 6, tzinfo=UTC)
+    assert monitor.main(job_argv("--window-hours", "3"), now=lambda: on_the_hour) == 0
+    results = json.loads((root / "output" / "results.json").read_text())
+    assert results["window"]["start"] == "2026-03-04T03:00:00Z"
+    assert results["capture"]["records_kept"] == 2
+
+
+def test_the_default_clock_is_now_in_utc():
+    before = datetime.now(UTC)
+    start, end = monitor.window(monitor.parser().parse_args(job_argv()))
+    after = datetime.now(UTC)
+    assert end.tzinfo is not None and end.minute == end.second == end.microsecond == 0
+    assert before - timedelta(hours=1) < end <= after and end - start == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--window-end", "2026-01-01T11:00:00"], "--window-end"),  # no zone: ambiguous
+        (["--window-end", "11:00"], "--window-end"),
+        (["--window-end", "2026-02-30T11:00:00Z"], "--window-end"),
+        (["--window-hours", "0"], "--window-hours"),
+        (["--window-hours", "-2"], "--window-hours"),
+    ],
+)
+def test_a_bad_window_fails_before_reading(tmp_path, monkeypatch, capsys, extra, message):
+    monkeypatch.setenv("MLOPS_PROCESSING_ROOT", str(tmp_path))
+    refuse_reading(monkeypatch)
+    assert monitor.main(job_argv(*extra)) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "output").exists()
+
+
+def test_parse_utc():
+    utc = UTC
+    assert monitor.parse_utc("2026-01-01T10:00:00Z") == datetime(2026, 1, 1, 10, tzinfo=utc)
+    assert monitor.parse_utc("2026-01-01T10:00Z") == datetime(2026, 1, 1, 10, tzinfo=utc)
+    assert monitor.parse_utc("2026-01-01T10:00:00.1234567+00:00") == datetime(
+        2026, 1, 1, 10, 0, 0, 123456, tzinfo=utc
+    )
+    assert monitor.parse_utc("2026-01-01T00:30:00-01:30") == datetime(2026, 1, 1, 2, tzinfo=utc)
+    for bad in ("2026-01-01T10:00:00", "2026-01-01", "2026-01-01T25:00:00Z", "x", ""):
+        with pytest.raises(ValueError):
+            monitor.parse_utc(bad)

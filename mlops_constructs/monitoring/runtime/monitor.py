@@ -11,7 +11,8 @@ Inputs, under ``/opt/ml/processing`` (``$MLOPS_PROCESSING_ROOT``, as in the trai
 * ``baseline/baseline.json`` (required): written for this version by the training pipeline's
   baseline step (``training/runtime/baseline.py``);
 * ``capture/``: the endpoint's data capture, every ``*.jsonl`` file below it (the S3 layout
-  ``<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl`` is not relied on). One JSON record a
+  ``<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl`` is not relied on: the window below
+  selects the records, so what is mounted may hold more hours than it). One JSON record a
   line: ``captureData.endpointInput`` / ``endpointOutput`` with ``data`` and ``encoding``
   (``CSV``: the text; ``JSON``: the JSON text; ``BASE64``: bytes read as the
   ``observedContentType`` says, CSV or JSON). A CSV request may hold several rows (a batch),
@@ -24,14 +25,27 @@ Inputs, under ``/opt/ml/processing`` (``$MLOPS_PROCESSING_ROOT``, as in the trai
 * ``model/model.tar.gz`` (optional): the version's model, for SHAP values computed offline
   (``pred_contribs``) on a bounded sample of the captured rows.
 
+The window: only captured records whose ``eventMetadata.inferenceTime`` falls in ``[start,
+end)`` count (start inclusive, end exclusive). ``end`` is ``--window-end`` (ISO 8601 with a
+zone, ``Z`` or an offset) and ``start`` is ``--window-hours`` (default 1) before it. Without
+``--window-end``, ``end`` is the start of the current hour (UTC) when the job runs, so a job
+started at 06:17 analyses 05:00 to 06:00: the scheduler (EventBridge) cannot put the time into
+the job's parameters, so the job works it out. Records before or after the window are counted
+(``outside-window``) and skipped; a record of the version without a readable
+``inferenceTime`` (missing, not a string, no zone) is ``unreadable``, not dropped silently.
+Ground truth is not windowed (above).
+
 A captured record of a multi-model endpoint does not say which model served it (no field in
 the documented format, one variant in the S3 path). So the client puts the version into the
 ``InferenceId`` it sends, as ``v<version>.<hex>`` (at most 64 printable characters, the API's
 limit), and with ``--inference-id-prefix-filter version`` (the default) the job keeps only
 records whose ``eventMetadata.inferenceId`` starts with ``v<--model-version>.``; records of
 other versions, and records without an id, are counted and skipped. ``off`` keeps every
-record (an endpoint serving a single model). Ground truth joins on ``inferenceId``, or on
-``eventId`` for a record without one (as Model Monitor does).
+record (an endpoint serving a single model). ``--model-version`` is the registry's version,
+``1``, ``2``, ...: a positive integer without leading zeros, as the client writes it; any
+other value (``03``, ``3.0``, ``v3``) would match no record, so it is refused (status 2).
+Ground truth joins on ``inferenceId``, or on ``eventId`` for a record without one (as Model
+Monitor does).
 
 Per feature (the names of ``--features``, the column order of the CSV payload):
 
@@ -73,13 +87,18 @@ distance between the two normalised attribution vectors (0 = same shares, 1 = di
 Outputs in ``output/``: ``results.json`` (everything, sorted keys), ``metrics.json``
 (``{"Namespace": ..., "MetricData": [...]}``, the arguments of CloudWatch ``PutMetricData``;
 non-finite values are left out; dimensions ``Endpoint``, ``Model`` (the registry group),
-``ModelVersion`` and, per feature, ``Feature``), ``report.md`` and ``plots/*.png`` (per
-drifted feature, baseline against current shares over the baseline bins).
+``ModelVersion`` and, per feature, ``Feature``; every ``Timestamp`` is the window's end),
+``report.md`` and ``plots/*.png`` (per drifted feature, baseline against current shares over
+the baseline bins). ``results.json`` and ``report.md`` state the window (``window``: ``start``,
+``end``, ``hours``); ``metrics.json`` carries it only as the ``Timestamp``, since the publisher
+and ``PutMetricData`` take no other key.
 
 Exit status: 0 after a run, also when there was no captured record of the version (an hour
 without traffic is not a failure: ``status`` is ``no-data``); 1 when records of the version
 were found but none could be read (``status`` ``unusable-input``, with the reasons); 2 without
-a usable baseline or with arguments the baseline does not fit (nothing is written).
+a usable baseline, with arguments the baseline does not fit, or with a bad
+``--model-version``, ``--window-end`` or ``--window-hours`` (nothing is written; the
+arguments are checked before any input is read).
 """
 
 from __future__ import annotations
@@ -93,7 +112,8 @@ import re
 import sys
 import tarfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +135,18 @@ QUALITY_METRICS = {
 }
 
 #: Why a captured record was left out, as counted in results.json.
-SKIP_REASONS = ("other-version", "no-inference-id", "unreadable")
+SKIP_REASONS = ("other-version", "no-inference-id", "outside-window", "unreadable")
+
+#: A model package version as the client writes it into ``InferenceId`` (``v<N>.``): a
+#: positive integer in ASCII digits without a leading zero.
+_MODEL_VERSION = re.compile(r"[1-9][0-9]*")
+
+#: An ISO 8601 date and time with its zone (``Z`` or an offset); seconds and fractions optional.
+_ISO_UTC = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))",
+    re.ASCII,  # \d is 0-9 only
+)
 
 
 class UsageError(Exception):
@@ -136,6 +167,75 @@ def parse_features(value: str) -> list[str]:
     if repeated:
         raise UsageError(f"--features {value!r} repeats {repeated}")
     return features
+
+
+def check_model_version(value: str) -> str:
+    """``value`` when it is a model version (``1``, ``2``, ...: the ``<N>`` of the client's
+    ``v<N>.`` ids), else UsageError: ``03`` or ``3.0`` would match no record, silently."""
+    if not _MODEL_VERSION.fullmatch(value):
+        raise UsageError(
+            f"--model-version {value!r}: expected the model package version, a positive "
+            "integer without leading zeros (the client's inference ids are v<version>.<hex>)"
+        )
+    return value
+
+
+def parse_utc(value: str) -> datetime:
+    """An ISO 8601 time with a zone (``2026-01-01T10:00:00Z``, ``...+01:00``), as an aware
+    datetime in UTC; ValueError without a zone or when it is not a time. Written out, not
+    ``datetime.fromisoformat``, which reads no ``Z`` before Python 3.11."""
+    match = _ISO_UTC.fullmatch(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not an ISO 8601 time with a zone (Z or +hh:mm)")
+    year, month, day, hour, minute, second, fraction, _z, sign, off_h, off_m = match.groups()
+    micro = int((fraction or "").ljust(6, "0")[:6])
+    y, mo, d, h, mi, sec = (int(f) for f in (year, month, day, hour, minute, second or "0"))
+    try:
+        parsed = datetime(y, mo, d, h, mi, sec, micro, tzinfo=timezone.utc)
+    except ValueError as error:  # 2026-02-30, 25:00
+        raise ValueError(f"{value!r} is not a valid time: {error}") from None
+    if sign:
+        offset = timedelta(hours=int(off_h), minutes=int(off_m))
+        parsed -= offset if sign == "+" else -offset
+    return parsed
+
+
+def format_utc(value: datetime) -> str:
+    """``value`` as ``YYYY-MM-DDThh:mm:ss[.ffffff]Z`` in UTC."""
+    value = value.astimezone(timezone.utc)
+    fraction = f".{value.microsecond:06d}" if value.microsecond else ""
+    return value.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def window(
+    args: argparse.Namespace, now: Callable[[], datetime] | None = None
+) -> tuple[datetime, datetime]:
+    """``(start, end)`` of the hours to analyse: ``--window-end`` (default the start of the
+    current hour by ``now``, UTC) and ``--window-hours`` back from it. UsageError when bad."""
+    if args.window_hours < 1:
+        raise UsageError(f"--window-hours {args.window_hours}: expected a whole number >= 1")
+    if args.window_end:
+        try:
+            end = parse_utc(args.window_end)
+        except ValueError as error:
+            raise UsageError(f"--window-end: {error}") from error
+    else:
+        clock = (now or (lambda: datetime.now(timezone.utc)))().astimezone(timezone.utc)
+        end = clock.replace(minute=0, second=0, microsecond=0)
+    return end - timedelta(hours=args.window_hours), end
+
+
+def inference_time(record: dict[str, Any]) -> datetime:
+    """The record's ``eventMetadata.inferenceTime``; ValueError when it is missing or not
+    a time with a zone."""
+    value = (record.get("eventMetadata") or {}).get("inferenceTime")
+    if not isinstance(value, str):
+        what = "missing" if value is None else f"a JSON {type(value).__name__}, not a string"
+        raise ValueError(f"eventMetadata.inferenceTime is {what}")
+    try:
+        return parse_utc(value)
+    except ValueError as error:
+        raise ValueError(f"eventMetadata.inferenceTime {error}") from None
 
 
 # --- reading captured records -------------------------------------------------------------
@@ -260,11 +360,16 @@ def version_prefix(model_version: str) -> str:
 
 
 def read_captures(
-    folder: Path, width: int, prefix: str | None
+    folder: Path,
+    width: int,
+    prefix: str | None,
+    window: tuple[datetime, datetime] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The parsed records to analyse and the counts of what was read and skipped.
 
-    ``prefix``: keep only records whose inference id starts with it (None keeps all)."""
+    ``prefix``: keep only records whose inference id starts with it (None keeps all).
+    ``window``: ``(start, end)``, keep only records whose ``inferenceTime`` is in
+    ``[start, end)``; a record of the version without a readable time is unreadable."""
     kept: list[dict[str, Any]] = []
     skipped = dict.fromkeys(SKIP_REASONS, 0)
     errors: dict[str, int] = {}
@@ -281,6 +386,12 @@ def read_captures(
                 skipped["other-version"] += 1
                 continue
         try:
+            if window is not None:
+                if not isinstance(record, dict):
+                    raise ValueError("not a JSON object")
+                if not window[0] <= inference_time(record) < window[1]:
+                    skipped["outside-window"] += 1
+                    continue
             kept.append(parse_capture(record, width))
         except (ValueError, KeyError, TypeError) as error:
             skipped["unreadable"] += 1
@@ -547,8 +658,11 @@ def load_baseline(path: Path, features: Sequence[str]) -> dict[str, Any]:
     return baseline
 
 
-def analyse(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    """Everything the job computes, as written to results.json (see the module docstring)."""
+def analyse(
+    args: argparse.Namespace, root: Path, span: tuple[datetime, datetime]
+) -> dict[str, Any]:
+    """Everything the job computes, as written to results.json (see the module docstring),
+    from the captured records whose time is in ``span`` (``[start, end)``)."""
     import numpy as np
 
     features = parse_features(args.features)
@@ -565,7 +679,7 @@ def analyse(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     prefix = (
         None if args.inference_id_prefix_filter == "off" else version_prefix(args.model_version)
     )
-    records, counts = read_captures(root / "capture", len(features), prefix)
+    records, counts = read_captures(root / "capture", len(features), prefix, span)
 
     results: dict[str, Any] = {
         "endpoint": args.endpoint,
@@ -573,6 +687,11 @@ def analyse(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "model_version": args.model_version,
         "problem_type": args.problem_type,
         "inference_id_prefix": prefix,
+        "window": {
+            "start": format_utc(span[0]),
+            "end": format_utc(span[1]),
+            "hours": args.window_hours,
+        },
         "drift_threshold": args.drift_threshold,
         "drift_p_value": args.drift_p_value,
         "capture": counts,
@@ -589,7 +708,8 @@ def analyse(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         results["message"] = (
             f"{unreadable} captured record(s) of the version, none readable"
             if unreadable
-            else "no captured record of this version: nothing to analyse (not a failure)"
+            else "no captured record of this version in the window: nothing to analyse "
+            "(not a failure)"
         )
         return results
 
@@ -789,6 +909,9 @@ def write_report(results: dict[str, Any], features: Sequence[str], out: Path) ->
         "",
         f"Endpoint `{results['endpoint']}`. Status **{results['status']}**: {results['message']}.",
         "",
+        f"Window: captured records with an inference time from {results['window']['start']} "
+        f"(inclusive) to {results['window']['end']} (exclusive).",
+        "",
         f"Captured records read {results['capture']['records_read']}, analysed "
         f"{results['capture']['records_kept']} ({results['rows']} rows); skipped: "
         + ", ".join(f"{k} {v}" for k, v in results["capture"]["records_skipped"].items())
@@ -892,7 +1015,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--features", required=True, help="comma-separated, in CSV payload order")
     p.add_argument("--endpoint", required=True)
     p.add_argument("--model-group", required=True, help="model package group")
-    p.add_argument("--model-version", required=True)
+    p.add_argument("--model-version", required=True, help="1, 2, ... (the v<N>. of the ids)")
     p.add_argument("--problem-type", required=True, choices=sorted(QUALITY_METRICS))
     p.add_argument("--drift-threshold", type=float, default=0.1, help="JS distance, in [0, 1]")
     p.add_argument("--drift-p-value", type=float, default=0.01)
@@ -904,25 +1027,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--shap-rows", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--namespace", default=DEFAULT_NAMESPACE)
-    p.add_argument("--timestamp", default="", help="of the metrics (ISO 8601); default now")
+    p.add_argument(
+        "--window-end",
+        default="",
+        help="ISO 8601 with a zone, exclusive; default the start of the current hour (UTC)",
+    )
+    p.add_argument("--window-hours", type=int, default=1, help="the window's length")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, now: Callable[[], datetime] | None = None) -> int:
+    """The job; ``now`` (an aware datetime, default the system clock) sets the default window."""
     args = parser().parse_args(argv)
     root = processing_root()
     started = time.monotonic()
     try:
+        check_model_version(args.model_version)
         if not 0 <= args.drift_threshold <= 1:
             raise UsageError("--drift-threshold is a Jensen-Shannon distance: between 0 and 1")
-        results = analyse(args, root)
+        span = window(args, now)
+        results = analyse(args, root, span)
     except UsageError as error:
         print(f"monitor: {error}", file=sys.stderr)
         return 2
     out = root / "output"
     out.mkdir(parents=True, exist_ok=True)
-    timestamp = args.timestamp or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    metrics = {"Namespace": args.namespace, "MetricData": metric_data(results, timestamp)}
+    # The data points are the window's: stamped with its end.
+    metrics = {"Namespace": args.namespace, "MetricData": metric_data(results, format_utc(span[1]))}
     (out / "results.json").write_text(dumps(results))
     (out / "metrics.json").write_text(dumps(metrics))
     write_report(results, parse_features(args.features), out)
