@@ -353,6 +353,18 @@ def test_shap_means_match_the_model(tmp_path, monkeypatch, baseline_doc):
     assert sampled["explainability"]["mean_abs_shap"]["tenure"] != pytest.approx(shap["tenure"])
 
 
+def test_the_archive_is_model_tar_gz_or_the_only_tar_gz(tmp_path):
+    folder = tmp_path / "model"
+    assert monitor.model_archive(folder) is None  # no folder: no SHAP
+    folder.mkdir()
+    (folder / "v3.tar.gz").write_bytes(b"")  # a multi-model endpoint's archive name
+    assert monitor.model_archive(folder) == folder / "v3.tar.gz"
+    (folder / "v4.tar.gz").write_bytes(b"")
+    assert monitor.model_archive(folder) is None  # which one? neither
+    (folder / "model.tar.gz").write_bytes(b"")
+    assert monitor.model_archive(folder) == folder / "model.tar.gz"
+
+
 def test_attribution_shift():
     assert monitor.attribution_shift({"a": 1, "b": 1}, {"a": 2, "b": 2}) == 0
     assert monitor.attribution_shift({"a": 1, "b": 0}, {"a": 0, "b": 1}) == 1

@@ -22,8 +22,9 @@ Inputs, under ``/opt/ml/processing`` (``$MLOPS_PROCESSING_ROOT``, as in the trai
   "encoding": "CSV"}, "eventMetadata": {"eventId": "<inference id>"}, "eventVersion": "0"}``,
   every ``*.jsonl`` below it. Labels arrive later than predictions, so the job joins all it is
   given on the id, whatever hour the label was written in;
-* ``model/model.tar.gz`` (optional): the version's model, for SHAP values computed offline
-  (``pred_contribs``) on a bounded sample of the captured rows.
+* ``model/model.tar.gz`` (optional; or the only ``*.tar.gz`` in ``model/``, such as a
+  multi-model endpoint's ``v<version>.tar.gz``): the version's model, for SHAP values
+  computed offline (``pred_contribs``) on a bounded sample of the captured rows.
 
 The window: only captured records whose ``eventMetadata.inferenceTime`` falls in ``[start,
 end)`` count (start inclusive, end exclusive). ``end`` is ``--window-end`` (ISO 8601 with a
@@ -638,6 +639,17 @@ def attribution_shift(current: dict[str, float], baseline: dict[str, float]) -> 
 # --- the run ------------------------------------------------------------------------------
 
 
+def model_archive(folder: Path) -> Path | None:
+    """The version's archive in ``folder``: ``model.tar.gz`` (the training pipeline's name),
+    else the only ``*.tar.gz`` there (a multi-model endpoint's ``v<version>.tar.gz``, as the
+    monitoring pipeline mounts its ``ModelUri``); None without one or with several."""
+    named = folder / "model.tar.gz"
+    if named.is_file():
+        return named
+    found = sorted(p for p in folder.glob("*.tar.gz") if p.is_file()) if folder.is_dir() else []
+    return found[0] if len(found) == 1 else None
+
+
 def load_baseline(path: Path, features: Sequence[str]) -> dict[str, Any]:
     """The baseline at ``path``, checked against ``--features``."""
     if not path.is_file():
@@ -783,8 +795,8 @@ def analyse(
             "pre_training": {k: finite(v) for k, v in sorted(pre.items())} if pre else None,
         }
 
-    archive = root / "model" / "model.tar.gz"
-    if archive.is_file():
+    archive = model_archive(root / "model")
+    if archive is not None:
         rng = np.random.default_rng(args.seed)
         sample = rows
         if len(rows) > args.shap_rows:
