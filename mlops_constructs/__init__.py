@@ -2,8 +2,8 @@
 
 Import the constructs and their settings types from here, e.g.
 ``from mlops_constructs import PlatformKeys, Network``. Importing this package does not import
-the SageMaker SDK: only ``TrainingPipeline`` and ``ModelMonitor`` need it (the ``pipelines``
-extra).
+the SageMaker SDK: only ``TrainingPipeline``, ``ModelMonitor`` and ``MonitoringEngine`` need
+it (the ``pipelines`` extra).
 """
 
 from mlops_constructs.core import PropsError
@@ -38,6 +38,7 @@ from mlops_constructs.macie import (
 from mlops_constructs.monitoring import (
     BiasSettings,
     ModelMonitor,
+    MonitoringEngine,
     MonitoringMetricsPublisher,
     MonitorSchedules,
     MonitorThresholds,
@@ -101,6 +102,7 @@ __all__ = [
     "ModelRegistry",
     "MonitorSchedules",
     "MonitorThresholds",
+    "MonitoringEngine",
     "MonitoringMetricsPublisher",
     "MultiModelEndpoint",
     "Network",

@@ -89,6 +89,11 @@ def sagemaker_script_path(name: str) -> str:
     return _packaged("training", name, "SageMaker script", folder=False)
 
 
+def monitoring_script_path(name: str) -> str:
+    """The file of monitoring job script ``name`` (``monitor.py``), for an S3 asset."""
+    return _packaged("monitoring", name, "monitoring script", folder=False)
+
+
 def _packaged(package: str, name: str, kind: str, *, folder: bool) -> str:
     root = resources.files(f"mlops_constructs.{package}").joinpath("runtime")
     path = Path(str(root.joinpath(name)))

@@ -1,7 +1,9 @@
-"""Monitoring of served models, with alarms that can start retraining (its Lambda handler
-is ``runtime/retraining_trigger``) and the publisher of the monitoring engine's metrics
+"""Monitoring of served models (the monitoring engine, whose job is ``runtime/monitor.py``, or
+Model Monitor), with alarms that can start retraining (its Lambda handler is
+``runtime/retraining_trigger``) and the publisher of the monitoring engine's metrics
 (``runtime/metrics_publisher``)."""
 
+from mlops_constructs.monitoring.engine import MonitoringEngine
 from mlops_constructs.monitoring.model_monitor import ModelMonitor, pascal_case
 from mlops_constructs.monitoring.props import (
     BIAS_METRICS,
@@ -33,6 +35,7 @@ __all__ = [
     "ModelMonitor",
     "MonitorSchedules",
     "MonitorThresholds",
+    "MonitoringEngine",
     "MonitoringMetricsPublisher",
     "RetrainingTrigger",
     "is_monitor_cron",

@@ -1,0 +1,218 @@
+"""Authors the monitoring pipeline's definition with the SageMaker Python SDK v3, offline.
+
+Imported only by :class:`mlops_constructs.monitoring.engine.MonitoringEngine`; it reuses the
+training definition's offline measures (``offline_sdk``, ``sdk_cached``, token masking), see
+``training/_definition.py`` and docs/design/training-pipeline.md. Nothing here calls AWS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_constructs.training._definition import (
+    _memoize_config_validation,
+    _quiet_sdk_loggers,
+    _TokenMasker,
+    offline_sdk,
+    sdk_cached,
+)
+
+#: The pipeline's one step.
+STEP_NAME = "MonitorModel"
+#: Its processing output holding results.json, metrics.json, report.md and plots/ (the
+#: name the metrics publisher looks for in the job state change event).
+OUTPUT_NAME = "output"
+#: The pipeline parameters a start (the schedule) gives.
+PARAMETERS = ("ModelVersion", "BaselineUri", "ModelUri")
+#: Where monitor.py reads and writes (its ``/opt/ml/processing``).
+ROOT = "/opt/ml/processing"
+
+
+@dataclass(frozen=True)
+class MonitoringSpec:
+    """Everything the definition needs; strings may be CDK tokens."""
+
+    name: str
+    region: str
+    role_arn: str
+    bucket: str
+    kms_key_id: str
+    subnets: list[str]
+    security_group_ids: list[str]
+    script_uri: str
+    capture_uri: str
+    ground_truth_uri: str
+    output_uri: str
+    baseline_uri: str
+    model_uri: str
+    model_version: str
+    job_name_prefix: str
+    xgboost_version: str
+    instance_type: str
+    volume_size_gb: int
+    max_runtime_seconds: int
+    arguments: list[str]
+
+
+def build_definition(spec: MonitoringSpec) -> str:
+    """The pipeline definition JSON; imports the SDK on first use (cached like training's)."""
+    masker = _TokenMasker()
+    masked = dataclasses.replace(
+        spec,
+        role_arn=masker.mask(spec.role_arn, role=True),
+        bucket=masker.mask(spec.bucket),
+        kms_key_id=masker.mask(spec.kms_key_id),
+        subnets=masker.mask(list(spec.subnets)),
+        security_group_ids=masker.mask(list(spec.security_group_ids)),
+        script_uri=masker.mask(spec.script_uri),
+        capture_uri=masker.mask(spec.capture_uri),
+        ground_truth_uri=masker.mask(spec.ground_truth_uri),
+        output_uri=masker.mask(spec.output_uri),
+        baseline_uri=masker.mask(spec.baseline_uri),
+        model_uri=masker.mask(spec.model_uri),
+        arguments=masker.mask(list(spec.arguments)),
+    )
+
+    def build() -> dict[str, Any]:
+        with offline_sdk(spec.region):
+            return {"body": _build(masked)}
+
+    # This module's source is part of the key (sdk_cached hashes only training's).
+    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    inputs = {"spec": dataclasses.asdict(masked), "source": source}
+    cached = sdk_cached("monitoring-pipeline-definition", inputs, build)
+    return masker.unmask(cached["body"])
+
+
+def _build(spec: MonitoringSpec) -> str:
+    import boto3
+    from sagemaker.core import image_uris
+    from sagemaker.core.config.config_manager import SageMakerConfig
+    from sagemaker.core.network import NetworkConfig
+    from sagemaker.core.processing import ScriptProcessor
+    from sagemaker.core.shapes import (
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingS3Input,
+        ProcessingS3Output,
+    )
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join
+    from sagemaker.core.workflow.parameters import ParameterString
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.core.workflow.pipeline_definition_config import PipelineDefinitionConfig
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.steps import ProcessingStep
+
+    _memoize_config_validation(SageMakerConfig)
+    _quiet_sdk_loggers()
+
+    class OfflineSession(PipelineSession):
+        """Never talks to AWS: fixed bucket and role; nothing may be uploaded."""
+
+        def __init__(self, region: str, bucket: str) -> None:
+            super().__init__(
+                boto_session=boto3.Session(region_name=region),
+                default_bucket=bucket,
+                sagemaker_config={
+                    "SchemaVersion": "1.0",
+                    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+                },
+            )
+
+        def default_bucket(self) -> str:
+            return self._default_bucket_name_override
+
+        def expand_role(self, role: str) -> str:
+            return role
+
+        def upload_string_as_file_body(self, body, bucket, key, kms_key=None):
+            raise RuntimeError(f"the monitoring definition must not upload s3://{bucket}/{key}")
+
+        def upload_data(self, path, bucket=None, key_prefix="data", callback=None, extra_args=None):
+            raise RuntimeError(f"the monitoring definition must not upload {path}")
+
+    session = OfflineSession(spec.region, spec.bucket)
+    p_version = ParameterString(name="ModelVersion", default_value=spec.model_version)
+    p_baseline = ParameterString(name="BaselineUri", default_value=spec.baseline_uri)
+    p_model = ParameterString(name="ModelUri", default_value=spec.model_uri)
+
+    image = image_uris.retrieve(
+        framework="xgboost", region=spec.region, version=spec.xgboost_version
+    )
+    processor = ScriptProcessor(
+        role=spec.role_arn,
+        image_uri=image,
+        command=["python3"],
+        instance_type=spec.instance_type,
+        instance_count=1,
+        volume_size_in_gb=spec.volume_size_gb,
+        volume_kms_key=spec.kms_key_id,
+        output_kms_key=spec.kms_key_id,
+        max_runtime_in_seconds=spec.max_runtime_seconds,
+        base_job_name=spec.job_name_prefix,
+        sagemaker_session=session,
+        network_config=NetworkConfig(
+            enable_network_isolation=True,
+            security_group_ids=list(spec.security_group_ids),
+            subnets=list(spec.subnets),
+            encrypt_inter_container_traffic=True,
+        ),
+    )
+
+    def s3_input(name: str, uri: Any) -> Any:
+        return ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(
+                s3_uri=uri,
+                local_path=f"{ROOT}/{name}",
+                s3_data_type="S3Prefix",
+                s3_input_mode="File",
+            ),
+        )
+
+    arguments = [*spec.arguments, "--model-version", p_version]
+    step = ProcessingStep(
+        name=STEP_NAME,
+        step_args=processor.run(
+            code=spec.script_uri,
+            inputs=[
+                s3_input("capture", spec.capture_uri),
+                s3_input("ground-truth", spec.ground_truth_uri),
+                s3_input("baseline", p_baseline),
+                s3_input("model", p_model),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name=OUTPUT_NAME,
+                    s3_output=ProcessingS3Output(
+                        s3_uri=Join(
+                            on="/",
+                            values=[spec.output_uri, ExecutionVariables.PIPELINE_EXECUTION_ID],
+                        ),
+                        local_path=f"{ROOT}/output",
+                        s3_upload_mode="EndOfJob",
+                    ),
+                )
+            ],
+            arguments=arguments,
+        ),
+    )
+    pipeline = Pipeline(
+        name=spec.name,
+        parameters=[p_version, p_baseline, p_model],
+        steps=[step],
+        sagemaker_session=session,
+        pipeline_experiment_config=None,
+        # Jobs are named <job_name_prefix>-<suffix>, which the metrics publisher's rule
+        # matches; without it Pipelines names them pipelines-<execution id>-... .
+        pipeline_definition_config=PipelineDefinitionConfig(use_custom_job_prefix=True),
+    )
+    body = pipeline.definition()
+    json.loads(body)  # fail here, not at deploy, if the SDK produced something else
+    return str(body)

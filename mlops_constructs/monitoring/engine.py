@@ -1,0 +1,609 @@
+"""The monitoring engine: an hourly SageMaker pipeline running ``runtime/monitor.py`` on one
+served model version, the publisher of its metrics, and alarms on them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_constructs.core.nag import acknowledge_wildcards
+from mlops_constructs.core.sagemaker_roles import grant_sagemaker_runtime
+from mlops_constructs.core.sources import monitoring_script_path
+from mlops_constructs.core.validation import PropsCheck
+from mlops_constructs.monitoring.model_monitor import pascal_case
+from mlops_constructs.monitoring.publisher import DEFAULT_NAMESPACE, MonitoringMetricsPublisher
+from mlops_constructs.serving.interfaces import IServingEndpoint
+from mlops_constructs.serving.props import CAPTURE, MODELS, VARIANT
+
+#: The metrics ``monitor.py`` writes per problem type (its ``QUALITY_METRICS``); the first
+#: is the default headline. Higher is better except for these:
+QUALITY_METRICS = {
+    "binary_classification": ("auc", "accuracy", "f1", "precision", "recall"),
+    "regression": ("rmse", "mae", "r2"),
+}
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+#: What the metrics publisher puts when a job fails or is stopped (by Endpoint and Model).
+FAILED_METRIC = "MonitoringJobFailed"
+#: Ten minutes past every hour (UTC): the hour's last capture files have had time to land
+#: (S3 delivery has a delay; Model Monitor's own hourly runs start up to 20 minutes late).
+DEFAULT_SCHEDULE = "cron(10 * * * ? *)"
+#: The built-in XGBoost image the job runs on (the one the model is trained with).
+XGBOOST_VERSION = "1.7-1"
+
+_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# Pipelines appends a suffix to a custom job prefix (its length is not documented): keep the
+# prefix short enough that the whole name stays within the 63 characters of a job name.
+_JOB_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,39}")
+_SCHEDULE = re.compile(r"(cron|rate)\(.+\)")
+_S3_URI = re.compile(r"s3://[^/]+/.+")
+
+
+class MonitoringEngine(Construct):
+    """Monitors one version of one model (a registry group) served by one endpoint, hourly.
+
+    * **Pipeline** ``pipeline_name`` (default ``<model_group>-monitor``), written with the
+      SageMaker Python SDK at synth time, offline: one ``MonitorModel`` processing step
+      running ``runtime/monitor.py`` on the built-in XGBoost ``1.7-1`` image, on
+      ``instance_type`` (``ml.m5.large``), 30 GB volume, at most ``max_runtime_seconds``
+      (1800), with **network isolation**, in the given subnets and security group,
+      inter-container traffic encrypted, volume and output encrypted with the artifacts key.
+      Its jobs are named from ``job_name_prefix`` (default ``monitor-<model_group>``, cut to
+      40 characters; the SDK's custom job prefix). Parameters: ``ModelVersion``,
+      ``BaselineUri``, ``ModelUri`` (defaults: the props below). Inputs: the endpoint's data
+      capture of its variant (``endpoints/<name>/capture/<name>/<variant_name>/``, every
+      hour of it: the job keeps the records whose ``inferenceTime`` is in the previous full
+      hour), ``ground_truth_prefix`` (default ``endpoints/<name>/ground-truth/``),
+      ``BaselineUri`` and ``ModelUri``. Output ``output`` to
+      ``monitoring/<model_group>/<execution id>/`` of the artifacts bucket.
+    * **Schedule**: an EventBridge Scheduler schedule, ``schedule`` (default
+      ``cron(10 * * * ? *)``, ten past each hour, UTC), starting the pipeline with
+      ``ModelVersion`` = ``model_version``, ``BaselineUri`` = ``baseline_uri`` and
+      ``ModelUri`` = ``model_uri``; three retries within 30 minutes. Its role is trusted by
+      ``scheduler.amazonaws.com`` for this account only (``aws:SourceAccount``) and may
+      start this pipeline only.
+    * **Publisher**: a :class:`MonitoringMetricsPublisher` for the job prefix and the output
+      prefix, publishing into ``namespace`` (``MLOps/ModelMonitoring``).
+    * **Alarms** (``alarms``, to ``alarm_topic``), on the dimensions ``monitor.py`` publishes
+      (``Endpoint``, ``Model``, ``ModelVersion``): per feature, ``FeatureDrifted``
+      (``Feature``) ``Maximum`` >= 1 over one hour; ``ModelQuality`` (``Metric`` =
+      ``quality_metric``) ``Average`` over one hour below ``quality_threshold`` (above it for
+      ``rmse`` and ``mae``); ``MonitoringJobFailed`` (``Endpoint``, ``Model``) ``Maximum``
+      >= 1. Missing data (an hour without traffic or labels) does not breach.
+
+    ``model_version`` is the registry's version (1, 2, ...); the job keeps the captured
+    records whose ``InferenceId`` starts with ``v<model_version>.`` unless
+    ``filter_by_inference_id`` is False (default True). ``baseline_uri`` is the version's
+    ``baseline.json`` (its ``ModelMetrics.ModelDataQuality.Statistics`` in the registry).
+    ``model_uri`` is the version's archive, for SHAP values; default, on a multi-model
+    endpoint, ``endpoints/<name>/models/<model_group>/v<model_version>.tar.gz`` (where the
+    deployer copies it); required for a single-model endpoint. Both must lie in the
+    endpoint's artifact store, under ``read_prefix`` (``pipelines/``, where the training
+    pipelines write) or, on a multi-model endpoint, under its models prefix.
+
+    Job arguments: ``features`` (the CSV payload's columns, in order), ``problem_type``
+    (``binary_classification`` or ``regression``), ``quality_metric`` (default ``auc`` or
+    ``rmse``), ``drift_threshold`` (0.1), ``drift_p_value`` (0.01), ``label_threshold``
+    (0.5), ``facet`` (a feature; none by default: no bias metrics) and ``facet_threshold``
+    (0.5), ``shap_rows`` (500). The publisher's ``logs_key`` encrypts its logs and
+    dead-letter queue; ``log_retention`` (one year) and ``removal_policy`` (RETAIN) are its.
+    Needs the SageMaker Python SDK and a stack with an explicit region.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        endpoint: IServingEndpoint,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        security_group: ec2.ISecurityGroup,
+        alarm_topic: sns.ITopic,
+        logs_key: kms.IKey,
+        model_group: str,
+        model_version: int,
+        baseline_uri: str,
+        features: Sequence[str],
+        problem_type: str,
+        quality_threshold: float,
+        quality_metric: str | None = None,
+        model_uri: str | None = None,
+        pipeline_name: str | None = None,
+        job_name_prefix: str | None = None,
+        schedule: str = DEFAULT_SCHEDULE,
+        variant_name: str = VARIANT,
+        ground_truth_prefix: str | None = None,
+        read_prefix: str = "pipelines/",
+        filter_by_inference_id: bool = True,
+        drift_threshold: float = 0.1,
+        drift_p_value: float = 0.01,
+        label_threshold: float = 0.5,
+        facet: str | None = None,
+        facet_threshold: float = 0.5,
+        shap_rows: int = 500,
+        instance_type: str = "ml.m5.large",
+        max_runtime_seconds: int = 1800,
+        namespace: str = DEFAULT_NAMESPACE,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        features = list(features)
+        quality_metric = quality_metric or QUALITY_METRICS.get(problem_type, ("",))[0]
+        if model_uri is None and endpoint.multi_model:
+            model_uri = (
+                f"s3://{endpoint.artifacts.bucket.bucket_name}/{endpoint.prefix}{MODELS}"
+                f"{model_group}/v{model_version}.tar.gz"
+            )
+        pipeline_name = pipeline_name or f"{model_group}-monitor"
+        job_name_prefix = job_name_prefix or f"monitor-{model_group}"[:40].rstrip("-")
+        self._check(
+            endpoint, model_group, model_version, baseline_uri, model_uri, features,
+            problem_type, quality_metric, pipeline_name, job_name_prefix, schedule,
+            read_prefix, ground_truth_prefix, drift_threshold, drift_p_value, facet,
+            shap_rows, max_runtime_seconds,
+        )  # fmt: skip
+        assert model_uri is not None  # checked above
+        stack = Stack.of(self)
+        artifacts = endpoint.artifacts
+        bucket = artifacts.bucket.bucket_name
+        self.endpoint = endpoint
+        self.model_group = model_group
+        self.model_version = model_version
+        self.features = features
+        self.namespace = namespace
+        self.pipeline_name = pipeline_name
+        self.job_name_prefix = job_name_prefix
+        #: Key prefixes in the artifacts bucket: what the jobs read and write.
+        self.capture_prefix = f"{endpoint.prefix}{CAPTURE}{endpoint.endpoint_name}/{variant_name}/"
+        self.ground_truth_prefix = ground_truth_prefix or f"{endpoint.prefix}ground-truth/"
+        self.output_prefix = f"monitoring/{model_group}/"
+        self.baseline_uri = baseline_uri
+        self.model_uri = model_uri
+
+        self.role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Monitoring pipeline {pipeline_name} and its jobs",
+        )
+        script = s3_assets.Asset(self, "MonitorScript", path=monitoring_script_path("monitor.py"))
+        subnet_ids = vpc.select_subnets(
+            subnet_type=subnets.subnet_type, subnet_group_name=subnets.subnet_group_name
+        ).subnet_ids
+        arguments = [
+            "--features", ",".join(features),
+            "--endpoint", endpoint.endpoint_name,
+            "--model-group", model_group,
+            "--problem-type", problem_type,
+            "--quality-metric", quality_metric,
+            "--drift-threshold", str(drift_threshold),
+            "--drift-p-value", str(drift_p_value),
+            "--label-threshold", str(label_threshold),
+            "--shap-rows", str(shap_rows),
+            "--namespace", namespace,
+            "--inference-id-prefix-filter", "version" if filter_by_inference_id else "off",
+        ]  # fmt: skip
+        if facet:
+            arguments += ["--facet", facet, "--facet-threshold", str(facet_threshold)]
+        #: The job's arguments before ``--model-version`` (the pipeline parameter).
+        self.job_arguments = arguments
+
+        from mlops_constructs.monitoring._definition import MonitoringSpec, build_definition
+
+        body = build_definition(
+            MonitoringSpec(
+                name=pipeline_name,
+                region=stack.region,
+                role_arn=self.role.role_arn,
+                bucket=bucket,
+                kms_key_id=artifacts.encryption_key.key_arn,
+                subnets=list(subnet_ids),
+                security_group_ids=[security_group.security_group_id],
+                script_uri=script.s3_object_url,
+                capture_uri=f"s3://{bucket}/{self.capture_prefix}",
+                ground_truth_uri=f"s3://{bucket}/{self.ground_truth_prefix}",
+                output_uri=f"s3://{bucket}/{self.output_prefix.rstrip('/')}",
+                baseline_uri=baseline_uri,
+                model_uri=model_uri,
+                model_version=str(model_version),
+                job_name_prefix=job_name_prefix,
+                xgboost_version=XGBOOST_VERSION,
+                instance_type=instance_type,
+                volume_size_gb=30,
+                max_runtime_seconds=max_runtime_seconds,
+                arguments=arguments,
+            )
+        )
+        self.definition_body = body
+        self.pipeline = sagemaker.CfnPipeline(
+            self,
+            "Resource",
+            pipeline_name=pipeline_name,
+            pipeline_description=(
+                f"Monitors version {model_version} of {model_group} on {endpoint.endpoint_name}"
+            ),
+            role_arn=self.role.role_arn,
+            pipeline_definition={"PipelineDefinitionBody": body},
+        )
+        self.pipeline_arn = stack.format_arn(
+            service="sagemaker", resource="pipeline", resource_name=pipeline_name.lower()
+        )
+        self._grant(script, read_prefix)
+        self.pipeline.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+
+        self.schedule = self._schedule(schedule)
+        self.publisher = MonitoringMetricsPublisher(
+            self,
+            "Publisher",
+            artifacts=artifacts,
+            output_prefix=self.output_prefix,
+            job_name_prefix=job_name_prefix,
+            logs_key=logs_key,
+            namespace=namespace,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        #: Every alarm, for :class:`RetrainingTrigger` (which takes ``IAlarm``).
+        self.alarms: list[cloudwatch.Alarm] = []
+        #: The ``FeatureDrifted`` alarm of each feature.
+        self.drift_alarms: dict[str, cloudwatch.Alarm] = {}
+        self._alarm_on(alarm_topic, quality_metric, quality_threshold)
+
+    # --- validation --------------------------------------------------------------------
+
+    def _check(
+        self,
+        endpoint: IServingEndpoint,
+        model_group: str,
+        model_version: int,
+        baseline_uri: str,
+        model_uri: str | None,
+        features: list[str],
+        problem_type: str,
+        quality_metric: str,
+        pipeline_name: str,
+        job_name_prefix: str,
+        schedule: str,
+        read_prefix: str,
+        ground_truth_prefix: str | None,
+        drift_threshold: float,
+        drift_p_value: float,
+        facet: str | None,
+        shap_rows: int,
+        max_runtime_seconds: int,
+    ) -> None:
+        check = PropsCheck("MonitoringEngine")
+        check.require(
+            endpoint.capture_percentage > 0,
+            "endpoint.capture_percentage",
+            endpoint.capture_percentage,
+            "expected data capture on (above 0): the engine reads the captured traffic",
+        )
+        check.require(
+            not Token.is_unresolved(model_group) and bool(_NAME.fullmatch(model_group)),
+            "model_group",
+            model_group,
+            "expected the model package group's name, known at synth time (it names the "
+            "pipeline, the output prefix and the alarms' dimension): 1 to 63 letters, digits "
+            "or hyphens",
+        )
+        check.require(
+            isinstance(model_version, int)
+            and not isinstance(model_version, bool)
+            and model_version >= 1,
+            "model_version",
+            model_version,
+            "expected the registry's version number, a positive integer",
+        )
+        check.require(
+            bool(_S3_URI.fullmatch(baseline_uri)) and baseline_uri.endswith(".json"),
+            "baseline_uri",
+            baseline_uri,
+            "expected the s3:// URI of the version's baseline.json (its registered "
+            "ModelMetrics.ModelDataQuality.Statistics)",
+        )
+        if model_uri is None:
+            check.require(
+                False,
+                "model_uri",
+                None,
+                "expected the s3:// URI of the version's model.tar.gz: a single-model "
+                "endpoint's archive cannot be derived",
+            )
+        else:
+            check.require(
+                bool(_S3_URI.fullmatch(model_uri)) and model_uri.endswith(".tar.gz"),
+                "model_uri",
+                model_uri,
+                "expected the s3:// URI of the version's .tar.gz archive",
+            )
+        bad = [f for f in features if not f or "," in f or f != f.strip() or len(f) > 1024]
+        check.require(
+            bool(features) and not bad and len(set(features)) == len(features),
+            "features",
+            features,
+            "expected distinct column names without commas or surrounding spaces (they are "
+            "--features and the alarms' Feature dimension, 1 to 1024 characters)",
+        )
+        check.require(
+            problem_type in QUALITY_METRICS,
+            "problem_type",
+            problem_type,
+            f"expected one of {sorted(QUALITY_METRICS)}",
+        )
+        if problem_type in QUALITY_METRICS:
+            check.require(
+                quality_metric in QUALITY_METRICS[problem_type],
+                "quality_metric",
+                quality_metric,
+                f"expected one of {list(QUALITY_METRICS[problem_type])} for {problem_type}",
+            )
+        check.require(
+            bool(re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}", pipeline_name)),
+            "pipeline_name",
+            pipeline_name,
+            "expected 1 to 256 letters, digits or hyphens",
+        )
+        check.require(
+            bool(_JOB_PREFIX.fullmatch(job_name_prefix)),
+            "job_name_prefix",
+            job_name_prefix,
+            "expected 1 to 40 letters, digits or hyphens, not starting or ending with a "
+            "hyphen (Pipelines appends a suffix; a job name has at most 63 characters)",
+        )
+        check.require(
+            bool(_SCHEDULE.fullmatch(schedule)),
+            "schedule",
+            schedule,
+            "expected an EventBridge Scheduler expression, e.g. 'cron(10 * * * ? *)'",
+        )
+        for prop, prefix in (
+            ("read_prefix", read_prefix),
+            ("ground_truth_prefix", ground_truth_prefix),
+        ):
+            if prefix is not None:
+                check.require(
+                    bool(re.fullmatch(r"[^/].*/", prefix)),
+                    prop,
+                    prefix,
+                    "expected a key prefix ending with '/', without a leading '/'",
+                )
+        check.require(
+            0 <= drift_threshold <= 1,
+            "drift_threshold",
+            drift_threshold,
+            "expected a Jensen-Shannon distance, between 0 and 1",
+        )
+        check.require(
+            0 < drift_p_value < 1, "drift_p_value", drift_p_value, "expected between 0 and 1"
+        )
+        check.require(
+            facet is None or facet in features, "facet", facet, "expected one of the features"
+        )
+        check.require(
+            facet is None or problem_type == "binary_classification",
+            "facet",
+            facet,
+            "expected no facet for regression: the job computes bias for binary "
+            "classification only",
+        )
+        check.require(shap_rows >= 1, "shap_rows", shap_rows, "expected at least 1")
+        check.require(
+            60 <= max_runtime_seconds <= 3000,
+            "max_runtime_seconds",
+            max_runtime_seconds,
+            "expected 60 to 3000 seconds: a run must end before the next hour's starts",
+        )
+        check.require_sagemaker_sdk(self, "the monitoring pipeline")
+        check.raise_if_any()
+
+    # --- permissions -------------------------------------------------------------------
+
+    def _grant(self, script: s3_assets.Asset, read_prefix: str) -> None:
+        role = self.role
+        endpoint = self.endpoint
+        artifacts = endpoint.artifacts
+        artifacts.grant_prefix(role, self.capture_prefix, write=False)
+        artifacts.grant_prefix(role, self.ground_truth_prefix, write=False)
+        artifacts.grant_prefix(role, read_prefix, write=False)
+        if endpoint.multi_model:
+            artifacts.grant_prefix(
+                role, f"{endpoint.prefix}{MODELS}{self.model_group}/", write=False
+            )
+        artifacts.grant_prefix(role, self.output_prefix)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[script.bucket.arn_for_objects(script.s3_object_key)],
+            )
+        )
+        # The script is an S3Prefix input: the job lists the bucket with its key as prefix.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[script.bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": [script.s3_object_key]}},
+            )
+        )
+        stack = Stack.of(self)
+        # SageMaker ARNs carry the job name in lower case.
+        jobs = stack.format_arn(
+            service="sagemaker",
+            resource="processing-job",
+            resource_name=f"{self.job_name_prefix.lower()}*",
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunMonitoringJobs",
+                actions=[
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[jobs],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PassOwnRole",
+                actions=["iam:PassRole"],
+                resources=[role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        grant_sagemaker_runtime(role, volume_key=artifacts.encryption_key)
+        acknowledge_wildcards(
+            role,
+            "The pipeline names each monitoring job at run time under the engine's prefix.",
+            resources=[jobs],
+        )
+
+    # --- schedule ----------------------------------------------------------------------
+
+    def _schedule(self, expression: str) -> scheduler.CfnSchedule:
+        stack = Stack.of(self)
+        self.schedule_role = iam.Role(
+            self,
+            "ScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            description=f"EventBridge Scheduler starts the {self.pipeline_name} pipeline",
+        )
+        self.schedule_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:StartPipelineExecution"], resources=[self.pipeline_arn]
+            )
+        )
+        parameters = {
+            "ModelVersion": str(self.model_version),
+            "BaselineUri": self.baseline_uri,
+            "ModelUri": self.model_uri,
+        }
+        schedule = scheduler.CfnSchedule(
+            self,
+            "Schedule",
+            description=(f"Runs the {self.pipeline_name} pipeline on version {self.model_version}"),
+            schedule_expression=expression,
+            schedule_expression_timezone="UTC",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.pipeline_arn,
+                role_arn=self.schedule_role.role_arn,
+                sage_maker_pipeline_parameters=scheduler.CfnSchedule.SageMakerPipelineParametersProperty(
+                    pipeline_parameter_list=[
+                        scheduler.CfnSchedule.SageMakerPipelineParameterProperty(
+                            name=name, value=value
+                        )
+                        for name, value in parameters.items()
+                    ]
+                ),
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=3, maximum_event_age_in_seconds=1800
+                ),
+            ),
+        )
+        schedule.node.add_dependency(self.schedule_role.node.find_child("DefaultPolicy"))
+        schedule.node.add_dependency(self.pipeline)
+        return schedule
+
+    # --- alarms ------------------------------------------------------------------------
+
+    def _dimensions(self, **extra: str) -> dict[str, str]:
+        return {
+            "Endpoint": self.endpoint.endpoint_name,
+            "Model": self.model_group,
+            "ModelVersion": str(self.model_version),
+            **extra,
+        }
+
+    def _alarm(
+        self,
+        id: str,
+        topic: sns.ITopic,
+        metric: cloudwatch.Metric,
+        *,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator,
+        description: str,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            id,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        self.alarms.append(alarm)
+        return alarm
+
+    def _metric(self, name: str, statistic: str, dimensions: dict[str, str]) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=self.namespace,
+            metric_name=name,
+            dimensions_map=dimensions,
+            statistic=statistic,
+            period=Duration.hours(1),
+        )
+
+    def _alarm_on(self, topic: sns.ITopic, quality_metric: str, threshold: float) -> None:
+        what = f"{self.model_group} v{self.model_version} on {self.endpoint.endpoint_name}"
+        at_least_one = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        for i, feature in enumerate(self.features):
+            self.drift_alarms[feature] = self._alarm(
+                f"Drift{i}{pascal_case(feature)}",
+                topic,
+                self._metric("FeatureDrifted", "Maximum", self._dimensions(Feature=feature)),
+                threshold=1,
+                comparison=at_least_one,
+                description=f"{what}: feature {feature} drifted from the version's baseline",
+            )
+        lower = quality_metric in LOWER_IS_BETTER
+        self.quality_alarm = self._alarm(
+            "Quality",
+            topic,
+            self._metric("ModelQuality", "Average", self._dimensions(Metric=quality_metric)),
+            threshold=threshold,
+            comparison=(
+                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+                if lower
+                else cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+            ),
+            description=(
+                f"{what}: {quality_metric} on joined ground truth "
+                f"{'above' if lower else 'below'} {threshold}"
+            ),
+        )
+        self.job_failed_alarm = self._alarm(
+            "JobFailed",
+            topic,
+            self._metric(
+                FAILED_METRIC,
+                "Maximum",
+                {"Endpoint": self.endpoint.endpoint_name, "Model": self.model_group},
+            ),
+            threshold=1,
+            comparison=at_least_one,
+            description=f"{what}: a monitoring job failed or was stopped",
+        )
