@@ -415,3 +415,23 @@ def test_without_the_sdk_it_says_what_to_install(monkeypatch):
 def test_the_region_is_the_stacks(made):
     _, m, _ = made
     assert f".{REGION}." in _step(m)["Arguments"]["AppSpecification"]["ImageUri"]
+
+
+def test_the_pipeline_role_reads_its_inputs_and_writes_only_its_output(made):
+    template, m, stack = made
+    resources = template.to_json()["Resources"]
+    role = resources[stack.get_logical_id(m.engine.role.node.default_child)]
+    granted = sorted(
+        resources[arn["Ref"]]["Properties"]["Description"]
+        for arn in role["Properties"]["ManagedPolicyArns"]
+    )
+    name = m.endpoint.endpoint_name
+    assert granted == sorted(
+        [
+            f"Read artifacts under 'endpoints/{name}/capture/{name}/AllTraffic/'",
+            f"Read artifacts under 'endpoints/{name}/ground-truth/'",
+            f"Read artifacts under 'endpoints/{name}/models/{GROUP}/'",
+            "Read artifacts under 'pipelines/'",
+            f"ReadWrite artifacts under 'monitoring/{GROUP}/'",
+        ]
+    )
