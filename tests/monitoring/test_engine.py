@@ -435,3 +435,29 @@ def test_the_pipeline_role_reads_its_inputs_and_writes_only_its_output(made):
             f"ReadWrite artifacts under 'monitoring/{GROUP}/'",
         ]
     )
+
+
+def test_retraining_trigger_takes_the_alarms():
+    from mlops_constructs import RetrainingTrigger
+
+    def build(stack: Any) -> Made:
+        m = _build(stack)
+        m.trigger = RetrainingTrigger(
+            stack,
+            "Retraining",
+            alarms=m.engine.alarms,
+            pipeline_name="mlops-dev-churn",
+            pipeline_arn="arn:aws:sagemaker:eu-west-1:284751930618:pipeline/mlops-dev-churn",
+            logs_key=m.key,
+        )
+        return m
+
+    template, m, stack = synth_construct(build)
+    (rule,) = [
+        r
+        for r in template.find_resources("AWS::Events::Rule").values()
+        if "CloudWatch Alarm State Change" in json.dumps(r["Properties"].get("EventPattern"))
+    ]
+    assert rule["Properties"]["EventPattern"]["resources"] == [
+        stack.resolve(a.alarm_arn) for a in m.engine.alarms
+    ]
