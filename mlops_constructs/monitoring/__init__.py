@@ -3,6 +3,8 @@ Model Monitor), with alarms that can start retraining (its Lambda handler is
 ``runtime/retraining_trigger``) and the publisher of the monitoring engine's metrics
 (``runtime/metrics_publisher``)."""
 
+from mlops_constructs.monitoring.engine import DEFAULT_SCHEDULE as ENGINE_SCHEDULE
+from mlops_constructs.monitoring.engine import QUALITY_METRICS as ENGINE_QUALITY_METRICS
 from mlops_constructs.monitoring.engine import MonitoringEngine
 from mlops_constructs.monitoring.model_monitor import ModelMonitor, pascal_case
 from mlops_constructs.monitoring.props import (
@@ -26,6 +28,8 @@ __all__ = [
     "BIAS_METRICS",
     "DATA_QUALITY",
     "DEFAULT_QUALITY_METRIC",
+    "ENGINE_QUALITY_METRICS",
+    "ENGINE_SCHEDULE",
     "MODEL_BIAS",
     "MODEL_EXPLAINABILITY",
     "MODEL_QUALITY",
