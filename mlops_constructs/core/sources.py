@@ -29,6 +29,7 @@ HANDLERS = {
     "macie_remediation": "macie",
     "retraining_trigger": "monitoring",
     "metrics_publisher": "monitoring",
+    "monitoring_launcher": "monitoring",
 }
 
 #: The folder every handler's package also gets (JSON logging and such), in ``core/runtime``.

@@ -27,8 +27,20 @@ STEP_NAME = "MonitorModel"
 #: Its processing output holding results.json, metrics.json, report.md and plots/ (the
 #: name the metrics publisher looks for in the job state change event).
 OUTPUT_NAME = "output"
-#: The pipeline parameters a start (the schedule) gives.
-PARAMETERS = ("ModelVersion", "BaselineUri", "ModelUri")
+#: The pipeline parameters every start gives (the launcher, ``runtime/monitoring_launcher``);
+#: none has a default, so a start without one fails instead of watching the wrong thing.
+PARAMETERS = (
+    "ModelVersion",
+    "BaselineUri",
+    "ModelUri",
+    "CaptureManifestUri",
+    "GroundTruthManifestUri",
+    "WindowEnd",
+)
+#: The inputs read from a ManifestFile (the launcher lists the window's keys): SageMaker
+#: downloads each listed object; ``monitor.py`` reads every ``*.jsonl`` below the input's
+#: folder, recursively, whatever sub-folders the objects land in.
+MANIFEST_INPUTS = {"capture": "CaptureManifestUri", "ground-truth": "GroundTruthManifestUri"}
 #: Where monitor.py reads and writes (its ``/opt/ml/processing``).
 ROOT = "/opt/ml/processing"
 
@@ -45,12 +57,7 @@ class MonitoringSpec:
     subnets: list[str]
     security_group_ids: list[str]
     script_uri: str
-    capture_uri: str
-    ground_truth_uri: str
     output_uri: str
-    baseline_uri: str
-    model_uri: str
-    model_version: str
     job_name_prefix: str
     xgboost_version: str
     instance_type: str
@@ -70,11 +77,7 @@ def build_definition(spec: MonitoringSpec) -> str:
         subnets=masker.mask(list(spec.subnets)),
         security_group_ids=masker.mask(list(spec.security_group_ids)),
         script_uri=masker.mask(spec.script_uri),
-        capture_uri=masker.mask(spec.capture_uri),
-        ground_truth_uri=masker.mask(spec.ground_truth_uri),
         output_uri=masker.mask(spec.output_uri),
-        baseline_uri=masker.mask(spec.baseline_uri),
-        model_uri=masker.mask(spec.model_uri),
         arguments=masker.mask(list(spec.arguments)),
     )
 
@@ -138,9 +141,7 @@ def _build(spec: MonitoringSpec) -> str:
             raise RuntimeError(f"the monitoring definition must not upload {path}")
 
     session = OfflineSession(spec.region, spec.bucket)
-    p_version = ParameterString(name="ModelVersion", default_value=spec.model_version)
-    p_baseline = ParameterString(name="BaselineUri", default_value=spec.baseline_uri)
-    p_model = ParameterString(name="ModelUri", default_value=spec.model_uri)
+    p = {name: ParameterString(name=name) for name in PARAMETERS}
 
     image = image_uris.retrieve(
         framework="xgboost", region=spec.region, version=spec.xgboost_version
@@ -165,27 +166,35 @@ def _build(spec: MonitoringSpec) -> str:
         ),
     )
 
-    def s3_input(name: str, uri: Any) -> Any:
+    def s3_input(name: str, uri: Any, data_type: str = "S3Prefix") -> Any:
         return ProcessingInput(
             input_name=name,
             s3_input=ProcessingS3Input(
                 s3_uri=uri,
                 local_path=f"{ROOT}/{name}",
-                s3_data_type="S3Prefix",
+                s3_data_type=data_type,
                 s3_input_mode="File",
             ),
         )
 
-    arguments = [*spec.arguments, "--model-version", p_version]
+    arguments = [
+        *spec.arguments,
+        "--model-version",
+        p["ModelVersion"],
+        "--window-end",
+        p["WindowEnd"],
+    ]
     step = ProcessingStep(
         name=STEP_NAME,
         step_args=processor.run(
             code=spec.script_uri,
             inputs=[
-                s3_input("capture", spec.capture_uri),
-                s3_input("ground-truth", spec.ground_truth_uri),
-                s3_input("baseline", p_baseline),
-                s3_input("model", p_model),
+                *(
+                    s3_input(name, p[parameter], "ManifestFile")
+                    for name, parameter in MANIFEST_INPUTS.items()
+                ),
+                s3_input("baseline", p["BaselineUri"]),
+                s3_input("model", p["ModelUri"]),
             ],
             outputs=[
                 ProcessingOutput(
@@ -205,7 +214,7 @@ def _build(spec: MonitoringSpec) -> str:
     )
     pipeline = Pipeline(
         name=spec.name,
-        parameters=[p_version, p_baseline, p_model],
+        parameters=list(p.values()),
         steps=[step],
         sagemaker_session=session,
         pipeline_experiment_config=None,

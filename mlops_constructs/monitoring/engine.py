@@ -1,8 +1,10 @@
-"""The monitoring engine: an hourly SageMaker pipeline running ``runtime/monitor.py`` on one
-served model version, the publisher of its metrics, and alarms on them."""
+"""The monitoring engine: an hourly SageMaker pipeline running ``runtime/monitor.py`` on the
+newest approved (or a pinned) version of a served model, the function that starts each run,
+the publisher of its metrics, and alarms on them that follow every version."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -23,6 +25,12 @@ from mlops_constructs.core.nag import acknowledge_wildcards
 from mlops_constructs.core.sagemaker_roles import grant_sagemaker_runtime
 from mlops_constructs.core.sources import monitoring_script_path
 from mlops_constructs.core.validation import PropsCheck
+from mlops_constructs.monitoring.alarm_queries import insights_query
+from mlops_constructs.monitoring.launcher import (
+    SCHEDULE_SOURCE,
+    SCHEDULED_TIME,
+    MonitoringLauncher,
+)
 from mlops_constructs.monitoring.model_monitor import pascal_case
 from mlops_constructs.monitoring.publisher import DEFAULT_NAMESPACE, MonitoringMetricsPublisher
 from mlops_constructs.serving.interfaces import IServingEndpoint
@@ -52,8 +60,20 @@ _S3_URI = re.compile(r"s3://[^/]+/.+")
 
 
 class MonitoringEngine(Construct):
-    """Monitors one version of one model (a registry group) served by one endpoint, hourly.
+    """Monitors one model (a registry group) served by one endpoint, hourly: by default the
+    newest Approved version, whichever that is at each run.
 
+    * **Launcher**: a :class:`MonitoringLauncher` function, invoked by the schedule, that per
+      run picks the version (``model_version``, pinned, which must be Approved; or, None by
+      default, the newest Approved version of ``model_group``: with none yet the run is
+      skipped, so a fresh account deploys and waits), its baseline (``baseline_uri``, or
+      None by default: the version's registered ``ModelMetrics.ModelDataQuality.Statistics``)
+      and archive (``model_uri``, or None by default: on a multi-model endpoint
+      ``endpoints/<name>/models/<model_group>/v<N>.tar.gz``, where the deployer copies it;
+      on a single-model endpoint the package's first container's ``ModelDataUrl``); lists the
+      window's capture and ground-truth keys, writes them as manifests under
+      ``monitoring/<model_group>/runs/<window end>/`` and starts the pipeline. An hour
+      without captured traffic starts nothing.
     * **Pipeline** ``pipeline_name`` (default ``<model_group>-monitor``), written with the
       SageMaker Python SDK at synth time, offline: one ``MonitorModel`` processing step
       running ``runtime/monitor.py`` on the built-in XGBoost ``1.7-1`` image, on
@@ -61,45 +81,48 @@ class MonitoringEngine(Construct):
       (1800), with **network isolation**, in the given subnets and security group,
       inter-container traffic encrypted, volume and output encrypted with the artifacts key.
       Its jobs are named from ``job_name_prefix`` (default ``monitor-<model_group>``, cut to
-      40 characters; the SDK's custom job prefix). Parameters: ``ModelVersion``,
-      ``BaselineUri``, ``ModelUri`` (defaults: the props below). Inputs: the endpoint's data
-      capture of its variant (``endpoints/<name>/capture/<name>/<variant_name>/``, every
-      hour of it: the job keeps the records whose ``inferenceTime`` is in the previous full
-      hour), ``ground_truth_prefix`` (default ``endpoints/<name>/ground-truth/``),
-      ``BaselineUri`` and ``ModelUri``. Output ``output`` to
-      ``monitoring/<model_group>/<execution id>/`` of the artifacts bucket.
+      40 characters; the SDK's custom job prefix). Parameters, all required (no defaults;
+      the launcher gives them): ``ModelVersion``, ``BaselineUri``, ``ModelUri``,
+      ``CaptureManifestUri``, ``GroundTruthManifestUri``, ``WindowEnd``. Inputs: ``capture``
+      and ``ground-truth`` from the two ``ManifestFile`` manifests, ``baseline`` and
+      ``model`` (``S3Prefix``) from their URIs. Arguments end with ``--model-version`` and
+      ``--window-end`` from the parameters; ``--window-hours`` is ``window_hours`` (1).
+      Output ``output`` to ``monitoring/<model_group>/<execution id>/`` of the artifacts
+      bucket.
     * **Schedule**: an EventBridge Scheduler schedule, ``schedule`` (default
-      ``cron(10 * * * ? *)``, ten past each hour, UTC), starting the pipeline with
-      ``ModelVersion`` = ``model_version``, ``BaselineUri`` = ``baseline_uri`` and
-      ``ModelUri`` = ``model_uri``; three retries within 30 minutes. Its role is trusted by
-      ``scheduler.amazonaws.com`` for this account only (``aws:SourceAccount``) and may
-      start this pipeline only.
+      ``cron(10 * * * ? *)``, ten past each hour, UTC; flexible window off) invoking the
+      launcher (asynchronously, as Scheduler invokes Lambda) with the Input
+      ``{"source": "mlops.monitoring-schedule", "scheduledTime":
+      "<aws.scheduler.scheduled-time>"}``; three retries within 30 minutes. Its role is
+      trusted by ``scheduler.amazonaws.com`` for this account only (``aws:SourceAccount``)
+      and may invoke the launcher only.
     * **Publisher**: a :class:`MonitoringMetricsPublisher` for the job prefix and the output
       prefix, publishing into ``namespace`` (``MLOps/ModelMonitoring``).
-    * **Alarms** (``alarms``, to ``alarm_topic``), on the dimensions ``monitor.py`` publishes
-      (``Endpoint``, ``Model``, ``ModelVersion``): per feature, ``FeatureDrifted``
-      (``Feature``) ``Maximum`` >= 1 over one hour; ``ModelQuality`` (``Metric`` =
-      ``quality_metric``) ``Average`` over one hour below ``quality_threshold`` (above it for
-      ``rmse`` and ``mae``); ``MonitoringJobFailed`` (``Endpoint``, ``Model``) ``Maximum``
-      >= 1. Missing data (an hour without traffic or labels) does not breach.
+    * **Alarms** (``alarms``, to ``alarm_topic``), on Metrics Insights queries that match
+      every version (see :mod:`alarm_queries`): per feature ``MAX(FeatureDrifted)`` of the
+      endpoint, model and feature >= 1 (``drift_alarms``); ``AVG(ModelQuality)`` of the
+      endpoint, model and ``Metric`` = ``quality_metric`` below ``quality_threshold`` (above
+      it for ``rmse`` and ``mae``; ``quality_alarm``), each over one hour; and
+      ``MonitoringJobFailed`` (``Endpoint``, ``Model``: no version) ``Maximum`` >= 1
+      (``job_failed_alarm``). Missing data (an hour without traffic or labels) does not
+      breach. On a multi-model endpoint every version reporting in the hour counts.
 
-    ``model_version`` is the registry's version (1, 2, ...); the job keeps the captured
-    records whose ``InferenceId`` starts with ``v<model_version>.`` unless
-    ``filter_by_inference_id`` is False (default True). ``baseline_uri`` is the version's
-    ``baseline.json`` (its ``ModelMetrics.ModelDataQuality.Statistics`` in the registry).
-    ``model_uri`` is the version's archive, for SHAP values; default, on a multi-model
-    endpoint, ``endpoints/<name>/models/<model_group>/v<model_version>.tar.gz`` (where the
-    deployer copies it); required for a single-model endpoint. Both must lie in the
-    endpoint's artifact store, under ``read_prefix`` (``pipelines/``, where the training
-    pipelines write) or, on a multi-model endpoint, under its models prefix.
+    The job keeps the captured records whose ``InferenceId`` starts with ``v<version>.``
+    unless ``filter_by_inference_id`` is False (default True). ``baseline_uri`` and
+    ``model_uri`` need a pinned ``model_version`` (they belong to one version); every
+    baseline and archive must lie in the endpoint's artifact store, under ``read_prefix``
+    (``pipelines/``, where the training pipelines write) or, for an archive on a multi-model
+    endpoint, its models prefix: the launcher skips a run whose baseline the job could not
+    read, and runs without SHAP values when the archive is missing.
 
-    Job arguments: ``features`` (the CSV payload's columns, in order), ``problem_type``
+    Job arguments: ``features`` (the CSV payload's columns, in order; no quotes or
+    backslashes, as they are alarm query values), ``problem_type``
     (``binary_classification`` or ``regression``), ``quality_metric`` (default ``auc`` or
     ``rmse``), ``drift_threshold`` (0.1), ``drift_p_value`` (0.01), ``label_threshold``
     (0.5), ``facet`` (a feature; none by default: no bias metrics) and ``facet_threshold``
-    (0.5), ``shap_rows`` (500). The publisher's ``logs_key`` encrypts its logs and
-    dead-letter queue; ``log_retention`` (one year) and ``removal_policy`` (RETAIN) are its.
-    Needs the SageMaker Python SDK and a stack with an explicit region.
+    (0.5), ``shap_rows`` (500). ``logs_key`` encrypts the publisher's and the launcher's logs
+    and dead-letter queues; ``log_retention`` (one year) and ``removal_policy`` (RETAIN) are
+    theirs. Needs the SageMaker Python SDK and a stack with an explicit region.
     """
 
     def __init__(
@@ -114,16 +137,17 @@ class MonitoringEngine(Construct):
         alarm_topic: sns.ITopic,
         logs_key: kms.IKey,
         model_group: str,
-        model_version: int,
-        baseline_uri: str,
         features: Sequence[str],
         problem_type: str,
         quality_threshold: float,
-        quality_metric: str | None = None,
+        model_version: int | None = None,
+        baseline_uri: str | None = None,
         model_uri: str | None = None,
+        quality_metric: str | None = None,
         pipeline_name: str | None = None,
         job_name_prefix: str | None = None,
         schedule: str = DEFAULT_SCHEDULE,
+        window_hours: int = 1,
         variant_name: str = VARIANT,
         ground_truth_prefix: str | None = None,
         read_prefix: str = "pipelines/",
@@ -143,34 +167,37 @@ class MonitoringEngine(Construct):
         super().__init__(scope, id)
         features = list(features)
         quality_metric = quality_metric or QUALITY_METRICS.get(problem_type, ("",))[0]
-        if model_uri is None and endpoint.multi_model:
-            model_uri = (
-                f"s3://{endpoint.artifacts.bucket.bucket_name}/{endpoint.prefix}{MODELS}"
-                f"{model_group}/v{model_version}.tar.gz"
-            )
         pipeline_name = pipeline_name or f"{model_group}-monitor"
         job_name_prefix = job_name_prefix or f"monitor-{model_group}"[:40].rstrip("-")
         self._check(
             endpoint, model_group, model_version, baseline_uri, model_uri, features,
             problem_type, quality_metric, pipeline_name, job_name_prefix, schedule,
-            read_prefix, ground_truth_prefix, drift_threshold, drift_p_value, facet,
-            shap_rows, max_runtime_seconds,
+            window_hours, read_prefix, ground_truth_prefix, drift_threshold, drift_p_value,
+            facet, shap_rows, max_runtime_seconds,
         )  # fmt: skip
-        assert model_uri is not None  # checked above
         stack = Stack.of(self)
         artifacts = endpoint.artifacts
         bucket = artifacts.bucket.bucket_name
         self.endpoint = endpoint
         self.model_group = model_group
+        #: The pinned version, or None: the newest Approved one at each run.
         self.model_version = model_version
         self.features = features
         self.namespace = namespace
         self.pipeline_name = pipeline_name
         self.job_name_prefix = job_name_prefix
+        self.window_hours = window_hours
         #: Key prefixes in the artifacts bucket: what the jobs read and write.
         self.capture_prefix = f"{endpoint.prefix}{CAPTURE}{endpoint.endpoint_name}/{variant_name}/"
         self.ground_truth_prefix = ground_truth_prefix or f"{endpoint.prefix}ground-truth/"
         self.output_prefix = f"monitoring/{model_group}/"
+        #: Where the launcher writes each run's manifests (read by the job).
+        self.runs_prefix = f"{self.output_prefix}runs/"
+        #: Where a multi-model endpoint's versions are (None on a single-model endpoint).
+        self.models_prefix = (
+            f"{endpoint.prefix}{MODELS}{model_group}/" if endpoint.multi_model else None
+        )
+        #: The overrides given (None: the launcher reads them from the registry per run).
         self.baseline_uri = baseline_uri
         self.model_uri = model_uri
 
@@ -196,10 +223,11 @@ class MonitoringEngine(Construct):
             "--shap-rows", str(shap_rows),
             "--namespace", namespace,
             "--inference-id-prefix-filter", "version" if filter_by_inference_id else "off",
+            "--window-hours", str(window_hours),
         ]  # fmt: skip
         if facet:
             arguments += ["--facet", facet, "--facet-threshold", str(facet_threshold)]
-        #: The job's arguments before ``--model-version`` (the pipeline parameter).
+        #: The job's arguments before ``--model-version`` and ``--window-end`` (parameters).
         self.job_arguments = arguments
 
         from mlops_constructs.monitoring._definition import MonitoringSpec, build_definition
@@ -214,12 +242,7 @@ class MonitoringEngine(Construct):
                 subnets=list(subnet_ids),
                 security_group_ids=[security_group.security_group_id],
                 script_uri=script.s3_object_url,
-                capture_uri=f"s3://{bucket}/{self.capture_prefix}",
-                ground_truth_uri=f"s3://{bucket}/{self.ground_truth_prefix}",
                 output_uri=f"s3://{bucket}/{self.output_prefix.rstrip('/')}",
-                baseline_uri=baseline_uri,
-                model_uri=model_uri,
-                model_version=str(model_version),
                 job_name_prefix=job_name_prefix,
                 xgboost_version=XGBOOST_VERSION,
                 instance_type=instance_type,
@@ -229,12 +252,15 @@ class MonitoringEngine(Construct):
             )
         )
         self.definition_body = body
+        watched = (
+            "the newest approved version" if model_version is None else f"version {model_version}"
+        )
         self.pipeline = sagemaker.CfnPipeline(
             self,
             "Resource",
             pipeline_name=pipeline_name,
             pipeline_description=(
-                f"Monitors version {model_version} of {model_group} on {endpoint.endpoint_name}"
+                f"Monitors {watched} of {model_group} on {endpoint.endpoint_name}"
             ),
             role_arn=self.role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": body},
@@ -245,6 +271,26 @@ class MonitoringEngine(Construct):
         self._grant(script, read_prefix)
         self.pipeline.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
 
+        self.launcher = MonitoringLauncher(
+            self,
+            "Launcher",
+            artifacts=artifacts,
+            logs_key=logs_key,
+            pipeline_name=pipeline_name,
+            pipeline_arn=self.pipeline_arn,
+            model_group=model_group,
+            model_version=model_version,
+            baseline_uri=baseline_uri,
+            model_uri=model_uri,
+            models_prefix=self.models_prefix,
+            capture_prefix=self.capture_prefix,
+            ground_truth_prefix=self.ground_truth_prefix,
+            runs_prefix=self.runs_prefix,
+            read_prefixes=[read_prefix, *([self.models_prefix] if self.models_prefix else [])],
+            window_hours=window_hours,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
         self.schedule = self._schedule(schedule)
         self.publisher = MonitoringMetricsPublisher(
             self,
@@ -269,8 +315,8 @@ class MonitoringEngine(Construct):
         self,
         endpoint: IServingEndpoint,
         model_group: str,
-        model_version: int,
-        baseline_uri: str,
+        model_version: int | None,
+        baseline_uri: str | None,
         model_uri: str | None,
         features: list[str],
         problem_type: str,
@@ -278,6 +324,7 @@ class MonitoringEngine(Construct):
         pipeline_name: str,
         job_name_prefix: str,
         schedule: str,
+        window_hours: int,
         read_prefix: str,
         ground_truth_prefix: str | None,
         drift_threshold: float,
@@ -302,42 +349,53 @@ class MonitoringEngine(Construct):
             "or hyphens",
         )
         check.require(
-            isinstance(model_version, int)
-            and not isinstance(model_version, bool)
-            and model_version >= 1,
+            model_version is None
+            or (
+                isinstance(model_version, int)
+                and not isinstance(model_version, bool)
+                and model_version >= 1
+            ),
             "model_version",
             model_version,
-            "expected the registry's version number, a positive integer",
+            "expected the registry's version number to pin, a positive integer, or None "
+            "(the default: the newest approved version at each run)",
         )
-        check.require(
-            bool(_S3_URI.fullmatch(baseline_uri)) and baseline_uri.endswith(".json"),
-            "baseline_uri",
-            baseline_uri,
-            "expected the s3:// URI of the version's baseline.json (its registered "
-            "ModelMetrics.ModelDataQuality.Statistics)",
-        )
-        if model_uri is None:
+        if baseline_uri is not None:
             check.require(
-                False,
-                "model_uri",
-                None,
-                "expected the s3:// URI of the version's model.tar.gz: a single-model "
-                "endpoint's archive cannot be derived",
+                bool(_S3_URI.fullmatch(baseline_uri)) and baseline_uri.endswith(".json"),
+                "baseline_uri",
+                baseline_uri,
+                "expected the s3:// URI of the version's baseline.json, or None (the "
+                "default: the version's registered ModelMetrics.ModelDataQuality.Statistics)",
             )
-        else:
+        if model_uri is not None:
             check.require(
                 bool(_S3_URI.fullmatch(model_uri)) and model_uri.endswith(".tar.gz"),
                 "model_uri",
                 model_uri,
-                "expected the s3:// URI of the version's .tar.gz archive",
+                "expected the s3:// URI of the version's .tar.gz archive, or None (the "
+                "default: where the deployer copies it, or the package's ModelDataUrl)",
             )
-        bad = [f for f in features if not f or "," in f or f != f.strip() or len(f) > 1024]
+        for prop, value in (("baseline_uri", baseline_uri), ("model_uri", model_uri)):
+            check.require(
+                value is None or model_version is not None,
+                prop,
+                value,
+                "expected a pinned model_version too: it belongs to one version, while "
+                "without model_version each run may watch another",
+            )
+        bad = [
+            f
+            for f in features
+            if not f or any(c in f for c in ",'\"\\") or f != f.strip() or len(f) > 1024
+        ]
         check.require(
             bool(features) and not bad and len(set(features)) == len(features),
             "features",
             features,
-            "expected distinct column names without commas or surrounding spaces (they are "
-            "--features and the alarms' Feature dimension, 1 to 1024 characters)",
+            "expected distinct column names without commas, quotes, backslashes or "
+            "surrounding spaces (they are --features and the alarm queries' Feature value, 1 "
+            "to 1024 characters)",
         )
         check.require(
             problem_type in QUALITY_METRICS,
@@ -364,6 +422,13 @@ class MonitoringEngine(Construct):
             job_name_prefix,
             "expected 1 to 40 letters, digits or hyphens, not starting or ending with a "
             "hyphen (Pipelines appends a suffix; a job name has at most 63 characters)",
+        )
+        check.require(
+            isinstance(window_hours, int) and 1 <= window_hours <= 24,
+            "window_hours",
+            window_hours,
+            "expected 1 to 24 hours: the window each run analyses, ending at the hour of its "
+            "scheduled time",
         )
         check.require(
             bool(_SCHEDULE.fullmatch(schedule)),
@@ -477,6 +542,7 @@ class MonitoringEngine(Construct):
 
     def _schedule(self, expression: str) -> scheduler.CfnSchedule:
         stack = Stack.of(self)
+        function = self.launcher.function
         self.schedule_role = iam.Role(
             self,
             "ScheduleRole",
@@ -484,37 +550,26 @@ class MonitoringEngine(Construct):
                 "scheduler.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             ),
-            description=f"EventBridge Scheduler starts the {self.pipeline_name} pipeline",
+            description=f"EventBridge Scheduler starts the runs of {self.pipeline_name}",
         )
         self.schedule_role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["sagemaker:StartPipelineExecution"], resources=[self.pipeline_arn]
+                actions=["lambda:InvokeFunction"], resources=[function.function_arn]
             )
         )
-        parameters = {
-            "ModelVersion": str(self.model_version),
-            "BaselineUri": self.baseline_uri,
-            "ModelUri": self.model_uri,
-        }
         schedule = scheduler.CfnSchedule(
             self,
             "Schedule",
-            description=(f"Runs the {self.pipeline_name} pipeline on version {self.model_version}"),
+            description=f"Starts a run of the {self.pipeline_name} pipeline every hour",
             schedule_expression=expression,
             schedule_expression_timezone="UTC",
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
             state="ENABLED",
             target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.pipeline_arn,
+                arn=function.function_arn,
                 role_arn=self.schedule_role.role_arn,
-                sage_maker_pipeline_parameters=scheduler.CfnSchedule.SageMakerPipelineParametersProperty(
-                    pipeline_parameter_list=[
-                        scheduler.CfnSchedule.SageMakerPipelineParameterProperty(
-                            name=name, value=value
-                        )
-                        for name, value in parameters.items()
-                    ]
-                ),
+                # Scheduler replaces the context attribute with the run's scheduled time.
+                input=json.dumps({"source": SCHEDULE_SOURCE, "scheduledTime": SCHEDULED_TIME}),
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_retry_attempts=3, maximum_event_age_in_seconds=1800
                 ),
@@ -526,19 +581,25 @@ class MonitoringEngine(Construct):
 
     # --- alarms ------------------------------------------------------------------------
 
-    def _dimensions(self, **extra: str) -> dict[str, str]:
-        return {
-            "Endpoint": self.endpoint.endpoint_name,
-            "Model": self.model_group,
-            "ModelVersion": str(self.model_version),
-            **extra,
-        }
+    def _query(self, function: str, metric: str, **where: str) -> cloudwatch.MathExpression:
+        # Every version's data points: ModelVersion is in the SCHEMA, not in the WHERE.
+        extra = list(where)
+        query = insights_query(
+            function,
+            metric,
+            self.namespace,
+            ["Endpoint", *extra, "Model", "ModelVersion"],
+            {"Endpoint": self.endpoint.endpoint_name, "Model": self.model_group, **where},
+        )
+        return cloudwatch.MathExpression(
+            expression=query, period=Duration.hours(1), using_metrics={}
+        )
 
     def _alarm(
         self,
         id: str,
         topic: sns.ITopic,
-        metric: cloudwatch.Metric,
+        metric: cloudwatch.IMetric,
         *,
         threshold: float,
         comparison: cloudwatch.ComparisonOperator,
@@ -558,23 +619,15 @@ class MonitoringEngine(Construct):
         self.alarms.append(alarm)
         return alarm
 
-    def _metric(self, name: str, statistic: str, dimensions: dict[str, str]) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace=self.namespace,
-            metric_name=name,
-            dimensions_map=dimensions,
-            statistic=statistic,
-            period=Duration.hours(1),
-        )
-
     def _alarm_on(self, topic: sns.ITopic, quality_metric: str, threshold: float) -> None:
-        what = f"{self.model_group} v{self.model_version} on {self.endpoint.endpoint_name}"
+        version = "" if self.model_version is None else f" v{self.model_version}"
+        what = f"{self.model_group}{version} on {self.endpoint.endpoint_name}"
         at_least_one = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         for i, feature in enumerate(self.features):
             self.drift_alarms[feature] = self._alarm(
                 f"Drift{i}{pascal_case(feature)}",
                 topic,
-                self._metric("FeatureDrifted", "Maximum", self._dimensions(Feature=feature)),
+                self._query("MAX", "FeatureDrifted", Feature=feature),
                 threshold=1,
                 comparison=at_least_one,
                 description=f"{what}: feature {feature} drifted from the version's baseline",
@@ -583,7 +636,7 @@ class MonitoringEngine(Construct):
         self.quality_alarm = self._alarm(
             "Quality",
             topic,
-            self._metric("ModelQuality", "Average", self._dimensions(Metric=quality_metric)),
+            self._query("AVG", "ModelQuality", Metric=quality_metric),
             threshold=threshold,
             comparison=(
                 cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
@@ -598,10 +651,12 @@ class MonitoringEngine(Construct):
         self.job_failed_alarm = self._alarm(
             "JobFailed",
             topic,
-            self._metric(
-                FAILED_METRIC,
-                "Maximum",
-                {"Endpoint": self.endpoint.endpoint_name, "Model": self.model_group},
+            cloudwatch.Metric(
+                namespace=self.namespace,
+                metric_name=FAILED_METRIC,
+                dimensions_map={"Endpoint": self.endpoint.endpoint_name, "Model": self.model_group},
+                statistic="Maximum",
+                period=Duration.hours(1),
             ),
             threshold=1,
             comparison=at_least_one,

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from mlops_constructs import MonitoringEngine, PropsError
+from mlops_constructs.monitoring.alarm_queries import MAX_ALARM_WINDOW_SECONDS, alarm_selects
 from mlops_constructs.monitoring.runtime import monitor
 from mlops_constructs.serving.endpoint import ModelPackageEndpoint, MultiModelEndpoint
 from tests.helpers import (
@@ -35,10 +36,9 @@ class Made:
 
 
 def _props(**overrides: Any) -> dict[str, Any]:
+    # No version, baseline or archive: the default (the newest approved version per run).
     return {
         "model_group": GROUP,
-        "model_version": VERSION,
-        "baseline_uri": BASELINE,
         "features": FEATURES,
         "problem_type": "binary_classification",
         "quality_threshold": 0.75,
@@ -113,10 +113,9 @@ def test_the_step_runs_monitor_py_isolated_on_the_xgboost_image_with_kms(made):
     assert arguments["ProcessingJobName"] == m.engine.job_name_prefix == f"monitor-{GROUP}"
 
 
-def test_the_step_mounts_capture_ground_truth_baseline_and_model(made):
+def test_the_step_reads_manifests_of_capture_and_ground_truth_and_the_versions_files(made):
     _, m, _ = made
     bucket = _bucket(m)
-    name = m.endpoint.endpoint_name
     inputs = {i["InputName"]: i["S3Input"] for i in _step(m)["Arguments"]["ProcessingInputs"]}
     assert {k: v["LocalPath"] for k, v in inputs.items() if k != "code"} == {
         "capture": "/opt/ml/processing/capture",
@@ -124,14 +123,15 @@ def test_the_step_mounts_capture_ground_truth_baseline_and_model(made):
         "baseline": "/opt/ml/processing/baseline",
         "model": "/opt/ml/processing/model",
     }
-    # The variant's whole capture prefix (the job picks its hour by inferenceTime).
+    # The window's keys, listed by the launcher: not the variant's whole capture prefix.
+    assert inputs["capture"]["S3Uri"] == {"Get": "Parameters.CaptureManifestUri"}
+    assert inputs["ground-truth"]["S3Uri"] == {"Get": "Parameters.GroundTruthManifestUri"}
     assert (
-        inputs["capture"]["S3Uri"] == f"s3://{bucket}/endpoints/{name}/capture/{name}/AllTraffic/"
+        inputs["capture"]["S3DataType"] == inputs["ground-truth"]["S3DataType"] == ("ManifestFile")
     )
-    assert inputs["ground-truth"]["S3Uri"] == f"s3://{bucket}/endpoints/{name}/ground-truth/"
     assert inputs["baseline"]["S3Uri"] == {"Get": "Parameters.BaselineUri"}
     assert inputs["model"]["S3Uri"] == {"Get": "Parameters.ModelUri"}
-    assert all(v["S3DataType"] == "S3Prefix" for v in inputs.values())
+    assert inputs["baseline"]["S3DataType"] == inputs["model"]["S3DataType"] == "S3Prefix"
     (output,) = _step(m)["Arguments"]["ProcessingOutputConfig"]["Outputs"]
     assert output["OutputName"] == "output"
     assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output"
@@ -145,25 +145,31 @@ def test_the_step_mounts_capture_ground_truth_baseline_and_model(made):
         }
     }
     assert m.engine.output_prefix == f"monitoring/{GROUP}/"
+    assert m.engine.runs_prefix.startswith(m.engine.output_prefix)
 
 
-def test_the_parameters_default_to_the_watched_version(made):
+def test_every_parameter_is_required_and_the_launcher_gives_exactly_them(made):
     _, m, _ = made
+    from tests.helpers import load_handler
+
+    launcher = load_handler("monitoring_launcher")
     definition = json.loads(m.engine.definition_body)
-    name = m.endpoint.endpoint_name
-    assert {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]} == {
-        "ModelVersion": "3",
-        "BaselineUri": BASELINE,
-        # Derived on a multi-model endpoint: where the deployer copies the version.
-        "ModelUri": f"s3://{_bucket(m)}/endpoints/{name}/models/{GROUP}/v3.tar.gz",
-    }
+    assert [p["Name"] for p in definition["Parameters"]] == list(launcher.PARAMETERS)
+    # No defaults: a start without one fails instead of watching the wrong version.
+    assert all("DefaultValue" not in p for p in definition["Parameters"])
 
 
 def test_the_arguments_name_the_features_and_parse_as_monitor_py_does(made):
     _, m, _ = made
     arguments = _step(m)["Arguments"]["AppSpecification"]["ContainerArguments"]
-    assert arguments[-2:] == ["--model-version", {"Get": "Parameters.ModelVersion"}]
-    args = monitor.parser().parse_args([*arguments[:-1], "3"])
+    assert arguments[-4:] == [
+        "--model-version",
+        {"Get": "Parameters.ModelVersion"},
+        "--window-end",
+        {"Get": "Parameters.WindowEnd"},
+    ]
+    args = monitor.parser().parse_args([*arguments[:-4], "--model-version", "3",
+                                        "--window-end", "2026-01-01T06:00:00Z"])  # fmt: skip
     assert monitor.parse_features(args.features) == FEATURES
     assert args.endpoint == m.endpoint.endpoint_name
     assert args.model_group == GROUP
@@ -171,11 +177,17 @@ def test_the_arguments_name_the_features_and_parse_as_monitor_py_does(made):
     assert args.quality_metric == "auc"
     assert args.facet == "segment_consumer"
     assert args.inference_id_prefix_filter == "version"
+    assert args.window_hours == 1
     assert args.namespace == monitor.DEFAULT_NAMESPACE == m.engine.publisher.namespace
     assert (args.drift_threshold, args.drift_p_value, args.shap_rows) == (0.1, 0.01, 500)
+    start, end = monitor.window(args)
+    assert (monitor.format_utc(start), monitor.format_utc(end)) == (
+        "2026-01-01T05:00:00Z",
+        "2026-01-01T06:00:00Z",
+    )
 
 
-def test_the_schedule_starts_the_pipeline_ten_past_each_hour(made):
+def test_the_schedule_invokes_the_launcher_with_the_scheduled_time(made):
     template, m, stack = made
     (schedule,) = template.find_resources("AWS::Scheduler::Schedule").values()
     props = schedule["Properties"]
@@ -183,19 +195,17 @@ def test_the_schedule_starts_the_pipeline_ten_past_each_hour(made):
     assert props["ScheduleExpressionTimezone"] == "UTC"
     assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
     target = props["Target"]
-    assert target["Arn"] == stack.resolve(m.engine.pipeline_arn)
-    assert target["Arn"]["Fn::Join"][1][-1].endswith(f":{ACCOUNT}:pipeline/{GROUP}-monitor")
+    assert target["Arn"] == stack.resolve(m.engine.launcher.function.function_arn)
     assert target["RoleArn"] == stack.resolve(m.engine.schedule_role.role_arn)
-    parameters = target["SageMakerPipelineParameters"]["PipelineParameterList"]
-    assert {p["Name"]: p["Value"] for p in parameters} == {
-        "ModelVersion": "3",
-        "BaselineUri": BASELINE,
-        "ModelUri": stack.resolve(m.engine.model_uri),
+    assert "SageMakerPipelineParameters" not in target
+    assert json.loads(target["Input"]) == {
+        "source": "mlops.monitoring-schedule",
+        "scheduledTime": "<aws.scheduler.scheduled-time>",
     }
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 1800}
 
 
-def test_the_schedule_role_is_for_this_account_and_this_pipeline_only(made):
+def test_the_schedule_role_is_for_this_account_and_may_invoke_the_launcher_only(made):
     template, m, stack = made
     role = template.to_json()["Resources"][
         stack.get_logical_id(m.engine.schedule_role.node.default_child)
@@ -207,11 +217,79 @@ def test_the_schedule_role_is_for_this_account_and_this_pipeline_only(made):
     statements = stack.resolve(policy.policy_document)["Statement"]
     assert statements == [
         {
-            "Action": "sagemaker:StartPipelineExecution",
+            "Action": "lambda:InvokeFunction",
             "Effect": "Allow",
-            "Resource": stack.resolve(m.engine.pipeline_arn),
+            "Resource": stack.resolve(m.engine.launcher.function.function_arn),
         }
     ]
+
+
+def test_the_launcher_is_configured_for_this_engine(made):
+    template, m, stack = made
+    fn = template.to_json()["Resources"][
+        stack.get_logical_id(m.engine.launcher.function.node.default_child)
+    ]["Properties"]
+    assert fn["Handler"] == "monitoring_launcher.index.handler"
+    variables = fn["Environment"]["Variables"]
+    name = m.endpoint.endpoint_name
+    assert variables["PIPELINE_NAME"] == f"{GROUP}-monitor"
+    assert variables["MODEL_GROUP"] == GROUP
+    assert (variables["PINNED_VERSION"], variables["BASELINE_URI"], variables["MODEL_URI"]) == (
+        "",
+        "",
+        "",
+    )
+    assert variables["MODELS_PREFIX"] == f"endpoints/{name}/models/{GROUP}/"
+    assert variables["CAPTURE_PREFIX"] == f"endpoints/{name}/capture/{name}/AllTraffic/"
+    assert variables["GROUND_TRUTH_PREFIX"] == f"endpoints/{name}/ground-truth/"
+    assert variables["RUNS_PREFIX"] == f"monitoring/{GROUP}/runs/"
+    assert variables["READ_PREFIXES"] == f"pipelines/,endpoints/{name}/models/{GROUP}/"
+    assert variables["WINDOW_HOURS"] == "1"
+    assert "DEAD_LETTER_QUEUE_URL" in variables
+    assert fn["Environment"]["Variables"]["PACKAGE_ARN_PREFIX"]["Fn::Join"][1][-1].endswith(
+        f":{ACCOUNT}:model-package/{GROUP}/"
+    )
+
+
+def test_the_launcher_role_has_exactly_what_it_needs(made):
+    template, m, stack = made
+    statements = stack.resolve(m.engine.launcher.policy.document)["Statement"]
+    by_sid = {s["Sid"]: s for s in statements}
+    assert set(by_sid) == {
+        "FindApprovedVersions",
+        "DescribeGroupVersions",
+        "ListWindowKeys",
+        "StartMonitoringPipeline",
+    }
+    assert by_sid["FindApprovedVersions"]["Action"] == "sagemaker:ListModelPackages"
+    assert by_sid["FindApprovedVersions"]["Resource"] == "*"
+    described = by_sid["DescribeGroupVersions"]
+    assert described["Action"] == "sagemaker:DescribeModelPackage"
+    assert described["Resource"]["Fn::Join"][1][-1].endswith(f":model-package/{GROUP}/*")
+    listing = by_sid["ListWindowKeys"]
+    assert listing["Action"] == "s3:ListBucket"
+    name = m.endpoint.endpoint_name
+    assert listing["Condition"] == {
+        "StringLike": {
+            "s3:prefix": [
+                f"endpoints/{name}/capture/{name}/AllTraffic/*",
+                f"endpoints/{name}/ground-truth/*",
+                "pipelines/*",
+                f"endpoints/{name}/models/{GROUP}/*",
+            ]
+        }
+    }
+    start = by_sid["StartMonitoringPipeline"]
+    assert start["Action"] == "sagemaker:StartPipelineExecution"
+    assert start["Resource"] == stack.resolve(m.engine.pipeline_arn)
+    resources = template.to_json()["Resources"]
+    role = resources[stack.get_logical_id(m.engine.launcher.role.node.default_child)]
+    granted = sorted(
+        resources[arn["Ref"]]["Properties"]["Description"]
+        for arn in role["Properties"]["ManagedPolicyArns"]
+        if isinstance(arn, dict) and "Ref" in arn
+    )
+    assert granted == [f"ReadWrite artifacts under 'monitoring/{GROUP}/runs/'"]
 
 
 def test_the_pipeline_role_runs_only_the_engines_jobs(made):
@@ -277,16 +355,20 @@ def _results() -> dict[str, Any]:
     }
 
 
-def _published(m: Made, name: str, **dimension: str) -> list[dict[str, str]]:
+def _data(m: Made, version: str = str(VERSION), endpoint: str | None = None) -> list[Any]:
+    """What monitor.py publishes for a run of ``version`` (on ``endpoint``)."""
     results = _results()
-    results["endpoint"] = m.endpoint.endpoint_name
-    (datum,) = [
-        d
-        for d in monitor.metric_data(results, "2026-01-01T06:00:00Z")
-        if d["MetricName"] == name
-        and all({"Name": k, "Value": v} in d["Dimensions"] for k, v in dimension.items())
+    results["endpoint"] = endpoint or m.endpoint.endpoint_name
+    results["model_version"] = version
+    return monitor.metric_data(results, "2026-01-01T06:00:00Z")
+
+
+def _selected(props: dict[str, Any], data: list[Any]) -> list[tuple[str, dict[str, str]]]:
+    return [
+        (d["MetricName"], {x["Name"]: x["Value"] for x in d["Dimensions"]})
+        for d in data
+        if alarm_selects(props, monitor.DEFAULT_NAMESPACE, d)
     ]
-    return sorted(datum["Dimensions"], key=lambda d: d["Name"])
 
 
 def _alarm_props(template: Any, stack: Any, alarm: cloudwatch.Alarm) -> dict[str, Any]:
@@ -295,35 +377,51 @@ def _alarm_props(template: Any, stack: Any, alarm: cloudwatch.Alarm) -> dict[str
     ]
 
 
-def test_drift_alarms_query_exactly_what_monitor_py_publishes(made):
+def test_drift_alarms_select_their_features_datum_of_every_version_and_nothing_else(made):
     template, m, stack = made
     assert list(m.engine.drift_alarms) == FEATURES
+    name = m.endpoint.endpoint_name
     for feature, alarm in m.engine.drift_alarms.items():
         props = _alarm_props(template, stack, alarm)
-        assert props["Namespace"] == monitor.DEFAULT_NAMESPACE
-        assert props["MetricName"] == "FeatureDrifted"
-        dimensions = sorted(props["Dimensions"], key=lambda d: d["Name"])
-        assert dimensions == _published(m, "FeatureDrifted", Feature=feature)
-        assert props["Statistic"] == "Maximum"
-        assert props["Period"] == 3600
+        (query,) = props["Metrics"]
+        assert query["Expression"] == (
+            'SELECT MAX(FeatureDrifted) FROM SCHEMA("MLOps/ModelMonitoring", Endpoint, Feature, '
+            f"Model, ModelVersion) WHERE Endpoint = '{name}' AND Model = '{GROUP}' AND "
+            f"Feature = '{feature}'"
+        )
+        # "Metrics Insights quotas": an alarm queries three hours at most.
+        assert query["Period"] * props["EvaluationPeriods"] <= MAX_ALARM_WINDOW_SECONDS
+        assert (query["Period"], props["EvaluationPeriods"]) == (3600, 1)
         assert props["Threshold"] == 1
         assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-        assert props["EvaluationPeriods"] == 1
         assert props["TreatMissingData"] == "notBreaching"
         assert props["AlarmActions"] == [stack.resolve(m.common["alarm_topic"].topic_arn)]
+        expected = {"Endpoint": name, "Model": GROUP, "Feature": feature}
+        # Versions 3 and 4 alike: the alarm does not go deaf when a version is approved.
+        for version in ("3", "4"):
+            assert _selected(props, _data(m, version)) == [
+                ("FeatureDrifted", {**expected, "ModelVersion": version})
+            ]
+        # Negative controls: another endpoint's data, another feature's, another metric.
+        assert _selected(props, _data(m, endpoint="other-endpoint")) == []
+        renamed = [{**d, "MetricName": "FeatureDrift"} for d in _data(m)]
+        assert not any(alarm_selects(props, monitor.DEFAULT_NAMESPACE, d) for d in renamed)
+        assert not any(alarm_selects(props, "Other/Namespace", d) for d in _data(m))
 
 
-def test_the_quality_alarm_queries_the_published_headline_metric(made):
+def test_the_quality_alarm_selects_the_headline_metric_of_every_version(made):
     template, m, stack = made
     props = _alarm_props(template, stack, m.engine.quality_alarm)
-    assert props["MetricName"] == "ModelQuality"
-    assert sorted(props["Dimensions"], key=lambda d: d["Name"]) == _published(
-        m, "ModelQuality", Metric="auc"
-    )
-    assert props["Statistic"] == "Average"
+    (query,) = props["Metrics"]
+    assert query["Expression"].startswith("SELECT AVG(ModelQuality) FROM SCHEMA(")
     assert props["Threshold"] == 0.75
     assert props["ComparisonOperator"] == "LessThanThreshold"  # AUC: higher is better
     assert props["TreatMissingData"] == "notBreaching"
+    for version in ("3", "7"):
+        ((metric, dimensions),) = _selected(props, _data(m, version))
+        assert metric == "ModelQuality"
+        assert dimensions["Metric"] == "auc" and dimensions["ModelVersion"] == version
+    assert _selected(props, _data(m, endpoint="other-endpoint")) == []
 
 
 def test_the_job_failed_alarm_matches_the_publishers_datum(made):
@@ -332,12 +430,16 @@ def test_the_job_failed_alarm_matches_the_publishers_datum(made):
 
     publisher = load_handler("metrics_publisher")
     props = _alarm_props(template, stack, m.engine.job_failed_alarm)
-    assert props["MetricName"] == publisher.FAILED_METRIC
-    # report_failure() publishes by Endpoint and Model, from the job's arguments.
-    assert sorted(props["Dimensions"], key=lambda d: d["Name"]) == [
-        {"Name": "Endpoint", "Value": m.endpoint.endpoint_name},
-        {"Name": "Model", "Value": GROUP},
-    ]
+    datum = {
+        "MetricName": publisher.FAILED_METRIC,
+        "Dimensions": [
+            {"Name": "Endpoint", "Value": m.endpoint.endpoint_name},
+            {"Name": "Model", "Value": GROUP},
+        ],
+    }
+    assert alarm_selects(props, monitor.DEFAULT_NAMESPACE, datum)
+    other = {**datum, "Dimensions": [*datum["Dimensions"][:1], {"Name": "Model", "Value": "x"}]}
+    assert not alarm_selects(props, monitor.DEFAULT_NAMESPACE, other)
     assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert m.engine.alarms == [
         *m.engine.drift_alarms.values(),
@@ -353,7 +455,7 @@ def test_rmse_alarms_above_the_threshold():
         nag=False,
     )
     props = _alarm_props(template, stack, m.engine.quality_alarm)
-    assert {"Name": "Metric", "Value": "rmse"} in props["Dimensions"]
+    assert "Metric = 'rmse'" in props["Metrics"][0]["Expression"]
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
     arguments = _step(m)["Arguments"]["AppSpecification"]["ContainerArguments"]
     assert "--facet" not in arguments
@@ -364,12 +466,26 @@ def test_cfn_lint_is_clean(made):
     assert lint_problems(template) == []
 
 
-def test_a_single_model_endpoint_needs_the_model_uri():
-    with pytest.raises(PropsError, match="model_uri"):
-        synth_construct(lambda s: _build(s, multi_model=False), nag=False)
+def test_a_pinned_single_model_engine_passes_its_overrides_to_the_launcher():
     model = "s3://artifacts/pipelines/mlops-dev-churn/tuning/job-1/output/model.tar.gz"
-    _, m, _ = synth_construct(lambda s: _build(s, multi_model=False, model_uri=model), nag=False)
-    assert m.engine.model_uri == model
+    template, m, stack = synth_construct(
+        lambda s: _build(
+            s, multi_model=False, model_version=VERSION, baseline_uri=BASELINE, model_uri=model
+        ),
+        nag=False,
+    )
+    variables = template.to_json()["Resources"][
+        stack.get_logical_id(m.engine.launcher.function.node.default_child)
+    ]["Properties"]["Environment"]["Variables"]
+    assert (variables["PINNED_VERSION"], variables["BASELINE_URI"], variables["MODEL_URI"]) == (
+        "3",
+        BASELINE,
+        model,
+    )
+    # A single-model endpoint: the archive is the package's ModelDataUrl (no models prefix).
+    assert variables["MODELS_PREFIX"] == ""
+    assert variables["READ_PREFIXES"] == "pipelines/"
+    assert m.engine.model_version == VERSION
 
 
 def test_props_are_checked_together():
@@ -380,7 +496,8 @@ def test_props_are_checked_together():
                 capture=0,
                 model_version=0,
                 baseline_uri="baseline.json",
-                features=["a", "a,b"],
+                features=["a", "a,b", "it's"],
+                window_hours=0,
                 quality_metric="rmse",
                 schedule="hourly",
                 job_name_prefix="-bad",
@@ -396,6 +513,7 @@ def test_props_are_checked_together():
         "model_version",
         "baseline_uri",
         "features",
+        "window_hours",
         "quality_metric",
         "schedule",
         "job_name_prefix",
