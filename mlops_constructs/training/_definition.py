@@ -34,6 +34,11 @@ PRE_TRAINING_BIAS_METHODS = ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS")
 #: What the ``MonitoringBaseline`` step writes (runtime/baseline.py) in its ``baseline``
 #: output; registered as the model package's ``ModelMetrics.ModelDataQuality.Statistics``.
 BASELINE_FILE = "baseline.json"
+#: The ``DataQualityBaseline`` step's dataset format (``DatasetFormat.csv`` arguments): the
+#: splits are header-less with the label first. Model Monitor's analyzer then names the
+#: columns by position, which the ModelMonitor's drift alarms follow
+#: (``monitoring/model_monitor.py`` ``analyzer_column``).
+DATA_QUALITY_DATASET_FORMAT: dict[str, Any] = {"header": False, "output_columns_position": "START"}
 
 
 @dataclass(frozen=True)
@@ -645,8 +650,10 @@ def _build(spec: PipelineSpec) -> Definition:
             name="DataQualityBaseline",
             quality_check_config=DataQualityCheckConfig(
                 baseline_dataset=split_uri("train"),
-                dataset_format=DatasetFormat.csv(header=False, output_columns_position="START"),
-                output_s3_uri=f"{base}/baselines/data-quality",
+                dataset_format=DatasetFormat.csv(**DATA_QUALITY_DATASET_FORMAT),
+                # Under the execution: each run's baselines stay those of the version it
+                # registers (a fixed prefix would be overwritten by every later run).
+                output_s3_uri=execution_uri("baselines", "data-quality"),
             ),
             check_job_config=check_job,
             skip_check=True,
@@ -656,7 +663,7 @@ def _build(spec: PipelineSpec) -> Definition:
         bias_config = DataBiasCheckConfig(
             data_config=DataConfig(
                 s3_data_input_path=split_uri("train"),
-                s3_output_path=f"{base}/baselines/data-bias",
+                s3_output_path=execution_uri("baselines", "data-bias"),
                 s3_analysis_config_output_path=f"{base}/baselines/data-bias-config",
                 label=spec.label,
                 headers=list(spec.headers),
@@ -678,10 +685,13 @@ def _build(spec: PipelineSpec) -> Definition:
             register_new_baseline=True,
             model_package_group_name=group_name,
         )
-        # The monitoring config key holds a timestamp and a UUID: give it a stable key so the
-        # definition only changes when its content does.
-        stable = f"{base}/baselines/data-bias-config/bias-monitoring-configuration.json"
-        session.uploads[stable] = session.uploads.pop(bias_config.monitoring_analysis_config_uri)
+        # The monitoring config key holds a timestamp and a UUID: key it by its content, so
+        # the definition only changes when the content does, and a version registered
+        # earlier keeps pointing at the configuration it was registered with.
+        content = session.uploads.pop(bias_config.monitoring_analysis_config_uri)
+        digest = hashlib.sha256(content).hexdigest()[:16]
+        stable = f"{base}/baselines/data-bias-config/bias-monitoring-configuration-{digest}.json"
+        session.uploads[stable] = content
         bias_config.monitoring_analysis_config_uri = stable
         check_steps = [data_quality, data_bias]
         # Model Monitor's data-quality statistics and constraints are registered as the

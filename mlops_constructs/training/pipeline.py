@@ -46,9 +46,12 @@ class TrainingPipeline(Construct):
     with ``max_wait`` and no checkpoints, ``tuning.input_mode`` input, ``File`` by default),
     with ``model_monitor_baselines`` only (``False`` by default: Model Monitor and Clarify
     are closed to new customers, and these steps need them), ``DataQualityBaseline`` (a
-    QualityCheckStep) and ``DataBiasBaseline`` (a ClarifyCheckStep) (baselines for Model
-    Monitor, written under ``pipelines/<name>/baselines/`` of the artifacts bucket,
-    registered as the package's ``DriftCheckBaselines``; the bias baseline's
+    QualityCheckStep, on the train split read as header-less CSV with the label first) and
+    ``DataBiasBaseline`` (a ClarifyCheckStep) (baselines for Model Monitor, written under
+    the execution, ``pipelines/<name>/executions/<execution id>/baselines/`` of the
+    artifacts bucket (:attr:`executions_prefix`), so no later run replaces a registered
+    version's baselines, and registered as that version's ``DriftCheckBaselines``, which
+    :class:`~mlops_constructs.monitoring.ModelMonitor` reads; the bias baseline's
     positive outcome is ``bias_label_values_or_threshold``, by default ``[0.5]`` for binary
     classification (the class 1) and required for regression, and its sensitive group
     ``bias_facet_values_or_threshold``, ``[0.5]`` by default: the 1.0 rows of a one-hot
@@ -69,7 +72,8 @@ class TrainingPipeline(Construct):
     ``transform_instance_types`` (``ml.m5.xlarge`` by default), else the pipeline fails.
 
     Files the SDK would upload while authoring (with ``model_monitor_baselines``: Clarify's
-    ``analysis_config.json`` and the bias monitoring config) are written at deploy time to
+    ``analysis_config.json`` and the bias monitoring config, keyed by its content under
+    ``baselines/data-bias-config/``) are written at deploy time to
     exactly the artifacts-bucket key the definition names, by a custom resource
     (``PutObject``): Clarify looks for ``analysis_config.json`` by name, which an asset's
     hashed key would not give. They are kept when the stack is deleted (registered model
@@ -168,10 +172,13 @@ class TrainingPipeline(Construct):
         self.pipeline_name = pipeline_name
         #: Whether the Model Monitor and Clarify baseline steps run (see the class docstring).
         self.model_monitor_baselines = model_monitor_baselines
-        #: Where the Model Monitor baseline steps (``model_monitor_baselines``) write their
-        #: baselines in the artifacts bucket (``data-quality/constraints.json`` and
-        #: ``statistics.json``, ``data-bias/``...).
-        self.baselines_prefix = f"{prefix}/baselines/"
+        #: Where each execution writes its outputs in the artifacts bucket,
+        #: ``pipelines/<name>/executions/<execution id>/``: the evaluation, the monitoring
+        #: baseline and, with ``model_monitor_baselines``, Model Monitor's and Clarify's
+        #: baselines (``baselines/data-quality/``, ``baselines/data-bias/``), which the
+        #: version it registers names as its ``DriftCheckBaselines``. A monitor reads the
+        #: pinned version's baselines under it.
+        self.executions_prefix = f"{prefix}/executions/"
 
         self.role = iam.Role(
             self,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,6 +18,7 @@ from mlops_constructs import (
     TrainingPipeline,
     TuningSettings,
 )
+from mlops_constructs.training._definition import DATA_QUALITY_DATASET_FORMAT
 from tests.helpers import ACCOUNT, REGION, endpoint_base, hide_sagemaker_sdk
 
 FEATURES = ["segment_consumer", "annual_spend_log"]
@@ -113,8 +116,60 @@ def test_model_monitor_baselines_keeps_the_check_steps():
     assert steps["DataQualityBaseline"] == "QualityCheck"
     assert steps["DataBiasBaseline"] == "ClarifyCheck"
     assert steps["MonitoringBaseline"] == "Processing"
-    # Clarify's analysis config and the bias monitoring config, written by the stack.
-    assert sorted(k.rsplit("/", 1)[-1] for k in pipeline.upload_keys.values()) == [
-        "analysis_config.json",
-        "bias-monitoring-configuration.json",
-    ]
+    # Clarify's analysis config and the bias monitoring config (keyed by its content, so a
+    # version registered earlier keeps its own), written by the stack.
+    names = sorted(k.rsplit("/", 1)[-1] for k in pipeline.upload_keys.values())
+    assert names[0] == "analysis_config.json"
+    assert re.fullmatch(r"bias-monitoring-configuration-[0-9a-f]{16}\.json", names[1]), names
+
+    # Each run writes its baselines under its execution, and the version it registers names
+    # those: a later run, approved or not, never overwrites a registered version's baselines.
+    steps = {s["Name"]: s for s in _all_steps(pipeline)}
+    under_execution = {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                steps["DataQualityBaseline"]["Arguments"]["ProcessingOutputConfig"]["Outputs"][0][
+                    "S3Output"
+                ]["S3Uri"]["Std:Join"]["Values"][0],
+                "executions",
+                {"Get": "Execution.PipelineExecutionId"},
+                "baselines",
+            ],
+        }
+    }
+    for name, output in (
+        ("DataQualityBaseline", "data-quality"),
+        ("DataBiasBaseline", "data-bias"),
+    ):
+        (written,) = steps[name]["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+        expected = copy.deepcopy(under_execution)
+        expected["Std:Join"]["Values"].append(output)
+        assert written["S3Output"]["S3Uri"] == expected, name
+    assert pipeline.executions_prefix == "pipelines/team-spend/executions/"
+    assert under_execution["Std:Join"]["Values"][0].endswith("/pipelines/team-spend")
+    drift = steps["RegisterModel"]["Arguments"]["DriftCheckBaselines"]
+    assert drift["ModelDataQuality"] == {
+        "Statistics": {
+            "ContentType": "application/json",
+            "S3Uri": {"Get": "Steps.DataQualityBaseline.BaselineUsedForDriftCheckStatistics"},
+        },
+        "Constraints": {
+            "ContentType": "application/json",
+            "S3Uri": {"Get": "Steps.DataQualityBaseline.BaselineUsedForDriftCheckConstraints"},
+        },
+    }
+    # The format ModelMonitor derives its drift metric names from (header-less, label first).
+    environment = steps["DataQualityBaseline"]["Arguments"]["Environment"]
+    assert json.loads(environment["dataset_format"]) == {"csv": DATA_QUALITY_DATASET_FORMAT}
+    assert DATA_QUALITY_DATASET_FORMAT == {"header": False, "output_columns_position": "START"}
+
+
+def _all_steps(pipeline: TrainingPipeline) -> list[dict[str, Any]]:
+    """Every step's JSON, condition branches included."""
+    found = []
+    for step in json.loads(pipeline.definition_body)["Steps"]:
+        found.append(step)
+        for key in ("IfSteps", "ElseSteps"):
+            found.extend(step.get("Arguments", {}).get(key, []))
+    return found
