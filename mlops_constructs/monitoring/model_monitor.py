@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Fn, Names, Stack
+from aws_cdk import CfnResource, Fn, Names, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -19,9 +19,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from mlops_constructs.core.sagemaker_roles import grant_sagemaker_runtime
+from mlops_constructs.core.sdk_calls import acknowledge_sdk_function
 from mlops_constructs.core.validation import PropsCheck
 from mlops_constructs.lake.interfaces import IArtifactStore
 from mlops_constructs.monitoring.props import (
@@ -29,52 +31,129 @@ from mlops_constructs.monitoring.props import (
     _PROBLEM_TYPES,
     BIAS_METRICS,
     DATA_QUALITY,
+    DEFAULT_MAX_RUNTIME_SECONDS,
     MODEL_BIAS,
-    MODEL_EXPLAINABILITY,
     MODEL_QUALITY,
     BiasSettings,
     MonitorSchedules,
     MonitorThresholds,
     bias_problems,
     quality_problems,
+    runtime_problems,
 )
 from mlops_constructs.serving.interfaces import IServingEndpoint
+from mlops_constructs.serving.props import _PACKAGE_ARN
+from mlops_constructs.training._definition import DATA_QUALITY_DATASET_FORMAT
+
+#: The dataset format of the training pipeline's ``DataQualityBaseline`` step (a
+#: QualityCheckStep on the train split: CSV, no header, the label first), as the SageMaker
+#: SDK's ``DatasetFormat.csv`` arguments; the drift metric names follow from it (see
+#: :func:`analyzer_column`).
+BASELINE_DATASET_FORMAT: dict[str, Any] = DATA_QUALITY_DATASET_FORMAT
+#: Columns the built-in XGBoost answers a CSV request with: one score per row.
+OUTPUT_COLUMNS = 1
+#: The job environment every job definition sets: the prebuilt containers (Model Monitor's
+#: analyzer and Clarify) publish CloudWatch metrics only when it says ``Enabled`` ("Container
+#: Contract Inputs", ``publish_cloudwatch_metrics``; the SageMaker SDK sets it the same way,
+#: ``_generate_env_map``).
+JOB_ENVIRONMENT = {"publish_cloudwatch_metrics": "Enabled"}
+#: Where DescribeModelPackage has the version's Model Monitor baselines.
+_BASELINE_FIELDS = {
+    "constraints": "DriftCheckBaselines.ModelDataQuality.Constraints.S3Uri",
+    "statistics": "DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri",
+}
+
+
+def analyzer_column(features: Sequence[str], feature: str) -> str:
+    """The name Model Monitor's analyzer gives ``feature`` (one of ``features``, in the
+    order the endpoint receives them) in the data-quality monitoring of this platform's
+    endpoints, which is the name in its ``feature_baseline_drift_<name>`` metric.
+
+    The baseline (``BASELINE_DATASET_FORMAT``) is header-less CSV, so the analyzer names
+    columns by position, ``_c0``, ``_c1``... (Spark's names for a CSV without a header); a
+    monitoring run reads each captured record as the response's columns and then the
+    request's (``dataset_format`` ``sagemakerCaptureJson`` with ``endpointInput`` and
+    ``endpointOutput``, "Container Contract Inputs"), placed as the baseline's label:
+    first for ``output_columns_position`` ``START``. So with the label first, feature ``i``
+    is ``_c<i + 1>`` (``_c0`` is the score); with ``END``, ``_c<i>``.
+    """
+    if BASELINE_DATASET_FORMAT["header"]:  # pragma: no cover - the contract is header-less
+        raise NotImplementedError("names for a baseline with a header are not derived here")
+    first = OUTPUT_COLUMNS if BASELINE_DATASET_FORMAT["output_columns_position"] == "START" else 0
+    return f"_c{first + list(features).index(feature)}"
+
+
+def drift_metric_name(features: Sequence[str], feature: str) -> str:
+    """The CloudWatch metric with ``feature``'s baseline drift ("CloudWatch Metrics",
+    model-monitor-interpreting-cloudwatch: ``feature_baseline_drift_{feature_name}``)."""
+    return f"feature_baseline_drift_{analyzer_column(features, feature)}"
 
 
 class ModelMonitor(Construct):
-    """Makes the four Model Monitor jobs of one single-model endpoint, their schedules and
-    alarms.
+    """Makes the Model Monitor jobs of one single-model endpoint serving one pinned model
+    package version, their schedules and alarms.
 
     Needs the SageMaker Python SDK (the package's ``pipelines`` extra: it names the Model
     Monitor and Clarify images) and a stack with an explicit region; without either it raises
     a ``PropsError`` saying what to do.
 
-    * **Job definitions**: data quality (against the training pipeline's data-quality
-      constraints and statistics), model quality (captured predictions joined with ground
-      truth under ``ground_truth_prefix`` by inference id, ``problem_type``), model bias
-      (Clarify: DPL, KL, TVD and, with a group variable, CDDL, on the facet) and model
-      explainability (Clarify SHAP against ``shap_baseline``, default a row of zeros).
-      The Clarify analysis configurations are written by the SageMaker SDK's config classes
-      at synth time and shipped as S3 assets. Images are the SDK's ``model-monitor`` and
-      ``clarify`` images for the region.
-    * Every job: ``instance_type`` with its volume and outputs encrypted with the artifacts
-      key, in the given subnets and security group, inter-container traffic encrypted,
-      **network isolation** on, except the explainability job, which must call the
-      endpoint to compute SHAP values (it still runs in the VPC, reaching the endpoint
-      through the SageMaker runtime interface endpoint), and at most ``max_runtime_seconds``.
-    * One role for the jobs: it reads the endpoint's capture prefix, the ground truth,
-      the baselines prefix and the analysis configurations, writes only the reports
-      prefix ``endpoints/<name>/monitoring/``, and may invoke only this endpoint.
-    * **Schedules**: one per job with its ``schedules`` cron. Schedule names are generated
-      at synth time (CloudFormation requires a name); job definitions get generated names.
-    * **Alarms** to ``alarm_topic``: feature drift per feature, the model-quality metric,
-      each bias metric threshold; and an EventBridge rule sending failed monitoring
-      executions to the topic. ``drift_alarms`` lists the alarms meant to start retraining.
+    **What it watches**: ``endpoint``, a single-model endpoint (Model Monitor supports only
+    endpoints hosting a single model: the Model Monitor overview page, model-monitor.html,
+    Notes; a multi-model endpoint is refused) serving ``model_package_arn``, one *versioned*
+    model package ARN (``.../model-package/<group>/<version>``). That version must exist and
+    carry Model Monitor's baselines as its ``DriftCheckBaselines`` (the training pipeline's
+    ``DataQualityBaseline`` step, ``TrainingPipeline(model_monitor_baselines=True)``), or the
+    deploy fails: a fresh account with no trained version cannot use this engine. When the
+    endpoint serves another version, change ``model_package_arn`` with it.
 
-    Model Monitor does not monitor multi-model endpoints: ``endpoint`` must be a
-    :class:`~mlops_constructs.serving.ModelPackageEndpoint` with data capture on, or one
-    imported with ``ModelPackageEndpoint.from_endpoint_attributes``; ``artifacts`` an
-    :class:`~mlops_constructs.lake.IArtifactStore`.
+    * **Baselines of the pinned version**: a custom resource (``AwsCustomResource``) calls
+      DescribeModelPackage on ``model_package_arn`` at deploy time (its policy allows that
+      call on that ARN only) and the data-quality job reads the version's registered
+      ``DriftCheckBaselines.ModelDataQuality`` constraints and statistics, which the
+      pipeline writes under its execution (``executions_prefix``), so another run, approved
+      or not, never replaces them.
+    * **Job definitions**: data quality (against those baselines), model quality (captured
+      predictions joined with ground truth under ``ground_truth_prefix`` by inference id,
+      ``problem_type``), model bias (Clarify: DPL, KL, TVD and, with a group variable, CDDL,
+      on the facet; its analysis configuration is written by the SageMaker SDK's config
+      classes at synth time and shipped as an S3 asset). Images are the SDK's
+      ``model-monitor`` and ``clarify`` images for the region. Every job's environment has
+      ``publish_cloudwatch_metrics: Enabled`` (:data:`JOB_ENVIRONMENT`), without which the
+      containers publish no metric for the alarms.
+    * **No explainability job.** Clarify's SHAP analysis in Model Monitor computes
+      attributions by sending synthetic records (``num_samples`` per record) to the
+      endpoint, which captures them as traffic for the next runs to analyse ("Analysis
+      configuration files"); its alternative, a shadow endpoint, needs network isolation
+      off ("Give Amazon SageMaker Clarify Jobs Access to Resources in Your Amazon VPC") and
+      Clarify is closed to new customers ("Clarify availability change"). The default
+      engine (:class:`~mlops_constructs.monitoring.MonitoringEngine`) computes TreeSHAP
+      offline from the model archive instead. So no job here calls the endpoint: every job
+      has **network isolation** on and the role cannot invoke any endpoint.
+    * Every job: ``instance_type`` (``ml.m5.xlarge`` by default) with its 30 GB volume and
+      outputs encrypted with the artifacts key, in the given subnets and security group,
+      inter-container traffic encrypted, and at most ``max_runtime_seconds`` (1800 by
+      default): CreateMonitoringSchedule refuses a runtime longer than the time between two
+      runs of a schedule, or above 1800 seconds on an hourly model-quality or bias schedule
+      (:func:`~mlops_constructs.monitoring.props.runtime_problems`).
+    * One role for the jobs: it reads the endpoint's capture prefix, the ground truth, the
+      pipeline's ``executions_prefix`` and the analysis configuration, and writes only the
+      reports prefix ``endpoints/<name>/monitoring/``.
+    * **Schedules**: one per job with its ``schedules`` cron (:class:`MonitorSchedules`
+      defaults). Schedule names are generated at synth time (CloudFormation requires a
+      name); job definitions get generated names. Schedules and job definitions depend on
+      the endpoint resource when ``endpoint`` was made in this app (SageMaker checks that
+      the endpoint exists when a schedule is created); for an endpoint imported with
+      ``from_endpoint_attributes`` there is nothing to depend on: deploy it first.
+    * **Alarms** to ``alarm_topic``: feature drift per feature (on the analyzer's column
+      name, :func:`drift_metric_name`), the model-quality metric, each bias metric
+      threshold; and an EventBridge rule sending failed monitoring executions to the
+      topic. ``drift_alarms`` lists the alarms meant to start retraining.
+
+    ``endpoint`` is a :class:`~mlops_constructs.serving.ModelPackageEndpoint` with data
+    capture on, or one imported with ``ModelPackageEndpoint.from_endpoint_attributes``;
+    ``artifacts`` an :class:`~mlops_constructs.lake.IArtifactStore`; ``executions_prefix``
+    the training pipeline's ``TrainingPipeline.executions_prefix``
+    (``pipelines/<name>/executions/``).
     """
 
     def __init__(
@@ -91,31 +170,32 @@ class ModelMonitor(Construct):
         problem_type: str,
         features: Sequence[str],
         label: str,
-        baselines_prefix: str,
+        model_package_arn: str,
+        executions_prefix: str,
         bias: BiasSettings,
         thresholds: MonitorThresholds | None = None,
         schedules: MonitorSchedules | None = None,
         ground_truth_prefix: str | None = None,
-        shap_baseline: Sequence[float] | None = None,
         instance_type: str = "ml.m5.xlarge",
-        max_runtime_seconds: int = 3600,
+        max_runtime_seconds: int = DEFAULT_MAX_RUNTIME_SECONDS,
     ) -> None:
         super().__init__(scope, id)
         thresholds = thresholds or MonitorThresholds()
         schedules = schedules or MonitorSchedules()
         self._check(
-            endpoint, problem_type, features, bias, thresholds, schedules, baselines_prefix,
-            shap_baseline, max_runtime_seconds,
+            endpoint, problem_type, features, bias, thresholds, schedules, model_package_arn,
+            executions_prefix, max_runtime_seconds,
         )  # fmt: skip
         stack = Stack.of(self)
         self.endpoint = endpoint
         self.artifacts = artifacts
+        self.model_package_arn = model_package_arn
+        self.features = list(features)
         bucket = artifacts.bucket.bucket_name
         self.reports_prefix = f"{endpoint.prefix}monitoring/"
         self.ground_truth_prefix = ground_truth_prefix or f"{endpoint.prefix}ground-truth/"
         self.ground_truth_uri = f"s3://{bucket}/{self.ground_truth_prefix.rstrip('/')}"
         self.problem_type = problem_type
-        baselines = f"s3://{bucket}/{baselines_prefix.rstrip('/')}"
 
         from mlops_constructs.training._definition import image_uri
 
@@ -128,8 +208,9 @@ class ModelMonitor(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Model Monitor jobs of the {endpoint.endpoint_name} endpoint",
         )
-        configs = self._analysis_configs(endpoint, features, label, bias, shap_baseline)
-        self._grant(baselines_prefix, configs)
+        configs = self._analysis_configs(features, label, bias)
+        self._grant(executions_prefix, configs)
+        baselines = self._pinned_baselines(model_package_arn)
 
         subnet_ids = vpc.select_subnets(
             subnet_type=subnets.subnet_type, subnet_group_name=subnets.subnet_group_name
@@ -151,14 +232,14 @@ class ModelMonitor(Construct):
             endpoint_name=endpoint.endpoint_name,
             role_arn=self.role.role_arn,
             data_quality_app_specification=sagemaker.CfnDataQualityJobDefinition.DataQualityAppSpecificationProperty(
-                image_uri=self.monitor_image
+                image_uri=self.monitor_image, environment=dict(JOB_ENVIRONMENT)
             ),
             data_quality_baseline_config=sagemaker.CfnDataQualityJobDefinition.DataQualityBaselineConfigProperty(
                 constraints_resource=sagemaker.CfnDataQualityJobDefinition.ConstraintsResourceProperty(
-                    s3_uri=f"{baselines}/data-quality/constraints.json"
+                    s3_uri=baselines["constraints"]
                 ),
                 statistics_resource=sagemaker.CfnDataQualityJobDefinition.StatisticsResourceProperty(
-                    s3_uri=f"{baselines}/data-quality/statistics.json"
+                    s3_uri=baselines["statistics"]
                 ),
             ),
             data_quality_job_input=sagemaker.CfnDataQualityJobDefinition.DataQualityJobInputProperty(
@@ -178,7 +259,9 @@ class ModelMonitor(Construct):
             endpoint_name=endpoint.endpoint_name,
             role_arn=self.role.role_arn,
             model_quality_app_specification=sagemaker.CfnModelQualityJobDefinition.ModelQualityAppSpecificationProperty(
-                image_uri=self.monitor_image, problem_type=_PROBLEM_TYPES[problem_type]
+                image_uri=self.monitor_image,
+                problem_type=_PROBLEM_TYPES[problem_type],
+                environment=dict(JOB_ENVIRONMENT),
             ),
             model_quality_job_input=sagemaker.CfnModelQualityJobDefinition.ModelQualityJobInputProperty(
                 endpoint_input=model_input,
@@ -199,7 +282,9 @@ class ModelMonitor(Construct):
             endpoint_name=endpoint.endpoint_name,
             role_arn=self.role.role_arn,
             model_bias_app_specification=sagemaker.CfnModelBiasJobDefinition.ModelBiasAppSpecificationProperty(
-                image_uri=self.clarify_image, config_uri=configs["bias"].s3_object_url
+                image_uri=self.clarify_image,
+                config_uri=configs["bias"].s3_object_url,
+                environment=dict(JOB_ENVIRONMENT),
             ),
             model_bias_job_input=sagemaker.CfnModelBiasJobDefinition.ModelBiasJobInputProperty(
                 endpoint_input=self._endpoint_input(sagemaker.CfnModelBiasJobDefinition),
@@ -214,34 +299,16 @@ class ModelMonitor(Construct):
             network_config=self._network(sagemaker.CfnModelBiasJobDefinition),
             stopping_condition=self._stopping(sagemaker.CfnModelBiasJobDefinition),
         )
-        self.job_definitions[MODEL_EXPLAINABILITY] = sagemaker.CfnModelExplainabilityJobDefinition(
-            self,
-            "ModelExplainabilityJob",
-            endpoint_name=endpoint.endpoint_name,
-            role_arn=self.role.role_arn,
-            model_explainability_app_specification=sagemaker.CfnModelExplainabilityJobDefinition.ModelExplainabilityAppSpecificationProperty(
-                image_uri=self.clarify_image, config_uri=configs["explainability"].s3_object_url
-            ),
-            model_explainability_job_input=sagemaker.CfnModelExplainabilityJobDefinition.ModelExplainabilityJobInputProperty(
-                endpoint_input=self._endpoint_input(
-                    sagemaker.CfnModelExplainabilityJobDefinition, ground_truth=False
-                )
-            ),
-            model_explainability_job_output_config=self._output(
-                sagemaker.CfnModelExplainabilityJobDefinition, "model-explainability"
-            ),
-            job_resources=self._resources(sagemaker.CfnModelExplainabilityJobDefinition),
-            # Clarify computes SHAP values by invoking the endpoint: no network isolation.
-            network_config=self._network(
-                sagemaker.CfnModelExplainabilityJobDefinition, isolate=False
-            ),
-            stopping_condition=self._stopping(sagemaker.CfnModelExplainabilityJobDefinition),
-        )
         policy = self.role.node.find_child("DefaultPolicy")
+        # SageMaker checks that the endpoint exists when a schedule is created; an imported
+        # endpoint has no resource here (see the docstring).
+        endpoint_resource = getattr(endpoint, "endpoint", None)
+        if not isinstance(endpoint_resource, CfnResource):
+            endpoint_resource = None
         self.schedules: dict[str, sagemaker.CfnMonitoringSchedule] = {}
         for monitoring_type, definition in self.job_definitions.items():
             definition.node.add_dependency(policy)
-            self.schedules[monitoring_type] = sagemaker.CfnMonitoringSchedule(
+            schedule = sagemaker.CfnMonitoringSchedule(
                 self,
                 f"{monitoring_type}Schedule",
                 monitoring_schedule_name=Names.unique_resource_name(
@@ -260,6 +327,10 @@ class ModelMonitor(Construct):
                     ),
                 ),
             )
+            if endpoint_resource is not None:
+                definition.node.add_dependency(endpoint_resource)
+                schedule.node.add_dependency(endpoint_resource)
+            self.schedules[monitoring_type] = schedule
 
         self.alarms: dict[str, cloudwatch.CfnAlarm] = {}
         self._alarm_on(alarm_topic, features, bias, thresholds)
@@ -301,8 +372,8 @@ class ModelMonitor(Construct):
         bias: BiasSettings,
         thresholds: MonitorThresholds,
         schedules: MonitorSchedules,
-        baselines_prefix: str,
-        shap_baseline: Sequence[float] | None,
+        model_package_arn: str,
+        executions_prefix: str,
         max_runtime_seconds: int,
     ) -> None:
         check = PropsCheck("ModelMonitor")
@@ -311,7 +382,8 @@ class ModelMonitor(Construct):
             "endpoint",
             endpoint.node.path,
             "expected a single-model endpoint: Model Monitor does not monitor multi-model "
-            "endpoints",
+            "endpoints (the Model Monitor overview page, model-monitor.html, Notes: it "
+            "supports endpoints that host a single model); use the monitoring engine",
         )
         check.require(
             endpoint.capture_percentage > 0,
@@ -326,29 +398,26 @@ class ModelMonitor(Construct):
             f"expected one of {sorted(_PROBLEM_TYPES)}",
         )
         check.require(bias.facet in features, "bias.facet", bias.facet, "expected a feature")
+        check.require(
+            Token.is_unresolved(model_package_arn) or bool(_PACKAGE_ARN.match(model_package_arn)),
+            "model_package_arn",
+            model_package_arn,
+            "expected the versioned model package ARN the endpoint serves "
+            "(arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<version>): "
+            "its registered baselines are the ones monitored",
+        )
         # The rules the app's config applies too (monitoring/props.py).
         for field, got, expected in [
             *(("thresholds." + f, v, x) for f, v, x in quality_problems(problem_type, thresholds)),
             *(("bias." + f, v, x) for f, v, x in bias_problems(problem_type, features, bias)),
+            *runtime_problems(schedules, max_runtime_seconds),
         ]:
             check.require(False, field, got, expected)
         check.require(
-            baselines_prefix.endswith("/"),
-            "baselines_prefix",
-            baselines_prefix,
-            "expected a key prefix ending with '/'",
-        )
-        check.require(
-            shap_baseline is None or len(shap_baseline) == len(features),
-            "shap_baseline",
-            list(shap_baseline or []),
-            f"expected one value per feature ({len(features)})",
-        )
-        check.require(
-            60 <= max_runtime_seconds <= 86400,
-            "max_runtime_seconds",
-            max_runtime_seconds,
-            "expected 60 to 86400",
+            executions_prefix.endswith("/"),
+            "executions_prefix",
+            executions_prefix,
+            "expected a key prefix ending with '/' (TrainingPipeline.executions_prefix)",
         )
         check.require_sagemaker_sdk(self, "the Model Monitor and Clarify image URIs")
         check.raise_if_any()
@@ -356,29 +425,27 @@ class ModelMonitor(Construct):
     # -- parts ----------------------------------------------------------------------------
     def _analysis_configs(
         self,
-        endpoint: IServingEndpoint,
         features: Sequence[str],
         label: str,
         bias: BiasSettings,
-        shap_baseline: Sequence[float] | None,
     ) -> dict[str, s3_assets.Asset]:
-        """Clarify analysis configurations, written by the SageMaker SDK's config classes."""
+        """The bias job's Clarify analysis configuration, written by the SageMaker SDK's
+        config classes. It has no ``predictor`` section: the job reads the captured
+        predictions and never calls the endpoint."""
         from mlops_constructs.training._definition import offline_sdk, sdk_cached
 
         region = Stack.of(self).region
         positive = (
             [bias.label_threshold] if bias.label_threshold is not None else list(bias.label_values)
         )
-        baseline = [list(shap_baseline or [0.0] * len(features))]
-        inputs = [region, endpoint.endpoint_name, list(features), label, positive,
-                  bias.facet, bias.facet_value, bias.group_variable, baseline]  # fmt: skip
+        inputs = [region, list(features), label, positive, bias.facet, bias.facet_value,
+                  bias.group_variable]  # fmt: skip
 
         def write() -> dict[str, Any]:
             with offline_sdk(region):
-                from sagemaker.core.clarify import BiasConfig, ModelConfig, SHAPConfig
+                from sagemaker.core.clarify import BiasConfig
                 from sagemaker.core.model_monitor.clarify_model_monitoring import (
                     BiasAnalysisConfig,
-                    ExplainabilityAnalysisConfig,
                 )
 
                 return {
@@ -392,47 +459,59 @@ class ModelMonitor(Construct):
                         headers=[label, *features],
                         label=label,
                     )._to_dict(),
-                    "explainability": ExplainabilityAnalysisConfig(
-                        SHAPConfig(
-                            baseline=baseline,
-                            num_samples=100,
-                            agg_method="mean_abs",
-                            save_local_shap_values=False,
-                        ),
-                        ModelConfig(
-                            endpoint_name=endpoint.endpoint_name,
-                            content_type="text/csv",
-                            accept_type="text/csv",
-                        ),
-                        headers=list(features),
-                    )._to_dict(),
                 }
 
-        written = copy.deepcopy(sdk_cached("clarify-analysis-configs", inputs, write))
+        written = copy.deepcopy(sdk_cached("clarify-bias-analysis-config", inputs, write))
         bias_config = written["bias"]
-        explainability_config = written["explainability"]
         pre_training = [m for m in bias.thresholds if m in BIAS_METRICS] or ["DPL"]
         bias_config["methods"] = {
             "pre_training_bias": {"methods": pre_training},
             "post_training_bias": {"methods": ["DPPL"]},
         }
-        assets = {}
-        for name, config in (("bias", bias_config), ("explainability", explainability_config)):
-            # A file asset (not a folder, which would ship as a zip): ConfigUri is the JSON.
-            path = Path(tempfile.mkdtemp(prefix="monitor-config-")) / "analysis_config.json"
-            path.write_text(json.dumps(config, sort_keys=True))
-            assets[name] = s3_assets.Asset(
-                self, f"{name.capitalize()}AnalysisConfig", path=str(path)
-            )
-        self.analysis_configs = {"bias": bias_config, "explainability": explainability_config}
-        return assets
+        # A file asset (not a folder, which would ship as a zip): ConfigUri is the JSON.
+        path = Path(tempfile.mkdtemp(prefix="monitor-config-")) / "analysis_config.json"
+        path.write_text(json.dumps(bias_config, sort_keys=True))
+        self.analysis_configs = {"bias": bias_config}
+        return {"bias": s3_assets.Asset(self, "BiasAnalysisConfig", path=str(path))}
 
-    def _grant(self, baselines_prefix: str, configs: Mapping[str, s3_assets.Asset]) -> None:
+    def _pinned_baselines(self, model_package_arn: str) -> dict[str, str]:
+        """The S3 URIs of the pinned version's registered data-quality baselines, read at
+        deploy time with DescribeModelPackage."""
+        call = cr.AwsSdkCall(
+            service="SageMaker",
+            action="describeModelPackage",
+            parameters={"ModelPackageName": model_package_arn},
+            physical_resource_id=cr.PhysicalResourceId.of(model_package_arn),
+            output_paths=list(_BASELINE_FIELDS.values()),
+        )
+        self.baselines_lookup = cr.AwsCustomResource(
+            self,
+            "PinnedBaselines",
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=["sagemaker:DescribeModelPackage"], resources=[model_package_arn]
+                    )
+                ]
+            ),
+            install_latest_aws_sdk=False,
+        )
+        acknowledge_sdk_function(self)
+        return {
+            name: self.baselines_lookup.get_response_field(field)
+            for name, field in _BASELINE_FIELDS.items()
+        }
+
+    def _grant(self, executions_prefix: str, configs: Mapping[str, s3_assets.Asset]) -> None:
         role = self.role
         artifacts = self.artifacts
         artifacts.grant_prefix(role, f"{self.endpoint.prefix}capture/", write=False)
         artifacts.grant_prefix(role, self.ground_truth_prefix, write=False)
-        artifacts.grant_prefix(role, baselines_prefix, write=False)
+        # The pinned version's baselines are under one execution of the pipeline, known
+        # only at deploy time.
+        artifacts.grant_prefix(role, executions_prefix, write=False)
         artifacts.grant_prefix(role, self.reports_prefix)
         for asset in configs.values():
             role.add_to_principal_policy(
@@ -441,8 +520,7 @@ class ModelMonitor(Construct):
                     resources=[asset.bucket.arn_for_objects(f"{asset.s3_object_key}")],
                 )
             )
-        # Clarify's SHAP analysis invokes the monitored endpoint.
-        self.endpoint.grant_invoke(role)
+        # No grant to invoke the endpoint: no job calls it.
         grant_sagemaker_runtime(role, volume_key=artifacts.encryption_key)
 
     def _resources(self, cls: Any) -> Any:
@@ -455,9 +533,9 @@ class ModelMonitor(Construct):
             )
         )
 
-    def _network(self, cls: Any, *, isolate: bool = True) -> Any:
+    def _network(self, cls: Any) -> Any:
         return cls.NetworkConfigProperty(
-            enable_network_isolation=isolate,
+            enable_network_isolation=True,
             enable_inter_container_traffic_encryption=True,
             vpc_config=cls.VpcConfigProperty(
                 security_group_ids=[self._security_group], subnets=self._subnets
@@ -508,15 +586,16 @@ class ModelMonitor(Construct):
     ) -> None:
         name = self.endpoint.endpoint_name
         for feature in features:
+            column = analyzer_column(features, feature)
             self._insights_alarm(
                 f"Drift{pascal_case(feature)}",
                 topic,
                 namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric=f"feature_baseline_drift_{feature}",
+                metric=drift_metric_name(features, feature),
                 schedule=DATA_QUALITY,
                 threshold=thresholds.feature_drift,
                 above=True,
-                what=f"{name}: drift of feature {feature} from its baseline",
+                what=f"{name}: drift of feature {feature} (column {column}) from its baseline",
             )
         metric = thresholds.metric(self.problem_type)
         above = metric not in _HIGHER_IS_BETTER
@@ -584,7 +663,7 @@ class ModelMonitor(Construct):
         self.alarms[id] = alarm
 
 
-_SHORT = {DATA_QUALITY: "dq", MODEL_QUALITY: "mq", MODEL_BIAS: "bias", MODEL_EXPLAINABILITY: "expl"}
+_SHORT = {DATA_QUALITY: "dq", MODEL_QUALITY: "mq", MODEL_BIAS: "bias"}
 
 
 def pascal_case(name: str) -> str:

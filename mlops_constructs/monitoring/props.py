@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -17,7 +18,23 @@ DATA_QUALITY, MODEL_QUALITY, MODEL_BIAS, MODEL_EXPLAINABILITY = (
     "ModelBias",
     "ModelExplainability",
 )
-MONITORING_TYPES = (DATA_QUALITY, MODEL_QUALITY, MODEL_BIAS, MODEL_EXPLAINABILITY)
+#: What :class:`~mlops_constructs.monitoring.ModelMonitor` makes. Not ``ModelExplainability``:
+#: Clarify's SHAP analysis sends synthetic requests to the endpoint (see ModelMonitor).
+MONITORING_TYPES = (DATA_QUALITY, MODEL_QUALITY, MODEL_BIAS)
+
+#: A monitoring job's runtime by default: the most an hourly model-quality or model-bias
+#: schedule allows (botocore's sagemaker model, ``MonitoringStoppingCondition``).
+DEFAULT_MAX_RUNTIME_SECONDS = 1800
+#: ``MonitoringStoppingCondition.MaxRuntimeInSeconds`` (botocore's sagemaker model, and the
+#: API Reference page "MonitoringStoppingCondition"): 1 to 86400 seconds, at most the
+#: schedule's frequency, and at most 1800 seconds on an hourly model-quality or model-bias
+#: schedule (3600 for data quality).
+MAX_RUNTIME_RANGE = (1, 86400)
+_HOURLY_RUNTIME_LIMIT = {DATA_QUALITY: 3600, MODEL_QUALITY: 1800, MODEL_BIAS: 1800}
+_RUNTIME_PAGE = (
+    'see the API Reference page "MonitoringStoppingCondition" and "The cron expression for '
+    'monitoring schedule" (model-monitor-schedule-expression)'
+)
 
 #: The cron forms Model Monitor accepts: hourly, daily at an hour, or every N hours from an
 #: hour (an interval of at least one hour).
@@ -74,11 +91,30 @@ def _monitor_cron(value: str) -> str:
 MonitorCron = Annotated[str, AfterValidator(_monitor_cron)]
 
 
+def schedule_interval_seconds(expression: str) -> int | None:
+    """The shortest time between two runs of a Model Monitor ``cron(...)`` (3600 hourly,
+    86400 daily, the smallest gap of ``cron(0 H/N ? * * *)`` across midnight too: ``0/5``
+    runs at 0, 5, 10, 15, 20, so 4 hours from 20 to 0); ``None`` for an expression Model
+    Monitor refuses (:func:`is_monitor_cron`)."""
+    match = _MONITOR_CRON.match(expression)
+    if not match:
+        return None
+    hours = match.group(1)
+    if hours == "*":
+        return 3600
+    start, _, step = hours.partition("/")
+    runs = list(range(int(start), 24, int(step))) if step else [int(start)]
+    gaps = [b - a for a, b in pairwise(runs)] + [24 - runs[-1] + runs[0]]
+    return min(gaps) * 3600
+
+
 @settings
 class MonitorSchedules:
     """One Model Monitor ``cron(...)`` per monitoring type (hourly by default for data
     quality; daily for the others, whose ground truth arrives later): hourly, daily at an
-    hour, or every N hours from an hour."""
+    hour, or every N hours from an hour. No model-explainability schedule: ModelMonitor does
+    not run Clarify's SHAP analysis (it would send requests to the endpoint). The rules
+    relating them to the jobs' runtime: :func:`runtime_problems`."""
 
     data_quality: MonitorCron = "cron(0 * ? * * *)"
     """Data-quality monitor, hourly by default."""
@@ -86,16 +122,51 @@ class MonitorSchedules:
     """Model-quality monitor, daily at 04:00 by default."""
     model_bias: MonitorCron = "cron(0 5 ? * * *)"
     """Model-bias monitor, daily at 05:00 by default."""
-    model_explainability: MonitorCron = "cron(0 6 ? * * *)"
-    """Model-explainability monitor, daily at 06:00 by default."""
 
     def for_type(self, monitoring_type: str) -> str:
+        """The schedule of ``monitoring_type`` (one of :data:`MONITORING_TYPES`)."""
         return {
             DATA_QUALITY: self.data_quality,
             MODEL_QUALITY: self.model_quality,
             MODEL_BIAS: self.model_bias,
-            MODEL_EXPLAINABILITY: self.model_explainability,
         }[monitoring_type]
+
+
+def runtime_problems(schedules: MonitorSchedules, max_runtime_seconds: int) -> list[Problem]:
+    """What is wrong with ``max_runtime_seconds`` for the jobs on ``schedules``:
+    CreateMonitoringSchedule refuses a runtime outside 1 to 86400 seconds, longer than the
+    shortest time between two runs of a schedule, or above 1800 seconds on an hourly
+    model-quality or model-bias schedule (3600 on an hourly data-quality one). Each problem's
+    field is ``max_runtime_seconds`` and its message names the schedule and the page."""
+    if not resolved(max_runtime_seconds):
+        return []
+    low, high = MAX_RUNTIME_RANGE
+    if not low <= max_runtime_seconds <= high:
+        return [("max_runtime_seconds", max_runtime_seconds, f"expected {low} to {high} "
+                 f"seconds ({_RUNTIME_PAGE})")]  # fmt: skip
+    problems: list[Problem] = []
+    for monitoring_type in MONITORING_TYPES:
+        expression = schedules.for_type(monitoring_type)
+        interval = schedule_interval_seconds(expression) if resolved(expression) else None
+        if interval is None:
+            continue
+        limit = _HOURLY_RUNTIME_LIMIT[monitoring_type] if interval == 3600 else interval
+        if max_runtime_seconds > limit:
+            problems.append(
+                (
+                    "max_runtime_seconds",
+                    max_runtime_seconds,
+                    f"expected at most {limit} seconds for the {monitoring_type} schedule "
+                    f"{expression!r} (a job must end before the next run"
+                    + (
+                        f"; hourly {monitoring_type} jobs at most {limit}"
+                        if interval == 3600
+                        else ""
+                    )
+                    + f"; {_RUNTIME_PAGE})",
+                )
+            )
+    return problems
 
 
 @settings

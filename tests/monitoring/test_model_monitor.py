@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -18,6 +19,7 @@ from mlops_constructs.monitoring.props import (
 )
 from mlops_constructs.monitoring.retraining import RetrainingTrigger
 from mlops_constructs.serving.endpoint import ModelPackageEndpoint, MultiModelEndpoint
+from mlops_constructs.training._definition import DATA_QUALITY_DATASET_FORMAT
 from tests.helpers import (
     endpoint_base,
     hide_sagemaker_sdk,
@@ -26,12 +28,12 @@ from tests.helpers import (
 )
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:284751930618:model-package/mlops-dev-spend/3"
+EXECUTIONS = "pipelines/mlops-dev-spend/executions/"
 FEATURES = ["segment_consumer", "segment_corporate", "segment_home_office"]
 JOB_TYPES = {
     "AWS::SageMaker::DataQualityJobDefinition": "DataQuality",
     "AWS::SageMaker::ModelQualityJobDefinition": "ModelQuality",
     "AWS::SageMaker::ModelBiasJobDefinition": "ModelBias",
-    "AWS::SageMaker::ModelExplainabilityJobDefinition": "ModelExplainability",
 }
 
 
@@ -55,7 +57,8 @@ def _build(stack, *, multi_model: bool = False, capture: int = 100, **monitor: A
         "problem_type": "regression",
         "features": FEATURES,
         "label": "annual_spend_log",
-        "baselines_prefix": "pipelines/mlops-dev-spend/baselines/",
+        "model_package_arn": PACKAGE,
+        "executions_prefix": EXECUTIONS,
         "bias": BiasSettings(
             facet="segment_consumer",
             label_threshold=8.5,
@@ -100,7 +103,7 @@ def _section(props: dict[str, Any], suffix: str) -> Any:
     return value
 
 
-def test_every_job_encrypts_runs_in_the_vpc_and_is_isolated_but_explainability(made):
+def test_every_job_encrypts_runs_isolated_in_the_vpc_and_publishes_metrics(made):
     template, m, stack = made
     for kind, props in _definitions(template).items():
         assert props["EndpointName"] == m.endpoint.endpoint_name
@@ -118,9 +121,12 @@ def test_every_job_encrypts_runs_in_the_vpc_and_is_isolated_but_explainability(m
         assert network["EnableInterContainerTrafficEncryption"] is True
         assert len(network["VpcConfig"]["Subnets"]) == 2
         assert len(network["VpcConfig"]["SecurityGroupIds"]) == 1
-        # Clarify must invoke the endpoint for SHAP values; every other job is isolated.
-        assert network["EnableNetworkIsolation"] is (kind != "ModelExplainability"), kind
-        assert props["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+        assert network["EnableNetworkIsolation"] is True, kind
+        # Hourly model-quality and bias schedules allow at most 1800 s.
+        assert props["StoppingCondition"] == {"MaxRuntimeInSeconds": 1800}
+        # Without it the containers publish no metric, and no alarm ever sees data.
+        app = _section(props, "AppSpecification")
+        assert app["Environment"] == {"publish_cloudwatch_metrics": "Enabled"}, kind
         role = m.monitor.role.node.default_child.logical_id
         assert props["RoleArn"] == {"Fn::GetAtt": [stack.resolve(role), "Arn"]}
 
@@ -134,22 +140,44 @@ def test_images_come_from_the_sdk_for_the_region(made):
         ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer"
     )
     assert jobs["ModelQuality"]["ModelQualityAppSpecification"]["ImageUri"] == monitor_image
-    for kind in ("ModelBias", "ModelExplainability"):
-        image = _section(jobs[kind], "AppSpecification")["ImageUri"]
-        assert "sagemaker-clarify-processing" in image and ".eu-west-1." in image
+    image = _section(jobs["ModelBias"], "AppSpecification")["ImageUri"]
+    assert "sagemaker-clarify-processing" in image and ".eu-west-1." in image
 
 
-def test_baselines_ground_truth_and_problem_type(made):
-    template, m, _ = made
+def test_the_pinned_versions_registered_baselines_are_read_at_deploy_time(made):
+    template, m, stack = made
     jobs = _definitions(template)
+    resource_of = m.monitor.baselines_lookup.node.default_child  # a CustomResource
+    lookup = stack.resolve(resource_of.node.default_child.logical_id)
+    (resource,) = [r for k, r in template.find_resources("Custom::AWS").items() if k == lookup]
+    for event in ("Create", "Update"):
+        call = json.loads(resource["Properties"][event])
+        assert call["service"] == "SageMaker"
+        assert call["action"] == "describeModelPackage"
+        assert call["parameters"] == {"ModelPackageName": PACKAGE}
+        assert call["physicalResourceId"] == {"id": PACKAGE}
+        assert sorted(call["outputPaths"]) == [
+            "DriftCheckBaselines.ModelDataQuality.Constraints.S3Uri",
+            "DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri",
+        ]
+    assert "Delete" not in resource["Properties"]
     baseline = jobs["DataQuality"]["DataQualityBaselineConfig"]
-    suffix = "/pipelines/mlops-dev-spend/baselines/data-quality/"
-    assert baseline["ConstraintsResource"]["S3Uri"]["Fn::Join"][1][-1] == (
-        f"{suffix}constraints.json"
-    )
-    assert baseline["StatisticsResource"]["S3Uri"]["Fn::Join"][1][-1] == (
-        f"{suffix}statistics.json"
-    )
+    assert baseline["ConstraintsResource"]["S3Uri"] == {
+        "Fn::GetAtt": [lookup, "DriftCheckBaselines.ModelDataQuality.Constraints.S3Uri"]
+    }
+    assert baseline["StatisticsResource"]["S3Uri"] == {
+        "Fn::GetAtt": [lookup, "DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri"]
+    }
+    # Its function may describe that one version and nothing else.
+    statements = [
+        s
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "sagemaker:DescribeModelPackage" in json.dumps(s["Action"])
+    ]
+    assert statements == [
+        {"Action": "sagemaker:DescribeModelPackage", "Effect": "Allow", "Resource": PACKAGE}
+    ]
     quality = jobs["ModelQuality"]
     assert quality["ModelQualityAppSpecification"]["ProblemType"] == "Regression"
     quality_input = quality["ModelQualityJobInput"]
@@ -162,12 +190,11 @@ def test_baselines_ground_truth_and_problem_type(made):
     assert "GroundTruthS3Input" in jobs["ModelBias"]["ModelBiasJobInput"]
 
 
-def test_clarify_analysis_configs_are_shipped_json_files(made):
+def test_the_clarify_analysis_config_is_a_shipped_json_file(made):
     template, m, _ = made
     jobs = _definitions(template)
-    for kind in ("ModelBias", "ModelExplainability"):
-        uri = _section(jobs[kind], "AppSpecification")["ConfigUri"]
-        assert uri.startswith("s3://cdk-") and uri.endswith(".json"), uri
+    uri = _section(jobs["ModelBias"], "AppSpecification")["ConfigUri"]
+    assert uri.startswith("s3://cdk-") and uri.endswith(".json"), uri
     bias = m.monitor.analysis_configs["bias"]
     assert bias["label"] == "annual_spend_log"
     assert bias["label_values_or_threshold"] == [8.5]
@@ -175,10 +202,62 @@ def test_clarify_analysis_configs_are_shipped_json_files(made):
     assert bias["group_variable"] == "segment_corporate"
     assert bias["headers"] == ["annual_spend_log", *FEATURES]
     assert bias["methods"]["pre_training_bias"]["methods"] == ["DPL", "KL", "TVD", "CDDL"]
-    shap = m.monitor.analysis_configs["explainability"]
-    assert shap["methods"]["shap"]["baseline"] == [[0.0, 0.0, 0.0]]
-    assert shap["predictor"]["endpoint_name"] == m.endpoint.endpoint_name
-    assert shap["headers"] == FEATURES
+    assert set(m.monitor.analysis_configs) == {"bias"}
+
+
+def endpoint_callers(template: dict[str, Any]) -> list[str]:
+    """What in ``template`` could send a request to an endpoint: an explainability job (Clarify
+    SHAP calls the endpoint), a job without network isolation, an analysis config with a
+    ``predictor``, a policy allowing an invoke action."""
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::SageMaker::ModelExplainabilityJobDefinition":
+            found.append(f"{logical_id}: explainability job")
+        isolated = props.get("NetworkConfig", {}).get("EnableNetworkIsolation") is True
+        if kind.startswith("AWS::SageMaker::") and kind.endswith("JobDefinition") and not isolated:
+            found.append(f"{logical_id}: job without network isolation")
+        if kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for statement in props["PolicyDocument"]["Statement"]:
+                actions = statement["Action"]
+                for action in [actions] if isinstance(actions, str) else actions:
+                    if action.lower() in ("*", "sagemaker:*") or action.lower().startswith(
+                        "sagemaker:invoke"
+                    ):
+                        found.append(f"{logical_id}: {action}")
+    return found
+
+
+def test_no_monitoring_request_reaches_the_endpoint(made):
+    template, m, _ = made
+    assert endpoint_callers(template.to_json()) == []
+    for name, config in m.monitor.analysis_configs.items():
+        assert "predictor" not in config, name
+    # Negative controls: each way of calling the endpoint is found.
+    for doctor in (_add_explainability_job, _open_network, _grant_invoke):
+        doctored = copy.deepcopy(template.to_json())
+        doctor(doctored)
+        assert endpoint_callers(doctored), doctor.__name__
+
+
+def _add_explainability_job(t: dict[str, Any]) -> None:
+    t["Resources"]["Shap"] = {
+        "Type": "AWS::SageMaker::ModelExplainabilityJobDefinition",
+        "Properties": {"NetworkConfig": {"EnableNetworkIsolation": True}},
+    }
+
+
+def _open_network(t: dict[str, Any]) -> None:
+    for resource in t["Resources"].values():
+        if resource["Type"] == "AWS::SageMaker::ModelBiasJobDefinition":
+            resource["Properties"]["NetworkConfig"]["EnableNetworkIsolation"] = False
+
+
+def _grant_invoke(t: dict[str, Any]) -> None:
+    policy = next(r for r in t["Resources"].values() if r["Type"] == "AWS::IAM::Policy")
+    policy["Properties"]["PolicyDocument"]["Statement"].append(
+        {"Action": ["sagemaker:InvokeEndpoint"], "Effect": "Allow", "Resource": "*"}
+    )
 
 
 def test_one_schedule_per_job_with_its_cron(made):
@@ -192,7 +271,6 @@ def test_one_schedule_per_job_with_its_cron(made):
         "DataQuality": "cron(0 0/6 ? * * *)",
         "ModelQuality": "cron(0 4 ? * * *)",
         "ModelBias": "cron(0 5 ? * * *)",
-        "ModelExplainability": "cron(0 6 ? * * *)",
     }  # fmt: skip
     for kind, props in schedules.items():
         assert props["EndpointName"] == m.endpoint.endpoint_name
@@ -206,6 +284,21 @@ def test_one_schedule_per_job_with_its_cron(made):
             ]
         }  # fmt: skip
         assert len(props["MonitoringScheduleName"]) <= 63
+
+
+def test_schedules_and_job_definitions_wait_for_the_endpoint(made):
+    """SageMaker checks that the endpoint exists when a schedule is created."""
+    template, m, stack = made
+    endpoint = stack.resolve(m.endpoint.endpoint.logical_id)
+    resources = template.to_json()["Resources"]
+    watched = [
+        k
+        for k, r in resources.items()
+        if r["Type"] in (*JOB_TYPES, "AWS::SageMaker::MonitoringSchedule")
+    ]
+    assert len(watched) == 6
+    for logical_id in watched:
+        assert endpoint in resources[logical_id].get("DependsOn", []), logical_id
 
 
 def test_alarms_metric_names_and_thresholds(made):
@@ -230,10 +323,21 @@ def test_alarms_metric_names_and_thresholds(made):
         by_metric[metric] = (expression, props["Threshold"], props["ComparisonOperator"])
         assert props["AlarmActions"] == [{"Ref": "TopicBFC7AF6E"}]
         assert query["Period"] == 3600
+    # What the analyzer publishes for this configuration: the baseline is header-less CSV
+    # with the label first, so columns are named by position (Spark's _c<i>), and a captured
+    # record is analysed as the response (one score) followed by the request's features.
+    assert DATA_QUALITY_DATASET_FORMAT == {"header": False, "output_columns_position": "START"}
+    captured_row = ["<score>", *FEATURES]
+    published = {
+        column: f"feature_baseline_drift__c{position}"
+        for position, column in enumerate(captured_row)
+    }
+    drift = {published[f]: (0.15, "GreaterThanThreshold") for f in FEATURES}
+    assert set(drift) == {f"feature_baseline_drift__c{i}" for i in (1, 2, 3)}
+    # Negative control: the names the alarms used to query, which nothing publishes.
+    assert not {f"feature_baseline_drift_{f}" for f in FEATURES} & set(by_metric)
     assert {k: v[1:] for k, v in by_metric.items()} == {
-        "feature_baseline_drift_segment_consumer": (0.15, "GreaterThanThreshold"),
-        "feature_baseline_drift_segment_corporate": (0.15, "GreaterThanThreshold"),
-        "feature_baseline_drift_segment_home_office": (0.15, "GreaterThanThreshold"),
+        **drift,
         "rmse": (0.9, "GreaterThanThreshold"),
         "bias_metric_DPL": (0.3, "GreaterThanThreshold"),
         "bias_metric_KL": (0.4, "GreaterThanThreshold"),
@@ -241,9 +345,9 @@ def test_alarms_metric_names_and_thresholds(made):
         "bias_metric_CDDL": (0.25, "GreaterThanThreshold"),
     }
     schedules = {k: s.monitoring_schedule_name for k, s in m.monitor.schedules.items()}
-    drift = by_metric["feature_baseline_drift_segment_consumer"][0]
-    assert 'FROM "aws/sagemaker/Endpoints/data-metrics"' in drift
-    assert f"MonitoringSchedule = '{schedules['DataQuality']}'" in drift
+    query = by_metric[published["segment_consumer"]][0]
+    assert 'FROM "aws/sagemaker/Endpoints/data-metrics"' in query
+    assert f"MonitoringSchedule = '{schedules['DataQuality']}'" in query
     assert 'FROM "aws/sagemaker/Endpoints/model-metrics"' in by_metric["rmse"][0]
     assert 'FROM "aws/sagemaker/Endpoints/bias-metrics"' in by_metric["bias_metric_KL"][0]
     # Only drift and quality alarms retrain; bias alarms call for people.
@@ -285,7 +389,7 @@ def test_failed_executions_are_sent_to_the_topic(made):
     pattern = rule["EventPattern"]
     assert pattern["detail-type"] == ["SageMaker Processing Job State Change"]
     assert pattern["detail"]["ProcessingJobStatus"] == ["Failed"]
-    assert len(pattern["detail"]["MonitoringScheduleArn"]) == 4
+    assert len(pattern["detail"]["MonitoringScheduleArn"]) == 3
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Ref": "TopicBFC7AF6E"}
 
@@ -334,7 +438,7 @@ def test_role_scope(made):
     assert grants == {
         f"/{prefix}capture/*": False,
         f"/{prefix}ground-truth/*": False,
-        "/pipelines/mlops-dev-spend/baselines/*": False,
+        f"/{EXECUTIONS}*": False,
         f"/{prefix}monitoring/*": True,
     }
 
@@ -357,21 +461,31 @@ def test_multi_model_endpoints_and_bad_props_are_refused():
                 capture=0,
                 problem_type="ranking",
                 bias=BiasSettings(facet="nope", thresholds={"KL": -1, "CDDL": 0.2}),
-                shap_baseline=[0.0],
+                model_package_arn="arn:aws:sagemaker:eu-west-1:284751930618:model-package/x",
+                executions_prefix="pipelines/x/executions",
+                schedules=MonitorSchedules(model_quality="cron(0 * ? * * *)"),
+                max_runtime_seconds=2400,
             ),
             nag=False,
         )
     message = str(raised.value)
     for expected in (
         "expected a single-model endpoint: Model Monitor does not monitor multi-model",
+        "model-monitor.html",
         "endpoint.capture_percentage: got 0",
         "problem_type: got 'ranking'",
         "bias.facet: got 'nope'",
         "bias.thresholds.KL: got -1",
         "bias.thresholds.CDDL: got 0.2; expected a bias.group_variable",
-        "shap_baseline: got [0.0]; expected one value per feature (3)",
+        "model_package_arn: got 'arn:aws:sagemaker:eu-west-1:284751930618:model-package/x'",
+        "executions_prefix: got 'pipelines/x/executions'",
+        "max_runtime_seconds: got 2400; expected at most 1800 seconds for the ModelQuality "
+        "schedule 'cron(0 * ? * * *)'",
+        "MonitoringStoppingCondition",
     ):
         assert expected in message, message
+    # Negative control: the hourly data-quality schedule allows 3600 s, the other two are daily.
+    assert "DataQuality schedule" not in message and "ModelBias schedule" not in message
 
 
 def test_the_default_bias_settings_are_valid_on_their_own():
