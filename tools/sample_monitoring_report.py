@@ -180,7 +180,8 @@ def write_inputs(root: Path) -> None:
     capture = root / "capture" / ENDPOINT / VARIANT / "2026" / "12" / "01"
     jsonl(capture / "08" / "capture-08.jsonl", earlier)
     jsonl(capture / "09" / "capture-09.jsonl", records)
-    jsonl(root / "ground-truth" / "2026" / "12" / "01" / "11" / "labels.jsonl", truth)
+    # Labels written in the next hour, which the launcher lists with this window.
+    jsonl(root / "ground-truth" / "2026" / "12" / "01" / "10" / "labels.jsonl", truth)
 
 
 def jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:

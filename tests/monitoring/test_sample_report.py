@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,19 @@ def test_a_change_in_the_jobs_output_is_caught(tmp_path, monkeypatch):
     assert (COMMITTED / "report.md").read_text() != (changed / "report.md").read_text()
     committed = json.loads((COMMITTED / "results.json").read_text())
     assert not close(committed, json.loads((changed / "results.json").read_text()))
+
+
+def documented_metrics() -> set[str]:
+    """The metric names in the first column of docs/monitoring.md's metrics table."""
+    text = (sample.REPO / "docs" / "monitoring.md").read_text()
+    table = text.split("| metric | extra dimension |", 1)[1].split("\n\n", 1)[0]
+    return {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+
+
+def test_the_docs_list_exactly_the_metrics_monitor_py_publishes():
+    from mlops_constructs.monitoring.engine import FAILED_METRIC  # the publisher's, on failure
+
+    source = Path(sample.monitor.__file__).read_text()
+    published = set(re.findall(r'\badd\("(\w+)"', source)) | {FAILED_METRIC}
+    assert len(published) > 10  # the pattern still finds monitor.py's add("...") calls
+    assert documented_metrics() == published, "update the metrics table of docs/monitoring.md"
