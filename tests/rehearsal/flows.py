@@ -25,8 +25,9 @@ rehearsal instead of passing silently.
 The flows are derived from what the templates say the platform will do: the pipeline's
 requests come from its synthesized definition (every processing input and output, every
 training channel, the KMS key each output names), the endpoint's from its model data URL,
-the handlers' (deployer, Macie remediation, retraining trigger: every AWS call their code
-makes, dead-letter sends included) from their environment variables, the
+the handlers' (deployer, Macie remediation, retraining trigger, the monitoring launcher and
+metrics publisher: every AWS call their code makes, dead-letter sends included) from their
+environment variables, the monitoring job's from what its launcher passes it, the
 deliveries from the alarms' actions, the rules' targets and dead-letter queues.
 """
 
@@ -1060,6 +1061,163 @@ def retraining_flows(policies: Policies, requests: Requests) -> list[Flow]:
     return flows
 
 
+def _no_resource(a: Assembly, resource_type: str) -> str:
+    """The resource a call that names none (ListModelPackages, PutMetricData) is evaluated
+    with. IAM evaluates such a call against ``*``; the simulator's action data gives both
+    actions an optional resource type (``model-package``, ``dataset``) and answers a ``*``
+    request per policy resource, which ``tools/iam_simulate.mjs`` does not take. One ARN of
+    that type stands in: a statement on ``*`` covers it, as it covers the real call."""
+    if resource_type == "model-package":
+        return a._arn("sagemaker", "model-package/rehearsal-no-resource/1")
+    return a._arn("cloudwatch", f"{resource_type}/rehearsal-no-resource")
+
+
+def _monitoring_pipeline_step(policies: Policies, pipeline: str) -> tuple[dict[str, Any], Role]:
+    """The ``MonitorModel`` step of the monitoring pipeline ``pipeline`` and the role its
+    job runs with."""
+    a = policies.assembly
+    for stack, _, resource in a.resources("AWS::SageMaker::Pipeline"):
+        props = a.props(stack, resource)
+        if props["PipelineName"] != pipeline:
+            continue
+        definition = json.loads(props["PipelineDefinition"]["PipelineDefinitionBody"])
+        step = _PipelineExpressions(definition).steps["MonitorModel"]
+        return step, _role(policies, step["Arguments"].get("RoleArn", props["RoleArn"]))
+    raise UnresolvableError(f"no monitoring pipeline {pipeline} in the assembly")
+
+
+def monitoring_flows(policies: Policies, requests: Requests) -> list[Flow]:
+    """The monitoring engine's hourly run, per launcher (``monitoring/runtime/
+    monitoring_launcher``, found by its CAPTURE_PREFIX) and from its environment:
+
+    * EventBridge Scheduler assumes the schedule's role and invokes the launcher;
+    * the launcher lists the newest approved version of MODEL_GROUP (ListModelPackages),
+      describes it, checks that its baseline (under the first of READ_PREFIXES) and archive
+      exist by listing them, lists the window's hour folders of capture and ground truth,
+      writes the two manifests and the placeholder under RUNS_PREFIX, and starts
+      PIPELINE_NAME;
+    * the job (the ``MonitorModel`` step's role) reads what the parameters name, as SageMaker
+      downloads its inputs: each manifest and every object it lists (``ManifestFile``), the
+      baseline and the archive as ``S3Prefix`` inputs (its output: :func:`pipeline_flows`);
+    * the metrics publisher (found by METRICS_NAMESPACE) reads the run's ``metrics.json``
+      under OUTPUT_PREFIX and puts the metrics into its namespace.
+    """
+    a = policies.assembly
+    flows: list[Flow] = []
+    launchers: dict[str, str] = {}
+    for stack, logical_id, env, role in _handler_functions(
+        policies, requests, "Monitoring/*/Function/Resource", "CAPTURE_PREFIX", "monitoring", flows
+    ):
+        function = a.get_att(stack, logical_id, "Arn")
+        launchers[function] = f"{stack}/{logical_id}"
+        name = f"{stack}/{logical_id}"
+        bucket, group = env["ARTIFACT_BUCKET"], env["MODEL_GROUP"]
+        package = f"{env['PACKAGE_ARN_PREFIX']}1"
+        read_prefix = env["READ_PREFIXES"].split(",")[0]
+        baseline = f"{read_prefix}{group}/executions/{EXECUTION_ID}/baseline/baseline.json"
+        model = f"{env['MODELS_PREFIX']}{group}/v1.tar.gz"
+        hour = "2026/01/01/05/"
+        capture = f"{env['CAPTURE_PREFIX']}{hour}00-00-000-rehearsal.jsonl"
+        truth = f"{env['GROUND_TRUTH_PREFIX']}{hour}rehearsal.jsonl"
+        run = f"{env['RUNS_PREFIX']}20260101T0600Z/"
+        manifests = [
+            f"s3://{bucket}/{run}{m}" for m in ("capture.manifest", "ground-truth.manifest")
+        ]
+        placeholder = f"s3://{bucket}/{run}none/README.txt"
+        listing = [
+            request
+            for key in (
+                baseline,
+                model,
+                env["CAPTURE_PREFIX"] + hour,
+                env["GROUND_TRUTH_PREFIX"] + hour,
+            )
+            for request in requests.s3_list(role, f"s3://{bucket}/{key}")
+        ]
+        flows.append(
+            Flow(
+                f"{name} starts a run of {env['PIPELINE_NAME']} on version 1 of {group}",
+                "monitoring",
+                [
+                    Request(role, "sagemaker:ListModelPackages", _no_resource(a, "model-package")),
+                    Request(role, "sagemaker:DescribeModelPackage", package),
+                    *listing,
+                    *(q for uri in (*manifests, placeholder) for q in requests.s3_write(role, uri)),
+                    Request(
+                        role,
+                        "sagemaker:StartPipelineExecution",
+                        a._arn("sagemaker", f"pipeline/{env['PIPELINE_NAME'].lower()}"),
+                    ),
+                ],
+            )
+        )
+        step, job = _monitoring_pipeline_step(policies, env["PIPELINE_NAME"])
+        inputs = {i["InputName"]: i["S3Input"] for i in step["Arguments"]["ProcessingInputs"]}
+        listed = {
+            "capture": f"s3://{bucket}/{capture}",
+            "ground-truth": f"s3://{bucket}/{truth}",
+        }
+        reads: list[Request] = []
+        for input_name, manifest in zip(("capture", "ground-truth"), manifests, strict=True):
+            if inputs[input_name]["S3DataType"] != "ManifestFile":
+                raise UnresolvableError(f"{input_name} is not a ManifestFile input")
+            reads += [*requests.s3_read(job, manifest), *requests.s3_read(job, listed[input_name])]
+        reads += requests.s3_read(job, placeholder)
+        for input_name, key in (("baseline", baseline), ("model", model)):
+            if inputs[input_name]["S3DataType"] != "S3Prefix":
+                raise UnresolvableError(f"{input_name} is not an S3Prefix input")
+            reads += requests.s3_read_prefix(job, f"s3://{bucket}/{key}")
+        flows.append(
+            Flow(
+                f"{env['PIPELINE_NAME']}/MonitorModel reads the run's manifests, capture, "
+                "ground truth, baseline and model",
+                "monitoring",
+                reads,
+            )
+        )
+    for stack, logical_id, resource in a.resources("AWS::Scheduler::Schedule"):
+        props = a.props(stack, resource)
+        target = props["Target"]
+        if target["Arn"] not in launchers:
+            continue
+        role = _role(policies, target["RoleArn"])
+        flows.append(
+            Flow(
+                f"schedule {stack}/{logical_id} invokes {launchers[target['Arn']]}",
+                "monitoring",
+                [
+                    *requests.assume("scheduler.amazonaws.com", role),
+                    *requests.lambda_invoke(role, target["Arn"]),
+                ],
+            )
+        )
+    for stack, logical_id, env, role in _handler_functions(
+        policies,
+        requests,
+        "Monitoring/*/Function/Resource",
+        "METRICS_NAMESPACE",
+        "monitoring",
+        flows,
+    ):
+        metrics = f"s3://{env['ARTIFACT_BUCKET']}/{env['OUTPUT_PREFIX']}{EXECUTION_ID}/metrics.json"
+        flows.append(
+            Flow(
+                f"{stack}/{logical_id} publishes {metrics} into {env['METRICS_NAMESPACE']}",
+                "monitoring",
+                [
+                    *requests.s3_read(role, metrics),
+                    Request(
+                        role,
+                        "cloudwatch:PutMetricData",
+                        _no_resource(a, "dataset"),
+                        {"cloudwatch:namespace": env["METRICS_NAMESPACE"]},
+                    ),
+                ],
+            )
+        )
+    return flows
+
+
 def macie_flows(policies: Policies, requests: Requests) -> list[Flow]:
     """Macie's service-linked role reads SSE-KMS objects of the buckets its discovery job
     scans. The role is AWS's and its AWS managed policy grants no KMS use, so the key
@@ -1268,6 +1426,7 @@ FLOW_SOURCES = (
     deployer_flows,
     remediation_flows,
     retraining_flows,
+    monitoring_flows,
     macie_flows,
     delivery_flows,
     registry_reader_flows,

@@ -32,6 +32,7 @@ from tests.rehearsal.flows import (
     ForeignRole,
     Policies,
     Request,
+    Role,
     all_flows,
     evaluate,
     report,
@@ -46,6 +47,7 @@ KINDS = (
     "deployer",
     "remediation",
     "retraining",
+    "monitoring",
     "macie",
     "alarm",
     "event",
@@ -301,6 +303,45 @@ def _control_remediation_heads_flagged(policies: Policies, flows: list[Flow]) ->
     return headed
 
 
+def _control_publisher_other_namespace(policies: Policies, flows: list[Flow]) -> list[Flow]:
+    """The metrics publisher's flows with the metrics put into another namespace than its
+    own: the policies stay those of the real templates."""
+    moved = []
+    for flow in flows:
+        if any(r.action == "cloudwatch:PutMetricData" for r in flow.requests):
+            requests = [
+                replace(r, context={"cloudwatch:namespace": "Another/Namespace"})
+                if r.action == "cloudwatch:PutMetricData"
+                else r
+                for r in flow.requests
+            ]
+            moved.append(replace(flow, requests=requests))
+    assert moved, "no flow puts metrics"
+    return moved
+
+
+def _schedule_roles(flows: list[Flow]) -> set[str]:
+    roles = set()
+    for flow in flows:
+        for request in flow.requests:
+            principal = request.principal
+            if (
+                flow.kind == "monitoring"
+                and request.action == "lambda:InvokeFunction"
+                and isinstance(principal, Role)
+            ):
+                roles.add(principal.arn)
+    return roles
+
+
+def _control_schedule_without_invoke(policies: Policies, flows: list[Flow]) -> None:
+    """The schedule's role loses lambda:InvokeFunction."""
+    roles = _schedule_roles(flows)
+    assert roles, "no schedule invokes a launcher"
+    for role in roles:
+        without_actions(policies, role, "lambda:InvokeFunction")
+
+
 #: name -> how a copy of the control environment's policies is broken (or fixed); a control
 #: may also replace the flows evaluated against the copy.
 CONTROLS: dict[str, Control] = {
@@ -314,6 +355,8 @@ CONTROLS: dict[str, Control] = {
     "reader-shared": _control_reader_shared,
     "reader-shared-without-identity": _control_reader_shared_without_identity,
     "remediation-heads-flagged": _control_remediation_heads_flagged,
+    "publisher-other-namespace": _control_publisher_other_namespace,
+    "schedule-without-invoke": _control_schedule_without_invoke,
 }
 
 
@@ -407,10 +450,23 @@ def _denied_requests(results: list[FlowResult], kind: str, action: str) -> list[
 
 def test_control_without_list_bucket_the_prefix_inputs_are_denied(rehearsal: Rehearsal) -> None:
     results = rehearsal.results("control:no-list-bucket")
+    # The role broken: the lake input's reader (the training pipeline's role; the monitoring
+    # pipeline's role keeps its grants).
+    (role,) = {
+        q.principal
+        for r in results
+        if "reads input features" in r.flow.name
+        for q in r.flow.requests
+    }
+
+    def by_role(result: FlowResult) -> bool:
+        return any(q.principal == role for q in result.flow.requests)
+
     inputs = [
         r
         for r in results
         if r.flow.kind == "pipeline-input"
+        and by_role(r)
         and any(q.action.startswith("s3:") for q in r.flow.requests)
     ]
     # Every S3Prefix input and channel lists its prefix, the lake input included.
@@ -424,7 +480,7 @@ def test_control_without_list_bucket_the_prefix_inputs_are_denied(rehearsal: Reh
     real = {r.flow.name: r.allowed for r in rehearsal.results(CONTROL_ENV)}
     for result in results:
         lists = any(q.action == "s3:ListBucket" for q in result.flow.requests)
-        if lists and result.flow.kind.startswith("pipeline-"):
+        if lists and result.flow.kind.startswith("pipeline-") and by_role(result):
             assert "s3:ListBucket" in {d.request.action for d in result.denied}
         else:
             assert result.allowed == real[result.flow.name], result.flow.name
@@ -580,6 +636,43 @@ def test_control_a_head_of_a_flagged_version_is_explicitly_denied(rehearsal: Reh
             ("s3:GetObject", "ExplicitlyDenied")
         ], report([result])
         assert "DenyReadsOfObjectsFlaggedAsSensitive" in json.dumps(result.denied[0].detail)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_monitoring_run_has_its_flows(rehearsal: Rehearsal, env: str) -> None:
+    """Each engine: the schedule invoking its launcher, the launcher starting a run, the job
+    reading what the run names, the publisher putting metrics (and Lambda assuming the two
+    functions' roles)."""
+    names = [r.flow.name for r in rehearsal.results(env) if r.flow.kind == "monitoring"]
+    launchers = [n for n in names if " starts a run of " in n]
+    assert launchers
+    for pattern in (" invokes ", "/MonitorModel reads ", " publishes s3://"):
+        assert len([n for n in names if pattern in n]) == len(launchers), (pattern, names)
+
+
+def test_control_metrics_into_another_namespace_are_denied(rehearsal: Rehearsal) -> None:
+    """The publisher may put metrics only into its own namespace: the same flows with
+    another namespace are denied on PutMetricData alone."""
+    results = rehearsal.results("control:publisher-other-namespace")
+    assert results and all(not r.allowed for r in results)
+    for result in results:
+        assert [(d.request.action, d.result) for d in result.denied] == [
+            ("cloudwatch:PutMetricData", "ImplicitlyDenied")
+        ], report([result])
+
+
+def test_control_a_schedule_role_without_invoke_cannot_start_the_launcher(
+    rehearsal: Rehearsal,
+) -> None:
+    real = {r.flow.name: r.allowed for r in rehearsal.results(CONTROL_ENV)}
+    results = rehearsal.results("control:schedule-without-invoke")
+    schedules = [r for r in results if r.flow.kind == "monitoring" and " invokes " in r.flow.name]
+    assert schedules
+    for result in schedules:
+        assert real[result.flow.name]
+        assert [(d.request.action, d.result) for d in result.denied] == [
+            ("lambda:InvokeFunction", "ImplicitlyDenied")
+        ], report([result])
 
 
 def test_the_rehearsal_is_fast(rehearsal: Rehearsal) -> None:
