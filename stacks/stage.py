@@ -107,8 +107,12 @@ class PlatformStage(Stage):
                 artifacts=self.lake.artifacts,
                 pipelines=self.training.pipelines,
                 registries=self.training.registries,
-                description=f"ML platform {config.name}: monitored endpoints, Model Monitor",
+                serving_endpoint=None if self.serving is None else self.serving.endpoint,
+                description=f"ML platform {config.name}: model monitoring and retraining",
             )
+            if self.serving is not None:
+                # The engine watches the serving endpoint's capture: deploy that first.
+                self.monitoring.add_dependency(self.serving)
         self.protection = None
         if config.macie is not None:
             self.protection = ProtectionStack(

@@ -17,14 +17,14 @@ from mlops_constructs.training import (
     transform_instance_types,
 )
 from stacks.base import PlatformStack
-from stacks.config import EnvironmentConfig
+from stacks.config import DEDICATED_ENDPOINT, MODEL_MONITOR_ENGINE, EnvironmentConfig
 from stacks.removal import data_removal_policy
 
 
 def served_instance_types(config: EnvironmentConfig, model: str) -> tuple[list[str], list[str]]:
     """The (inference, transform) instance types to register ``model`` with: every type an
     endpoint of ``config`` serves it on (the multi-model endpoint and its shadow variant,
-    the monitored endpoints), in config order; transform takes those batch transform
+    the dedicated monitored endpoints), in config order; transform takes those batch transform
     accepts (:func:`transform_instance_types`). Defaults when none: ml.m5.large, and
     ml.m5.xlarge for transform."""
     types: list[str] = []
@@ -33,7 +33,11 @@ def served_instance_types(config: EnvironmentConfig, model: str) -> tuple[list[s
         types.append(serving.instance_type)
         if serving.shadow is not None:
             types.append(serving.shadow.instance_type)
-    types += [m.instance_type for m in config.monitoring if m.model == model]
+    types += [
+        m.instance_type
+        for m in config.monitoring
+        if m.model == model and m.endpoint == DEDICATED_ENDPOINT
+    ]
     if not types:
         return list(DEFAULT_INFERENCE_INSTANCE_TYPES), list(DEFAULT_TRANSFORM_INSTANCE_TYPES)
     inference = list(dict.fromkeys(types))
@@ -42,17 +46,18 @@ def served_instance_types(config: EnvironmentConfig, model: str) -> tuple[list[s
 
 def uses_model_monitor_baselines(config: EnvironmentConfig, model: str) -> bool:
     """Whether ``model``'s pipeline keeps the Model Monitor and Clarify baseline steps: when
-    a ``monitoring`` entry of ``config`` watches it, since the monitoring stack's
-    ModelMonitor (the Model Monitor engine) reads those baselines."""
-    return any(m.model == model for m in config.monitoring)
+    a ``monitoring`` entry of ``config`` watches it with ``engine: model-monitor``, whose
+    ModelMonitor reads those baselines. (The platform engine reads the MonitoringBaseline
+    step's baseline, which every pipeline has; Clarify is closed to new customers too.)"""
+    return any(m.model == model and m.engine == MODEL_MONITOR_ENGINE for m in config.monitoring)
 
 
 class TrainingStack(PlatformStack):
     """For each model of ``config.training``: its model package group, its pipeline, a
     scheduled start and a start after each successful run of the Glue job that writes the
-    model's curated dataset (``etl_jobs``: dataset name to Glue job name). A model with a
-    ``monitoring`` entry keeps the Model Monitor and Clarify baseline steps
-    (``model_monitor_baselines``), which the monitoring stack's Model Monitor reads."""
+    model's curated dataset (``etl_jobs``: dataset name to Glue job name). A model watched by
+    Model Monitor (``engine: model-monitor``) keeps the Model Monitor and Clarify baseline
+    steps (``model_monitor_baselines``), which the monitoring stack's Model Monitor reads."""
 
     def __init__(
         self,

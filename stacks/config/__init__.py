@@ -64,6 +64,10 @@ from stacks.config.platform import (
     TagsConfig,
 )
 from stacks.config.serving import (
+    DEDICATED_ENDPOINT,
+    MODEL_MONITOR_ENGINE,
+    PLATFORM_ENGINE,
+    SERVING_ENDPOINT,
     BiasMonitorConfig,
     EndpointSettings,
     MonitoringConfig,
@@ -79,11 +83,15 @@ from stacks.config.training import (
 
 __all__ = [
     "ALGORITHM_METRICS",
+    "DEDICATED_ENDPOINT",
     "DELIVERY_CONTEXT_KEY",
     "ENVIRONMENTS_CONTEXT_KEY",
     "INTERFACE_ENDPOINTS",
     "LOG_RETENTION_DAYS",
+    "MODEL_MONITOR_ENGINE",
+    "PLATFORM_ENGINE",
     "SELECT_CONTEXT_KEY",
+    "SERVING_ENDPOINT",
     "BiasMonitorConfig",
     "ColumnRef",
     "ConfigError",

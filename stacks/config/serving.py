@@ -4,12 +4,13 @@ constructs' own types), Model Monitor; and their cross-field checks."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_core import PydanticUndefined
 
 from mlops_constructs.core.props import InstanceType, Problem, settings_field
+from mlops_constructs.monitoring import ENGINE_QUALITY_METRICS, ENGINE_SCHEDULE
 from mlops_constructs.monitoring.props import (
     BiasSettings,
     MonitorSchedules,
@@ -71,33 +72,144 @@ class BiasMonitorConfig(_Strict):
         return BiasSettings(facet=facet, **self.model_dump())
 
 
+#: The monitoring engines: ``platform`` (:class:`MonitoringEngine`, runs in any account and
+#: watches the multi-model endpoint) and ``model-monitor`` (SageMaker Model Monitor, closed to
+#: new customers: page "Amazon SageMaker Model Monitor availability change").
+PLATFORM_ENGINE, MODEL_MONITOR_ENGINE = "platform", "model-monitor"
+#: Where a monitored model is served: the environment's multi-model endpoint (``serving``) or
+#: a single-model endpoint of its own serving one pinned version (``dedicated``).
+SERVING_ENDPOINT, DEDICATED_ENDPOINT = "serving", "dedicated"
+_DEDICATED_ONLY = tuple(EndpointSettings.model_fields)
+_MODEL_MONITOR_ONLY = ("schedules", "bias")
+
+
 class MonitoringConfig(EndpointSettings):
-    """A single-model endpoint serving one pinned, approved version of a trained ``model``,
-    its Model Monitor jobs and alarms, and retraining when drift or quality alarms fire."""
+    """How one trained ``model`` is monitored, and retraining when drift or quality alarms
+    fire.
+
+    ``engine``: ``platform`` (default; the monitoring engine, an hourly processing job any
+    account can run) or ``model-monitor`` (SageMaker Model Monitor, for accounts that still
+    have it). ``endpoint``: ``serving`` (default; the versions people call on the
+    environment's multi-model endpoint) or ``dedicated`` (a single-model endpoint of its own
+    serving ``model_package_version``; the endpoint settings of this entry are its).
+    Model Monitor watches only single-model endpoints, so ``model-monitor`` needs
+    ``dedicated``. ``model_package_version`` pins the watched version; by default the
+    ``platform`` engine follows the newest approved version and waits, running nothing, until
+    there is one (so a fresh account deploys)."""
 
     model: str
-    model_package_version: int = Field(ge=1)
+    engine: Literal["platform", "model-monitor"] = PLATFORM_ENGINE
+    endpoint: Literal["serving", "dedicated"] = SERVING_ENDPOINT
+    model_package_version: int | None = Field(default=None, ge=1)
+    #: The platform engine's EventBridge Scheduler expression (UTC); ten past every hour by
+    #: default, after the hour's capture files have landed.
+    schedule: str = Field(default=ENGINE_SCHEDULE, pattern=r"^(cron|rate)\(.+\)$")
+    #: Model Monitor's schedules (``model-monitor`` only).
     schedules: MonitorSchedules = Field(default_factory=MonitorSchedules)
     # The construct's MonitorThresholds, flat (as base.yaml has always written them); the
     # quality threshold has no default here: the author chooses it per model.
-    feature_drift_threshold: float = settings_field(MonitorThresholds, "feature_drift")
+    feature_drift_threshold: float | None = Field(default=None, gt=0, le=1)
+    """Drift alarm threshold per feature: the Jensen-Shannon distance for ``platform`` (0.1
+    by default, with a p-value below 0.01), Model Monitor's distance for ``model-monitor``
+    (0.2 by default)."""
     quality_metric: str | None = settings_field(MonitorThresholds, "quality_metric")
     quality_threshold: float = settings_field(
         MonitorThresholds, "quality_threshold", default=PydanticUndefined
     )
+    #: Model Monitor's bias monitor (``model-monitor`` only; the platform engine computes bias
+    #: for binary classification on the training ``bias_facet``).
     bias: BiasMonitorConfig = Field(default_factory=BiasMonitorConfig)
-    job_instance_type: InstanceType = "ml.m5.xlarge"
+    #: The monitoring jobs' instance type; by default ml.m5.large for ``platform`` and
+    #: ml.m5.xlarge for ``model-monitor``.
+    job_instance_type: InstanceType | None = None
     retraining: bool = True
     retraining_cooldown_minutes: int = Field(default=360, ge=1, le=43200)
 
     @property
     def thresholds(self) -> MonitorThresholds:
-        """The alarm thresholds, as the construct takes them."""
+        """The Model Monitor alarm thresholds, as the construct takes them."""
+        drift = self.feature_drift_threshold
         return MonitorThresholds(
-            feature_drift=self.feature_drift_threshold,
             quality_metric=self.quality_metric,
             quality_threshold=self.quality_threshold,
+            **({} if drift is None else {"feature_drift": drift}),
         )
+
+
+def _monitoring_problems(env: EnvironmentConfig, at: str, m: MonitoringConfig) -> list[Problem]:
+    """The engine and endpoint choice of one monitoring entry against the environment."""
+    problems: list[Problem] = []
+    given = m.model_fields_set
+    if m.engine == MODEL_MONITOR_ENGINE and m.endpoint == SERVING_ENDPOINT:
+        problems.append(
+            (
+                f"{at}.engine",
+                m.engine,
+                "expected 'platform' on the multi-model endpoint: Model Monitor does not "
+                "monitor multi-model endpoints (SageMaker Developer Guide, 'Data and model "
+                "quality monitoring with Amazon SageMaker Model Monitor', Notes); or set "
+                "endpoint: dedicated with a model_package_version",
+            )
+        )
+    if m.endpoint == DEDICATED_ENDPOINT and m.model_package_version is None:
+        problems.append(
+            (
+                f"{at}.model_package_version",
+                None,
+                "expected the approved version the dedicated endpoint serves (a single-model "
+                "endpoint serves one pinned version)",
+            )
+        )
+    if m.endpoint == SERVING_ENDPOINT:
+        serving = env.serving
+        if serving is None or m.model not in serving.models:
+            served = [] if serving is None else serving.models
+            problems.append(
+                (
+                    f"{at}.endpoint",
+                    m.endpoint,
+                    f"expected 'dedicated', or the model among serving.models {served}: "
+                    f"{m.model!r} is not served on the multi-model endpoint",
+                )
+            )
+        elif serving.capture_percentage == 0:
+            problems.append(
+                (
+                    "serving.capture_percentage",
+                    0,
+                    f"expected data capture on (1-100): {at} watches the captured traffic",
+                )
+            )
+        for field in _DEDICATED_ONLY:
+            if field in given:
+                problems.append(
+                    (
+                        f"{at}.{field}",
+                        getattr(m, field),
+                        "expected no endpoint setting with endpoint: serving (they configure "
+                        "a dedicated endpoint; the multi-model endpoint's are under serving)",
+                    )
+                )
+    if m.engine == PLATFORM_ENGINE:
+        for field in _MODEL_MONITOR_ONLY:
+            if field in given:
+                problems.append(
+                    (
+                        f"{at}.{field}",
+                        getattr(m, field),
+                        "expected it only with engine: model-monitor (the platform engine "
+                        "runs on `schedule` and computes bias on the training bias_facet)",
+                    )
+                )
+    elif "schedule" in given:
+        problems.append(
+            (
+                f"{at}.schedule",
+                m.schedule,
+                "expected it only with engine: platform (Model Monitor uses `schedules`)",
+            )
+        )
+    return problems
 
 
 def _endpoint_problems(env: EnvironmentConfig, at: str, e: EndpointSettings) -> list[Problem]:
@@ -161,23 +273,39 @@ def serving_problems(env: EnvironmentConfig) -> list[Problem]:
     seen: set[str] = set()
     for i, m in enumerate(env.monitoring):
         at = f"monitoring.{i}"
-        problems += _endpoint_problems(env, at, m)
+        problems += _monitoring_problems(env, at, m)
+        if m.endpoint == DEDICATED_ENDPOINT:
+            problems += _endpoint_problems(env, at, m)
+            if m.capture_percentage == 0:
+                problems.append(
+                    (
+                        f"{at}.capture_percentage",
+                        0,
+                        "expected data capture on (1-100): every monitor reads the captured "
+                        "traffic",
+                    )
+                )
         if m.model in seen:
             problems.append((f"{at}.model", m.model, "expected each model monitored once"))
         seen.add(m.model)
-        if m.capture_percentage == 0:
-            problems.append(
-                (
-                    f"{at}.capture_percentage",
-                    0,
-                    "expected data capture on (1-100): every monitor reads the captured traffic",
-                )
-            )
         t = trained.get(m.model)
         if t is None:
             problems.append(
                 (f"{at}.model", m.model, f"expected a training model {sorted(trained)}")
             )
+            continue
+        if m.engine == PLATFORM_ENGINE:
+            metrics = ENGINE_QUALITY_METRICS.get(t.problem_type, ())
+            metric = m.quality_metric or (metrics[0] if metrics else None)
+            if metric not in metrics:
+                problems.append(
+                    (
+                        f"{at}.quality_metric",
+                        metric,
+                        f"expected one of {list(metrics)} (what the platform engine "
+                        f"computes for {t.problem_type})",
+                    )
+                )
             continue
         # The construct's own rules (monitoring/props.py), in the config's field names.
         flat = {"feature_drift": "feature_drift_threshold"}

@@ -22,12 +22,28 @@ def edit(base_context, env: str, section: str, **changes: Any) -> dict[str, Any]
     return ctx
 
 
+#: A monitoring entry on Model Monitor: a dedicated endpoint serving a pinned version.
+MODEL_MONITOR = {"engine": "model-monitor", "endpoint": "dedicated", "model_package_version": 1}
+#: Model Monitor's bias settings for the regression model `spend`.
+REGRESSION_BIAS = {"label_threshold": 8.5}
+
+
+def model_monitor(base_context, env: str, **changes: Any) -> dict[str, Any]:
+    """The first monitoring entry of ``env`` on Model Monitor, with ``changes``."""
+    given = {"bias": REGRESSION_BIAS, **changes}
+    return edit(base_context, env, "monitoring", **MODEL_MONITOR, **given)
+
+
 def test_cdk_json_serves_and_monitors_in_every_environment(base_context):
     config = load_config(base_context)
     for env in config.environments:
         assert env.serving is not None and env.serving.models == ["spend"]
         (monitoring,) = env.monitoring
-        assert monitoring.model == "spend" and monitoring.capture_percentage > 0
+        # Fresh-account defaults: the platform engine on the served versions, no pinned
+        # version (it waits for the first approval), capture on where it watches.
+        assert monitoring.model == "spend" and monitoring.engine == "platform"
+        assert monitoring.endpoint == "serving" and monitoring.model_package_version is None
+        assert env.serving.capture_percentage > 0
     prod = config.environment("prod")
     assert prod.serving.instance_count >= 2 and prod.serving.autoscaling.min_capacity >= 2
     dev = config.environment("dev")
@@ -68,11 +84,11 @@ def test_prod_needs_two_instances_at_all_times(base_context):
     (problem,) = problems(ctx)
     assert problem.startswith("environment 'prod', field 'serving.instance_count': got 1;")
     assert "at least 2 instances" in problem
-    # The same rule for the monitored endpoint, including the off-hours floor.
-    ctx = edit(
+    # The same rule for a dedicated monitored endpoint, including the off-hours floor.
+    ctx = model_monitor(
         base_context,
         "prod",
-        "monitoring",
+        instance_count=2,
         autoscaling={
             "min_capacity": 2,
             "max_capacity": 4,
@@ -93,10 +109,9 @@ def test_served_models_must_be_trained(base_context):
 
 
 def test_monitor_cron_must_be_one_model_monitor_accepts(base_context):
-    ctx = edit(
+    ctx = model_monitor(
         base_context,
         "dev",
-        "monitoring",
         schedules={"data_quality": "cron(30 2 ? * MON *)", "model_bias": "rate(1 hour)"},
     )
     found = problems(ctx)
@@ -107,19 +122,27 @@ def test_monitor_cron_must_be_one_model_monitor_accepts(base_context):
 
 
 def test_quality_metric_must_fit_the_problem_type(base_context):
-    ctx = edit(base_context, "dev", "monitoring", quality_metric="auc")
+    ctx = model_monitor(base_context, "dev", quality_metric="auc")
     (problem,) = problems(ctx)
     assert problem == (
         "environment 'dev', field 'monitoring.0.quality_metric': got 'auc'; "
         "expected one of ['mae', 'mse', 'r2', 'rmse'] for regression"
     )
+    # The platform engine computes no mse.
+    ctx = edit(base_context, "dev", "monitoring", quality_metric="mse")
+    (problem,) = problems(ctx)
+    assert problem == (
+        "environment 'dev', field 'monitoring.0.quality_metric': got 'mse'; "
+        "expected one of ['rmse', 'mae', 'r2'] (what the platform engine computes for "
+        "regression)"
+    )
+    load_config(edit(base_context, "dev", "monitoring", quality_metric="mae"))  # accepted
 
 
 def test_thresholds_outside_their_metric_range(base_context):
-    ctx = edit(
+    ctx = model_monitor(
         base_context,
         "staging",
-        "monitoring",
         quality_metric="r2",
         quality_threshold=1.5,
         bias={"label_threshold": 8.5, "thresholds": {"TVD": 1.2, "DPL": -0.1, "XYZ": 0.1}},
@@ -137,7 +160,7 @@ def test_thresholds_outside_their_metric_range(base_context):
 
 
 def test_regression_bias_needs_a_label_threshold_and_cddl_a_group(base_context):
-    ctx = edit(base_context, "dev", "monitoring", bias={"thresholds": {"CDDL": 0.2}})
+    ctx = model_monitor(base_context, "dev", bias={"thresholds": {"CDDL": 0.2}})
     found = problems(ctx)
     assert any(
         "field 'monitoring.0.bias.thresholds.CDDL': got 0.2; expected a bias.group_variable" in p
@@ -147,9 +170,72 @@ def test_regression_bias_needs_a_label_threshold_and_cddl_a_group(base_context):
 
 
 def test_monitoring_needs_data_capture(base_context):
-    ctx = edit(base_context, "dev", "monitoring", capture_percentage=0)
+    ctx = model_monitor(base_context, "dev", capture_percentage=0)
     (problem,) = problems(ctx)
     assert "field 'monitoring.0.capture_percentage': got 0; expected data capture on" in problem
+    # On the multi-model endpoint, its capture is the one watched.
+    ctx = edit(base_context, "dev", "serving", capture_percentage=0)
+    (problem,) = problems(ctx)
+    assert problem == (
+        "environment 'dev', field 'serving.capture_percentage': got 0; expected data capture "
+        "on (1-100): monitoring.0 watches the captured traffic"
+    )
+
+
+def test_model_monitor_is_refused_on_the_multi_model_endpoint(base_context):
+    ctx = edit(base_context, "prod", "monitoring", engine="model-monitor", bias=REGRESSION_BIAS)
+    found = problems(ctx)
+    assert found[0].startswith(
+        "environment 'prod', field 'monitoring.0.engine': got 'model-monitor'; expected "
+        "'platform' on the multi-model endpoint: Model Monitor does not monitor multi-model "
+        "endpoints"
+    )
+    assert len(found) == 1, found
+    # Control: the same engine on a dedicated endpoint serving a pinned version is accepted.
+    load_config(model_monitor(base_context, "prod", instance_count=2))  # accepted
+
+
+def test_a_dedicated_endpoint_needs_a_pinned_version(base_context):
+    ctx = edit(base_context, "dev", "monitoring", endpoint="dedicated")
+    (problem,) = problems(ctx)
+    assert problem.startswith(
+        "environment 'dev', field 'monitoring.0.model_package_version': got None; expected "
+        "the approved version the dedicated endpoint serves"
+    )
+    load_config(edit(ctx, "dev", "monitoring", model_package_version=3))  # accepted
+
+
+def test_settings_of_another_choice_are_refused(base_context):
+    # Endpoint settings configure a dedicated endpoint; Model Monitor's schedules and bias
+    # are its own; the platform engine's schedule is the platform engine's.
+    ctx = edit(
+        base_context,
+        "staging",
+        "monitoring",
+        instance_type="ml.m5.xlarge",
+        schedules={"data_quality": "cron(0 * ? * * *)"},
+    )
+    found = problems(ctx)
+    assert len(found) == 2, found
+    assert (
+        "field 'monitoring.0.instance_type': got 'ml.m5.xlarge'; expected no endpoint "
+        in (found[0])
+    )
+    assert "field 'monitoring.0.schedules'" in found[1]
+    assert "expected it only with engine: model-monitor" in found[1]
+    ctx = model_monitor(base_context, "staging", schedule="cron(10 * * * ? *)")
+    (problem,) = problems(ctx)
+    assert "field 'monitoring.0.schedule': got 'cron(10 * * * ? *)'" in problem
+
+
+def test_the_watched_model_must_be_served(base_context):
+    ctx = copy.deepcopy(base_context)
+    ctx[ENVIRONMENTS_CONTEXT_KEY]["dev"]["serving"] = None
+    (problem,) = problems(ctx)
+    assert problem.startswith(
+        "environment 'dev', field 'monitoring.0.endpoint': got 'serving'; expected "
+        "'dedicated', or the model among serving.models []"
+    )
 
 
 def test_every_problem_of_every_environment_in_one_error(base_context):
