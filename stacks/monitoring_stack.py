@@ -91,7 +91,7 @@ class MonitoringStack(PlatformStack):
                 endpoint = serving_endpoint
             if m.engine == MODEL_MONITOR_ENGINE:
                 monitor: MonitoringEngine | ModelMonitor = self._model_monitor(
-                    id_, m, t, endpoint, artifacts, pipeline
+                    id_, m, t, endpoint, artifacts, pipeline, registry
                 )
                 alarms: list[Any] = list(monitor.drift_alarms)
             else:
@@ -166,7 +166,9 @@ class MonitoringStack(PlatformStack):
         endpoint: IServingEndpoint,
         artifacts: ArtifactStore,
         pipeline: TrainingPipeline,
+        registry: ModelRegistry,
     ) -> ModelMonitor:
+        assert m.model_package_version is not None  # the config requires it
         optional: dict[str, Any] = {}
         if m.job_instance_type is not None:
             optional["instance_type"] = m.job_instance_type
@@ -179,7 +181,8 @@ class MonitoringStack(PlatformStack):
             problem_type=t.problem_type,
             features=t.feature_columns,
             label=t.label_column,
-            baselines_prefix=pipeline.baselines_prefix,
+            model_package_arn=registry.version_arn(m.model_package_version),
+            executions_prefix=pipeline.executions_prefix,
             bias=m.bias.settings(t.bias_facet),
             thresholds=m.thresholds,
             schedules=m.schedules,

@@ -112,7 +112,7 @@ class PlatformStage(Stage):
             )
             if self.serving is not None:
                 # The engine watches the serving endpoint's capture: deploy that first.
-                self.monitoring.add_dependency(self.serving)
+                self.monitoring.node.add_dependency(self.serving)
         self.protection = None
         if config.macie is not None:
             self.protection = ProtectionStack(
