@@ -191,6 +191,46 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynthesizedAp
     yield SynthesizedApp(app=app, config=config, outdir=outdir)
 
 
+#: The environment synthesized with its monitored model on Model Monitor
+#: (:func:`model_monitor_app`).
+MODEL_MONITOR_ENV = "staging"
+#: Its monitoring entry: Model Monitor on a dedicated endpoint serving a pinned version, with
+#: the bias settings a regression model needs (the shipped config uses the platform engine).
+MODEL_MONITOR_ENTRY: dict[str, Any] = {
+    "engine": "model-monitor",
+    "endpoint": "dedicated",
+    "model_package_version": 1,
+    "instance_type": "ml.m5.large",
+    "bias": {
+        "label_threshold": 8.5,
+        "group_variable": "segment_corporate",
+        "thresholds": {"DPL": 0.25, "KL": 0.25, "TVD": 0.25, "CDDL": 0.25},
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def model_monitor_app(
+    base_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SynthesizedApp]:
+    """``MODEL_MONITOR_ENV`` alone, synthesized with its first monitoring entry on Model
+    Monitor (``MODEL_MONITOR_ENTRY``): the stacks, pipeline check steps and jobs the
+    ``model-monitor`` engine makes, which the shipped config does not (cdk-nag runs too)."""
+    from stacks.app_factory import create_app
+    from stacks.config import ENVIRONMENTS_CONTEXT_KEY, SELECT_CONTEXT_KEY
+
+    context = copy.deepcopy(base_context)
+    context[SELECT_CONTEXT_KEY] = MODEL_MONITOR_ENV
+    context[ENVIRONMENTS_CONTEXT_KEY][MODEL_MONITOR_ENV]["monitoring"][0].update(
+        MODEL_MONITOR_ENTRY
+    )
+    outdir = tmp_path_factory.mktemp("cdk.out.model-monitor")
+    with _sdk_results_shared_by_workers(tmp_path_factory):
+        app, config = create_app(context, outdir=str(outdir))
+        app.synth()
+    yield SynthesizedApp(app=app, config=config, outdir=outdir)
+
+
 @contextlib.contextmanager
 def _sdk_results_shared_by_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Under pytest-xdist, the workers of one run keep the SageMaker SDK's results (pipeline

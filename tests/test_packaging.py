@@ -34,6 +34,7 @@ def test_wheel_contains_constructs_and_lambda_sources(tmp_path):
         ("serving", "model_deployer"),
         ("monitoring", "retraining_trigger"),
         ("monitoring", "metrics_publisher"),
+        ("monitoring", "monitoring_launcher"),
     ):
         assert f"mlops_constructs/{capability}/runtime/{handler}/index.py" in names
     assert "mlops_constructs/core/runtime/handler_common/logs.py" in names

@@ -5,11 +5,12 @@ the distribution, so a stack in another repository that uses a construct deploys
 shipped with it:
 
 * Lambda handlers: ``serving/runtime/model_deployer``, ``macie/runtime/macie_remediation``,
-  ``monitoring/runtime/retraining_trigger``, ``monitoring/runtime/metrics_publisher``, each a
-  folder with ``index.py``; every function also gets ``core/runtime/handler_common`` (JSON
-  logging, event checks).
+  ``monitoring/runtime/retraining_trigger``, ``monitoring/runtime/metrics_publisher``,
+  ``monitoring/runtime/monitoring_launcher``, each a folder with ``index.py``; every function
+  also gets ``core/runtime/handler_common`` (JSON logging, event checks).
 * The Glue job script: ``glue/runtime/feature_etl.py``.
-* The SageMaker processing scripts: ``training/runtime/preprocess.py`` and ``evaluate.py``.
+* The SageMaker processing scripts: ``training/runtime/preprocess.py``, ``evaluate.py`` and
+  ``baseline.py``; ``monitoring/runtime/monitor.py``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ constructs' own types), Model Monitor; and their cross-field checks."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from pydantic import Field
 from pydantic_core import PydanticUndefined
@@ -75,10 +75,12 @@ class BiasMonitorConfig(_Strict):
 #: The monitoring engines: ``platform`` (:class:`MonitoringEngine`, runs in any account and
 #: watches the multi-model endpoint) and ``model-monitor`` (SageMaker Model Monitor, closed to
 #: new customers: page "Amazon SageMaker Model Monitor availability change").
-PLATFORM_ENGINE, MODEL_MONITOR_ENGINE = "platform", "model-monitor"
+PLATFORM_ENGINE: Final = "platform"
+MODEL_MONITOR_ENGINE: Final = "model-monitor"
 #: Where a monitored model is served: the environment's multi-model endpoint (``serving``) or
 #: a single-model endpoint of its own serving one pinned version (``dedicated``).
-SERVING_ENDPOINT, DEDICATED_ENDPOINT = "serving", "dedicated"
+SERVING_ENDPOINT: Final = "serving"
+DEDICATED_ENDPOINT: Final = "dedicated"
 _DEDICATED_ONLY = tuple(EndpointSettings.model_fields)
 _MODEL_MONITOR_ONLY = ("schedules", "bias")
 

@@ -41,7 +41,12 @@ STATEFUL = {
         "AWS::Logs::LogGroup": {"ApprovedModelsLogGroup3E5548F7"},
     },
     "Monitoring": {
-        "AWS::Logs::LogGroup": {"spendretrainingLogGroupF6A2F8E9"},
+        # The engine's launcher and metrics publisher log groups are new with issue 14.
+        "AWS::Logs::LogGroup": {
+            "spendretrainingLogGroupF6A2F8E9",
+            "spendengineLauncherLogGroup1720513F",
+            "spendenginePublisherLogGroup02AB765A",
+        },
     },
     "Protection": {
         "AWS::S3::Bucket": {

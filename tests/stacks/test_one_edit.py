@@ -82,7 +82,7 @@ def test_a_new_source_column_is_one_edit(before, tmp_path):
     for stack in ("Data", "Training", "Monitoring"):
         assert "tenure_years" not in _text(before.template(ENV, stack)), stack
         assert "tenure_years" in _text(after.template(ENV, stack)), stack
-    assert any("drift of feature tenure_years" in d for d in _alarm_descriptions(after))
+    assert any("feature tenure_years drifted" in d for d in _alarm_descriptions(after))
 
 
 NEW_MODEL = """\
@@ -123,8 +123,8 @@ def test_a_new_served_model_is_one_edit(before, tmp_path):
 
 def test_a_new_monitored_metric_is_one_edit(before, tmp_path):
     folder = _copy_config(tmp_path)
-    _edit_base(folder, "  model_package_version: 1\n", "  quality_metric: mae\n")
+    _edit_base(folder, "  quality_threshold: 1.0\n", "  quality_metric: mae\n")
     after = _synth(folder, tmp_path / "cdk.out")
-    assert not any("model mae above" in d for d in _alarm_descriptions(before))
-    assert any("model mae above" in d for d in _alarm_descriptions(after))
-    assert not any("model rmse above" in d for d in _alarm_descriptions(after))
+    assert not any(": mae on joined ground truth" in d for d in _alarm_descriptions(before))
+    assert any(": mae on joined ground truth" in d for d in _alarm_descriptions(after))
+    assert not any(": rmse on joined ground truth" in d for d in _alarm_descriptions(after))

@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import ENVIRONMENTS
 from tests.stacks.test_app import resources_of_type
+from tests.stacks.test_training import _text
 
 
 def _one(template, type_name):
@@ -54,45 +55,74 @@ def test_approved_versions_of_the_served_models_flow_into_the_endpoint(platform)
         }
 
 
-@pytest.mark.parametrize(("env", "capture"), [("dev", 100), ("staging", 50), ("prod", 20)])
-def test_monitored_endpoint_pins_a_version_and_is_watched(platform, env, capture):
-    template = platform.template(env, "Monitoring")
-    group = platform.stack(env, "Training").registries["spend"].group_name
-    package = _one(template, "AWS::SageMaker::Model")["PrimaryContainer"]["ModelPackageName"]
-    account = platform.config.environment(env).account
-    assert package == f"arn:aws:sagemaker:eu-west-1:{account}:model-package/{group}/1"
-    config = _one(template, "AWS::SageMaker::EndpointConfig")
-    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == capture
-    schedules = resources_of_type(template, "AWS::SageMaker::MonitoringSchedule")
-    types = sorted(
-        s["Properties"]["MonitoringScheduleConfig"]["MonitoringType"] for s in schedules.values()
-    )
-    assert types == ["DataQuality", "ModelBias", "ModelExplainability", "ModelQuality"]
-    retraining = [
+def _handler_variables(template, handler):
+    return [
         f["Properties"]["Environment"]["Variables"]
         for f in resources_of_type(template, "AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == "retraining_trigger.index.handler"
+        if f["Properties"].get("Handler") == handler
     ]
-    (variables,) = retraining
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_engine_watches_the_served_versions_without_a_pinned_one(platform, env):
+    """The shipped config: the platform engine on the multi-model endpoint people call, the
+    newest approved version (nothing pinned, so a fresh account deploys), no endpoint or
+    Model Monitor schedule of its own."""
+    template = platform.template(env, "Monitoring")
+    group = platform.stack(env, "Training").registries["spend"].group_name
+    endpoint = platform.stack(env, "Serving").endpoint
+    for absent in (
+        "AWS::SageMaker::Endpoint",
+        "AWS::SageMaker::Model",
+        "AWS::SageMaker::MonitoringSchedule",
+    ):
+        assert not resources_of_type(template, absent), absent
+    capture = platform.config.environment(env).serving.capture_percentage
+    serving = _one(platform.template(env, "Serving"), "AWS::SageMaker::EndpointConfig")
+    assert serving["DataCaptureConfig"]["InitialSamplingPercentage"] == capture > 0
+    (launcher,) = _handler_variables(template, "monitoring_launcher.index.handler")
+    assert launcher["MODEL_GROUP"] == group and launcher["PINNED_VERSION"] == ""
+    assert launcher["CAPTURE_PREFIX"].startswith(f"endpoints/{endpoint.endpoint_name}/capture/")
+    (pipeline,) = resources_of_type(template, "AWS::SageMaker::Pipeline").values()
+    body = json.loads(_text(pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]))
+    (step,) = body["Steps"]
+    arguments = step["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--endpoint") + 1] == endpoint.endpoint_name
+    assert arguments[arguments.index("--model-group") + 1] == group
+    (schedule,) = resources_of_type(template, "AWS::Scheduler::Schedule").values()
+    assert schedule["Properties"]["ScheduleExpression"] == "cron(10 * * * ? *)"
+    (variables,) = _handler_variables(template, "retraining_trigger.index.handler")
     assert variables["PIPELINE_NAME"] == group
-    baselines = json.dumps(_one(template, "AWS::SageMaker::DataQualityJobDefinition"))
-    assert f"/pipelines/{group}/baselines/data-quality/constraints.json" in baselines
 
 
-def test_dev_monitors_data_quality_less_often_than_hourly(platform):
+def test_model_monitor_watches_a_dedicated_endpoint_of_the_pinned_version(model_monitor_app):
+    """``engine: model-monitor``: a single-model endpoint serving the pinned version, Model
+    Monitor's three jobs on their schedules (no explainability: it would call the endpoint),
+    the version's baselines read from the registry at deploy time."""
+    env = "staging"
+    template = model_monitor_app.template(env, "Monitoring")
+    group = model_monitor_app.stack(env, "Training").registries["spend"].group_name
+    package = _one(template, "AWS::SageMaker::Model")["PrimaryContainer"]["ModelPackageName"]
+    account = model_monitor_app.config.environment(env).account
+    assert package == f"arn:aws:sagemaker:eu-west-1:{account}:model-package/{group}/1"
+    config = _one(template, "AWS::SageMaker::EndpointConfig")
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
+    schedules = resources_of_type(template, "AWS::SageMaker::MonitoringSchedule")
     crons = {
         s["Properties"]["MonitoringScheduleConfig"]["MonitoringType"]: s["Properties"][
             "MonitoringScheduleConfig"
         ]["ScheduleConfig"]["ScheduleExpression"]
-        for s in resources_of_type(
-            platform.template("dev", "Monitoring"), "AWS::SageMaker::MonitoringSchedule"
-        ).values()
+        for s in schedules.values()
     }
-    assert crons["DataQuality"] == "cron(0 0/6 ? * * *)"
-    prod = resources_of_type(
-        platform.template("prod", "Monitoring"), "AWS::SageMaker::MonitoringSchedule"
-    )
-    assert "cron(0 * ? * * *)" in json.dumps(prod)
+    assert crons == {
+        "DataQuality": "cron(0 * ? * * *)",
+        "ModelQuality": "cron(0 4 ? * * *)",
+        "ModelBias": "cron(0 5 ? * * *)",
+    }
+    assert not resources_of_type(template, "AWS::SageMaker::Pipeline")  # no engine
+    (variables,) = _handler_variables(template, "retraining_trigger.index.handler")
+    assert variables["PIPELINE_NAME"] == group
+    assert "DescribeModelPackage" in json.dumps(template)
 
 
 @pytest.mark.parametrize(("env", "days"), [("dev", 30), ("staging", 365), ("prod", 731)])

@@ -43,8 +43,27 @@ def steps(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def staging(platform):
-    return definition(platform, "staging")
+def staging(model_monitor_app):
+    """Staging's pipeline with every step: its model watched by Model Monitor, so the pipeline
+    keeps the Model Monitor and Clarify check steps (``model_monitor_app``)."""
+    return definition(model_monitor_app, "staging")
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_shipped_pipelines_have_no_model_monitor_or_clarify_step(platform, env):
+    """The shipped config watches spend with the platform engine: the pipeline builds and
+    registers only the engine's baseline (Model Monitor and Clarify are closed to new
+    accounts)."""
+    doc = definition(platform, env)
+    assert [s["Name"] for s in doc["Steps"]] == [
+        "PrepareFeatures",
+        "TuneModel",
+        "EvaluateModel",
+        "MonitoringBaseline",
+        "CheckMetric",
+    ]
+    register = steps(doc)["RegisterModel"]["Arguments"]
+    assert "DriftCheckBaselines" not in register
 
 
 def test_step_graph(staging):
@@ -150,7 +169,7 @@ def test_registration_and_size_per_environment(platform, env, status, jobs):
     register = steps(doc)["RegisterModel"]["Arguments"]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert register["ModelPackageGroupName"] == f"mlops-platform-{env}-spend"
-    assert "ModelQuality" in register["ModelMetrics"] and "DriftCheckBaselines" in register
+    assert set(register["ModelMetrics"]) == {"ModelQuality", "ModelDataQuality"}
     limits = steps(doc)["TuneModel"]["Arguments"]["HyperParameterTuningJobConfig"]["ResourceLimits"]
     assert limits["MaxNumberOfTrainingJobs"] == jobs
 
@@ -387,10 +406,10 @@ def _statements(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_pipeline_role_may_list_the_prefix_of_each_assets_input(platform):
+def test_pipeline_role_may_list_the_prefix_of_each_assets_input(model_monitor_app):
     """Issue 12, defect 3: processing inputs are S3Prefix inputs, so the job lists the
     bucket with the object key as prefix; GetObject alone fails the job."""
-    template = platform.template("staging", "Training")
+    template = model_monitor_app.template("staging", "Training")
     (role_id,) = [
         i for i, r in resources_of_type(template, "AWS::IAM::Role").items() if "ExecutionRole" in i
     ]
@@ -404,7 +423,9 @@ def test_pipeline_role_may_list_the_prefix_of_each_assets_input(platform):
             "DataBiasBaseline",
             "DataQualityBaseline",
         )
-        for i in steps(definition(platform, "staging"))[name]["Arguments"]["ProcessingInputs"]
+        for i in steps(definition(model_monitor_app, "staging"))[name]["Arguments"][
+            "ProcessingInputs"
+        ]
         if isinstance(i["S3Input"]["S3Uri"], str) and "-assets-" in i["S3Input"]["S3Uri"]
     ]
     assert {i["LocalPath"] for i in inputs} >= {"/opt/ml/processing/input/code"}
@@ -436,11 +457,11 @@ def _uploads(platform, env: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def test_clarify_finds_its_analysis_config_under_its_name(platform):
+def test_clarify_finds_its_analysis_config_under_its_name(model_monitor_app):
     """Issue 12, defect 4: Clarify reads analysis_config.json in its config input folder;
     every SDK upload the definition names exists at exactly that key, written by the stack."""
-    doc = definition(platform, "staging")
-    uploads = _uploads(platform, "staging")
+    doc = definition(model_monitor_app, "staging")
+    uploads = _uploads(model_monitor_app, "staging")
     bias = steps(doc)["DataBiasBaseline"]["Arguments"]
     (config,) = [i for i in bias["ProcessingInputs"] if i["InputName"] == "analysis_config"]
     uri = config["S3Input"]["S3Uri"]
@@ -459,11 +480,11 @@ def test_clarify_finds_its_analysis_config_under_its_name(platform):
         assert parameters["Key"].startswith("pipelines/mlops-platform-staging-spend/")
 
 
-def test_bias_baseline_uses_the_configured_positive_outcome_and_group(platform):
+def test_bias_baseline_uses_the_configured_positive_outcome_and_group(model_monitor_app):
     """Issue 12, defect 7: not a hard-coded [1] label and facet value."""
     (config,) = [
         json.loads(p["Body"])
-        for k, p in _uploads(platform, "staging").items()
+        for k, p in _uploads(model_monitor_app, "staging").items()
         if k.endswith("/analysis_config.json")
     ]
     assert config["label_values_or_threshold"] == [8.5]  # config/: log spend above 8.5
@@ -526,9 +547,8 @@ def test_bias_settings_reach_the_analysis_config():
 @pytest.mark.parametrize(
     ("env", "inference", "transform"),
     [
-        # dev: the multi-model endpoint on ml.m5.large, the monitored one on ml.t2.medium
-        # (which batch transform does not offer).
-        ("dev", ["ml.m5.large", "ml.t2.medium"], ["ml.m5.large"]),
+        # dev: the multi-model endpoint on ml.m5.large (monitoring watches that one).
+        ("dev", ["ml.m5.large"], ["ml.m5.large"]),
         ("prod", ["ml.m5.xlarge"], ["ml.m5.xlarge"]),
     ],
 )
@@ -644,9 +664,14 @@ def test_every_version_is_registered_with_its_monitoring_baseline(platform, env)
             }
         },
     }
-    # Model Monitor's own statistics stay the drift check baselines.
+
+
+def test_model_monitor_statistics_are_the_drift_check_baselines(staging):
+    register = steps(staging)["RegisterModel"]["Arguments"]
     drift = register["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"]
     assert drift == {"Get": "Steps.DataQualityBaseline.BaselineUsedForDriftCheckStatistics"}
+    # The engine's baseline is registered all the same.
+    assert "Steps.MonitoringBaseline." in json.dumps(register["ModelMetrics"]["ModelDataQuality"])
 
 
 def _step_types(doc: dict[str, Any]) -> dict[str, str]:
@@ -693,21 +718,21 @@ def test_without_model_monitor_baselines_nothing_needs_model_monitor_or_clarify(
 def test_model_monitor_baselines_only_where_a_monitoring_entry_reads_them(base_context):
     from stacks.config import ENVIRONMENTS_CONTEXT_KEY, load_config
     from stacks.training_stack import uses_model_monitor_baselines
+    from tests.conftest import MODEL_MONITOR_ENTRY
 
     context = json.loads(json.dumps(base_context))
     shipped = load_config(context)
     for env in ("dev", "staging", "prod"):
-        # Every shipped environment monitors spend with Model Monitor today.
-        assert uses_model_monitor_baselines(shipped.environment(env), "spend"), env
-        assert not uses_model_monitor_baselines(shipped.environment(env), "other"), env
-    context[ENVIRONMENTS_CONTEXT_KEY]["staging"]["monitoring"] = []
+        # Every shipped environment monitors spend with the platform engine.
+        assert not uses_model_monitor_baselines(shipped.environment(env), "spend"), env
+    context[ENVIRONMENTS_CONTEXT_KEY]["staging"]["monitoring"][0].update(MODEL_MONITOR_ENTRY)
     staging = load_config(context).environment("staging")
-    assert not uses_model_monitor_baselines(staging, "spend")
+    assert uses_model_monitor_baselines(staging, "spend")
+    assert not uses_model_monitor_baselines(staging, "other")
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_shipped_pipelines_keep_the_check_steps_model_monitor_reads(platform, env):
-    types = _step_types(definition(platform, env))
+def test_a_model_monitor_entry_keeps_the_check_steps_it_reads(staging):
+    types = _step_types(staging)
     assert types["DataQualityBaseline"] == "QualityCheck"
     assert types["DataBiasBaseline"] == "ClarifyCheck"
     assert types["MonitoringBaseline"] == "Processing"
