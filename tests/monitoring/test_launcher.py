@@ -32,7 +32,7 @@ GROUP = "customers"
 PIPELINE = "customers-monitor"
 CAPTURE = "endpoints/ep/capture/ep/AllTraffic/"
 TRUTH = "endpoints/ep/ground-truth/"
-MODELS = "endpoints/ep/models/"
+MODELS = f"endpoints/ep/models/{GROUP}/"  # the group's folder, as the engine passes it
 RUNS = f"monitoring/{GROUP}/runs/"
 # Ten past six: the window is 05:00 to 06:00.
 EVENT = {"source": "mlops.monitoring-schedule", "scheduledTime": "2026-01-01T06:10:00Z"}
@@ -65,7 +65,7 @@ def aws(monkeypatch, boto3_session):
         "CAPTURE_PREFIX": CAPTURE,
         "GROUND_TRUTH_PREFIX": TRUTH,
         "RUNS_PREFIX": RUNS,
-        "READ_PREFIXES": f"pipelines/,{MODELS}{GROUP}/",
+        "READ_PREFIXES": f"pipelines/,{MODELS}",
         "WINDOW_HOURS": "1",
     }
     for name, value in settings.items():
@@ -125,7 +125,7 @@ def register(aws, status: str, *, baseline: bool = True) -> int:
         },
         **extra,
     )
-    aws.s3.put_object(Bucket=BUCKET, Key=f"{MODELS}{GROUP}/v{version}.tar.gz", Body=b"x")
+    aws.s3.put_object(Bucket=BUCKET, Key=f"{MODELS}v{version}.tar.gz", Body=b"x")
     return version
 
 
@@ -165,7 +165,7 @@ def test_the_newest_approved_version_is_watched_with_its_registered_baseline(aws
     assert list(parameters) == list(index.PARAMETERS)
     assert parameters["ModelVersion"] == "2"
     assert parameters["BaselineUri"] == f"s3://{BUCKET}/{baseline_key(2)}"
-    assert parameters["ModelUri"] == f"s3://{BUCKET}/{MODELS}{GROUP}/v2.tar.gz"
+    assert parameters["ModelUri"] == f"s3://{BUCKET}/{MODELS}v2.tar.gz"
     assert parameters["WindowEnd"] == "2026-01-01T06:00:00Z"
     assert start["PipelineName"] == PIPELINE
     # The manifest: the capture prefix, then exactly the window's and next hour's keys.

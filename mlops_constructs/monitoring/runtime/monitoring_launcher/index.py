@@ -16,8 +16,9 @@ run was scheduled for, e.g. ``2026-01-01T06:10:00Z`` (EventBridge Scheduler User
 2. **Its baseline and archive.** The baseline is ``BASELINE_URI`` when set, otherwise the
    version's registered ``ModelMetrics.ModelDataQuality.Statistics.S3Uri`` (the training
    pipeline's ``baseline.json``). The archive is ``MODEL_URI`` when set; else, on a
-   multi-model endpoint (``MODELS_PREFIX`` set), ``s3://ARTIFACT_BUCKET/<MODELS_PREFIX>
-   <group>/v<N>.tar.gz`` (where the model deployer copies an approved version); else the
+   multi-model endpoint (``MODELS_PREFIX`` set: the group's folder under the endpoint's models
+   prefix), ``s3://ARTIFACT_BUCKET/<MODELS_PREFIX>v<N>.tar.gz`` (where the model deployer
+   copies an approved version); else the
    package's ``InferenceSpecification.Containers[0].ModelDataUrl``. A version without a
    baseline, or whose baseline is not in ``ARTIFACT_BUCKET`` under one of ``READ_PREFIXES``
    (what the job may read) or not there, is ``skipped`` with a WARNING: returned, not raised,
@@ -302,7 +303,7 @@ def resolve_version(sagemaker: Any, settings: Settings) -> Version:
     if settings.model_uri:
         model: str | None = settings.model_uri
     elif settings.models_prefix:
-        model = f"s3://{settings.bucket}/{settings.models_prefix}{group}/v{number}.tar.gz"
+        model = f"s3://{settings.bucket}/{settings.models_prefix}v{number}.tar.gz"
     else:
         containers = package.get("InferenceSpecification", {}).get("Containers") or [{}]
         model = containers[0].get("ModelDataUrl") or None
