@@ -276,6 +276,12 @@ STAND_INS: dict[str, StandIn] = {
         },
     ),
     "AWS::SageMaker::Pipeline": StandIn(reason=NO_MODEL, ref=_name("PipelineName")),
+    "AWS::Scheduler::Schedule": StandIn(
+        reason=NO_MODEL,
+        # Ref is the schedule's name (at most 64 characters); in the default group.
+        ref=_name("Name", 64),
+        attributes={"Arn": lambda c: c.arn("scheduler", "schedule/default/", c.prop("Name", 64))},
+    ),
     "AWS::SecretsManager::Secret": StandIn(
         reason=f"{NO_MODEL} (moto has secrets through the Secrets Manager API only)",
         ref=lambda c: c.arn("secretsmanager", "secret:", c.prop("Name"), f"-{c.hex(6)}"),
@@ -536,6 +542,14 @@ class Environment:
                     props["PipelineName"] for _, props in self.stand_ins("AWS::SageMaker::Pipeline")
                 ]
                 return resource.split("/", 1)[1] in names
+            elif service == "sagemaker" and resource.startswith("model-package/"):
+                # A version's ARN, or the group's prefix of them (the monitoring launcher's
+                # PACKAGE_ARN_PREFIX): its group must exist.
+                groups = [
+                    props["ModelPackageGroupName"]
+                    for _, props in self.stand_ins("AWS::SageMaker::ModelPackageGroup")
+                ]
+                return resource.split("/")[1] in groups
             else:
                 raise AssertionError(f"no existence check for {arn}")
         except AssertionError:
@@ -820,7 +834,10 @@ def wiring_problems(env: Environment, config: Any) -> list[str]:
             f"Serving endpoint captures {captures['Serving']}%, "
             f"config says {config.serving.capture_percentage}"
         )
-    expected_monitoring = sorted(m.capture_percentage for m in config.monitoring)
+    # Only dedicated endpoints live in Monitoring (the engine watches the Serving one).
+    expected_monitoring = sorted(
+        m.capture_percentage for m in config.monitoring if m.endpoint == "dedicated"
+    )
     if sorted(captures["Monitoring"]) != expected_monitoring:
         problems.append(
             f"Monitoring endpoints capture {captures['Monitoring']}%, "
