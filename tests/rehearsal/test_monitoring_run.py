@@ -250,12 +250,6 @@ def test_the_launcher_runs_the_approved_version_on_its_hour(world: World) -> Non
         assert set(parameters) == declared
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MonitoringEngine passes the launcher MODELS_PREFIX with the group already in it "
-    "(endpoints/<name>/models/<group>/), and the launcher appends <group>/v<N>.tar.gz again: "
-    "the archive is not found, the run gets the placeholder and computes no SHAP values",
-)
 def test_the_launcher_passes_the_archive_the_deployer_copied(world: World) -> None:
     """The job's model input is the approved version's archive on the multi-model endpoint,
     so the run computes SHAP values."""

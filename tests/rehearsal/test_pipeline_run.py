@@ -116,11 +116,11 @@ def _clarify_inputs(run: PipelineRun) -> tuple[dict[str, Any], Any, str]:
 
 
 def test_the_bias_baseline_has_a_sensitive_group_and_a_positive_outcome(
-    dev_rehearsal: RehearsedRun,
+    clarify_rehearsal: RehearsedRun,
 ) -> None:
     """Clarify's own pre-training analysis of the train split computes every metric asked
     for: the facet's sensitive group and the positive label are neither empty nor all."""
-    run = dev_rehearsal.run
+    run = clarify_rehearsal.run
     run.raise_for_problems()
     config, frame, _ = _clarify_inputs(run)
     assert clarify_pre_training_problems(config, frame) == []
@@ -217,17 +217,17 @@ def test_the_registered_package_carries_this_versions_monitoring_baseline(
 
 
 def test_control_a_leaked_label_is_an_impossible_metric(
-    dev_rehearsal: RehearsedRun, tmp_path: Path
+    clarify_rehearsal: RehearsedRun, tmp_path: Path
 ) -> None:
-    leaky = dev_rehearsal.pipeline.copy()
+    leaky = clarify_rehearsal.pipeline.copy()
     arguments = _prepare_step(leaky)["Arguments"]["AppSpecification"]["ContainerArguments"]
     index = arguments.index("--features") + 1
-    arguments[index] = f"{arguments[index]},{dev_rehearsal.data.leak_column}"
+    arguments[index] = f"{arguments[index]},{clarify_rehearsal.data.leak_column}"
     run, _ = rehearse(
         leaky,
         tmp_path,
-        dataset=dev_rehearsal.dataset_config,
-        training=dev_rehearsal.training_config,
+        dataset=clarify_rehearsal.dataset_config,
+        training=clarify_rehearsal.training_config,
     )
     with pytest.raises(RehearsalError) as raised:
         run.raise_for_problems()
@@ -278,9 +278,9 @@ def test_control_a_fast_file_channel_fails_the_run(
 
 
 def test_control_a_clarify_config_under_another_name_is_not_found(
-    dev_rehearsal: RehearsedRun,
+    clarify_rehearsal: RehearsedRun,
 ) -> None:
-    broken = dev_rehearsal.pipeline.copy()
+    broken = clarify_rehearsal.pipeline.copy()
     (clarify,) = _steps_of_type(broken, "ClarifyCheck")
     inputs = clarify["Arguments"]["ProcessingInputs"]
     config = next(i for i in inputs if i["InputName"] == "analysis_config")
@@ -297,20 +297,20 @@ def test_control_a_clarify_config_under_another_name_is_not_found(
 
 
 def test_control_a_one_hot_facet_threshold_of_1_is_an_empty_sensitive_group(
-    dev_rehearsal: RehearsedRun, tmp_path: Path
+    clarify_rehearsal: RehearsedRun, tmp_path: Path
 ) -> None:
     """Clarify reads the float CSV's one-hot column as continuous: threshold [1.0] is the
     empty interval set from_breaks([1.0]), so every pre-training metric errors."""
-    broken = dev_rehearsal.pipeline.copy()
-    _, _, config_uri = _clarify_inputs(dev_rehearsal.run)
+    broken = clarify_rehearsal.pipeline.copy()
+    _, _, config_uri = _clarify_inputs(clarify_rehearsal.run)
     config = json.loads(broken.deployed[config_uri])
     config["facet"][0]["value_or_threshold"] = [1.0]
     broken.deployed[config_uri] = json.dumps(config).encode()
     run, _ = rehearse(
         broken,
         tmp_path,
-        dataset=dev_rehearsal.dataset_config,
-        training=dev_rehearsal.training_config,
+        dataset=clarify_rehearsal.dataset_config,
+        training=clarify_rehearsal.training_config,
     )
     with pytest.raises(RehearsalError) as raised:
         run.raise_for_problems()
@@ -324,9 +324,9 @@ def test_control_a_one_hot_facet_threshold_of_1_is_an_empty_sensitive_group(
 
 @pytest.mark.parametrize("side", ["above the maximum", "below the minimum"])
 def test_control_a_label_threshold_outside_the_labels_selects_none_or_all(
-    dev_rehearsal: RehearsedRun, side: str
+    clarify_rehearsal: RehearsedRun, side: str
 ) -> None:
-    config, frame, _ = _clarify_inputs(dev_rehearsal.run)
+    config, frame, _ = _clarify_inputs(clarify_rehearsal.run)
     labels = frame[config["label"]]
     threshold = labels.max() + 1 if side == "above the maximum" else labels.min() - 1
     broken = {**config, "label_values_or_threshold": [float(threshold)]}
