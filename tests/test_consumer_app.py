@@ -62,7 +62,7 @@ def _synth_with_nag(app: cdk.App) -> None:
 
 def test_the_readme_examples_are_found():
     # Guards the parser: a reworded section must not make the tests below vacuous.
-    assert {"MyMlStack", "LakeStack"} <= set(_readme_examples())
+    assert {"MyMlStack", "LakeStack", "ChurnMonitoringStack"} <= set(_readme_examples())
 
 
 def test_first_example_has_no_cdk_nag_finding(tmp_path):
@@ -82,6 +82,35 @@ def lake_example(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     consumer = example["ConsumerStack"](app, "Consumer", env=ENV)
     _synth_with_nag(app)
     return {"lake": Template.from_stack(lake_stack), "consumer": Template.from_stack(consumer)}
+
+
+def test_the_monitoring_example_watches_the_imported_endpoint(tmp_path):
+    from aws_cdk import aws_ec2 as ec2
+
+    example = _run(_readme_examples()["ChurnMonitoringStack"])
+    app = cdk.App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    network = cdk.Stack(app, "Network", env=ENV)
+    vpc = ec2.Vpc(
+        network,
+        "Vpc",
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="jobs", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
+    vpc.add_flow_log("FlowLog")
+    stack = example["ChurnMonitoringStack"](app, "Monitoring", vpc=vpc, env=ENV)
+    _synth_with_nag(app)
+    template = Template.from_stack(stack)
+    assert len(template.find_resources("AWS::SageMaker::Pipeline")) == 1
+    (launcher,) = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "monitoring_launcher.index.handler"
+    ]
+    assert launcher["MODEL_GROUP"] == "team-churn"
+    assert launcher["CAPTURE_PREFIX"].startswith("endpoints/team-serving-endpoint/capture/")
+    alarms = json.dumps(template.find_resources("AWS::CloudWatch::Alarm"))
+    assert "team-serving-endpoint" in alarms and "tenure_months" in alarms
 
 
 def test_second_example_grants_land_in_the_consumer_stack(lake_example):
