@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import STACKS, resources_of_type
+from tests.conftest import MODEL_MONITOR_ENV, STACKS, resources_of_type
 from tools.diagram import (
     KINDS,
     ArchitectureGraph,
@@ -91,7 +92,12 @@ def test_significant_resources_are_drawn_with_their_kind(dev, dev_stacks):
         assert in_stack(dev, "Data", kind), kind
     assert only(in_stack(dev, "Training", "sagemaker-pipeline"))
     assert only(in_stack(dev, "Training", "model-package-group"))
-    assert len(in_stack(dev, "Monitoring", "monitoring-schedule")) == 4
+    # The shipped config monitors with the platform's engine: its pipeline and schedule,
+    # no Model Monitor schedule and no endpoint of the Monitoring stack's own.
+    assert only(in_stack(dev, "Monitoring", "sagemaker-pipeline"))
+    assert only(in_stack(dev, "Monitoring", "schedule"))
+    assert not in_stack(dev, "Monitoring", "monitoring-schedule")
+    assert not in_stack(dev, "Monitoring", "sagemaker-endpoint")
     assert only(in_stack(dev, "Protection", "macie"))
     assert only(in_stack(dev, "Protection", "macie-job"))
 
@@ -104,6 +110,11 @@ def test_noise_is_left_out(dev):
     # Lambda functions too, but deployment machinery: none of them is drawn.
     for stack in ("Network", "Lake", "Data"):
         assert not in_stack(dev, stack, "lambda"), stack
+    # Monitoring: the engine's launcher and publisher and the retraining trigger, no more.
+    monitoring = sorted(n.label.replace("\n", " ") for n in in_stack(dev, "Monitoring", "lambda"))
+    assert len(monitoring) == 3, monitoring
+    for text in ("Launcher", "Publisher", "retraining"):
+        assert any(text in label for label in monitoring), text
 
 
 def test_alarms_are_one_node_with_a_count(dev, dev_stacks):
@@ -124,8 +135,12 @@ def test_multi_model_endpoint_serves_its_model_from_the_artifacts_bucket(dev):
     assert dev.edges_between(endpoint.id, model.id)[0].relation is Relation.SERVES
     artifacts = labelled(in_stack(dev, "Lake", "s3-bucket"), "Artifacts")
     assert dev.edges_between(model.id, artifacts.id)  # across stacks, via the stack output
-    # The single-model endpoint of the Monitoring stack is not multi-model.
-    assert "multi-model" not in only(in_stack(dev, "Monitoring", "sagemaker-endpoint")).label
+    # The monitoring pipeline watches this endpoint (its job's --endpoint argument).
+    monitor = only(in_stack(dev, "Monitoring", "sagemaker-pipeline"))
+    assert dev.edges_between(monitor.id, endpoint.id)[0].relation is Relation.SERVES
+    # Only that pipeline: the training pipeline names no endpoint.
+    training = only(in_stack(dev, "Training", "sagemaker-pipeline"))
+    assert not dev.edges_between(training.id, endpoint.id)
 
 
 def test_macie_remediation_function_is_started_by_its_rule(dev):
@@ -140,7 +155,8 @@ def test_macie_remediation_function_is_started_by_its_rule(dev):
         assert dev.edges_between(function.id, bucket.id)[0].relation is Relation.DATA
         assert dev.edges_between(bucket.id, rule.id)[0].relation is Relation.EVENTS
     queue = only(in_stack(dev, "Protection", "sqs-queue"))
-    assert dev.edges_between(function.id, queue.id)  # on-failure destination
+    # Named in its environment, but first its on-failure destination: a dead letter.
+    assert dev.edges_between(function.id, queue.id)[0].relation is Relation.ALERTS
     assert dev.edges_between(rule.id, queue.id)  # the rule target's dead-letter queue
 
 
@@ -163,13 +179,60 @@ def test_names_and_arns_link_training_serving_and_monitoring(dev):
     # Approvals in the registry start the Serving stack's deployer.
     approvals = labelled(in_stack(dev, "Serving", "eventbridge-rule"), "Approvals")
     assert dev.edges_between(registry.id, approvals.id)[0].relation is Relation.EVENTS
-    # Model Monitor schedules watch the Monitoring endpoint, named by its EndpointName.
-    endpoint = only(in_stack(dev, "Monitoring", "sagemaker-endpoint"))
-    for schedule in in_stack(dev, "Monitoring", "monitoring-schedule"):
-        assert dev.edges_between(schedule.id, endpoint.id)[0].relation is Relation.SERVES
     # The retraining function names the pipeline it starts.
     retraining = labelled(in_stack(dev, "Monitoring", "lambda"), "retraining")
-    assert dev.edges_between(retraining.id, pipeline.id)
+    assert dev.edges_between(retraining.id, pipeline.id)[0].relation is Relation.TRIGGERS
+
+
+def test_monitoring_engine_from_its_schedule_to_its_alarms(dev):
+    lambdas = in_stack(dev, "Monitoring", "lambda")
+    launcher = labelled(lambdas, "Launcher")
+    publisher = labelled(lambdas, "Publisher")
+    monitor = only(in_stack(dev, "Monitoring", "sagemaker-pipeline"))
+    schedule = only(in_stack(dev, "Monitoring", "schedule"))
+    assert "cron(" in schedule.label  # when it runs, from its ScheduleExpression
+    # EventBridge Scheduler invokes the launcher (Target.Arn), nothing else.
+    assert [(e.target, e.relation) for e in dev.edges if e.source == schedule.id] == [
+        (launcher.id, Relation.TRIGGERS)
+    ]
+    # The launcher starts the monitoring pipeline named in its environment, and reads the
+    # registry (the group's package ARN prefix) and the artifacts bucket.
+    assert dev.edges_between(launcher.id, monitor.id)[0].relation is Relation.TRIGGERS
+    registry = only(in_stack(dev, "Training", "model-package-group"))
+    artifacts = labelled(in_stack(dev, "Lake", "s3-bucket"), "Artifacts")
+    assert dev.edges_between(launcher.id, registry.id)[0].relation is Relation.DATA
+    assert dev.edges_between(launcher.id, artifacts.id)[0].relation is Relation.DATA
+    # The pipeline's job reads the artifacts bucket; its state changes (matched by the
+    # job name's prefix) start the publisher through its rule.
+    assert dev.edges_between(monitor.id, artifacts.id)[0].relation is Relation.DATA
+    rule = labelled(in_stack(dev, "Monitoring", "eventbridge-rule"), "JobStateChange")
+    assert dev.edges_between(monitor.id, rule.id)[0].relation is Relation.EVENTS
+    assert dev.edges_between(rule.id, publisher.id)[0].relation is Relation.TRIGGERS
+    assert dev.edges_between(publisher.id, artifacts.id)
+    # The Training pipeline's jobs are not what that rule matches.
+    training = only(in_stack(dev, "Training", "sagemaker-pipeline"))
+    assert not dev.edges_between(training.id, rule.id)
+    # The alarms start retraining through their rule.
+    alarms = only(in_stack(dev, "Monitoring", "cloudwatch-alarm"))
+    retraining_rule = labelled(in_stack(dev, "Monitoring", "eventbridge-rule"), "AlarmState")
+    assert dev.edges_between(alarms.id, retraining_rule.id)[0].relation is Relation.EVENTS
+
+
+def test_model_monitor_schedules_watch_their_dedicated_endpoint(model_monitor_app):
+    stacks = load_assembly(model_monitor_app.outdir, MODEL_MONITOR_ENV)
+    graph = build_graph(stacks, "mm")
+    endpoint = only(in_stack(graph, "Monitoring", "sagemaker-endpoint"))
+    assert "multi-model" not in endpoint.label  # a single-model endpoint of its own
+    monitoring = next(s for s in stacks if s.name == "Monitoring")
+    count = len(resources_of_type(dict(monitoring.template), "AWS::SageMaker::MonitoringSchedule"))
+    schedules = in_stack(graph, "Monitoring", "monitoring-schedule")
+    assert count >= 3 and len(schedules) == count  # data quality, model quality, bias, ...
+    assert labelled(schedules, "DataQuality")
+    for schedule in schedules:
+        assert graph.edges_between(schedule.id, endpoint.id)[0].relation is Relation.SERVES
+    # Model Monitor instead of the engine: no Scheduler schedule, no monitoring pipeline.
+    assert not in_stack(graph, "Monitoring", "schedule")
+    assert not in_stack(graph, "Monitoring", "sagemaker-pipeline")
 
 
 def test_glue_workflow_steps_follow_the_triggers(dev):
@@ -307,6 +370,82 @@ def test_import_value_literal_arns_and_providers_in_hand_made_templates():
         ("App.Worker", "Store.Bucket"): Relation.DATA,  # Fn::ImportValue through the export
         ("App.Rule", "App.Named"): Relation.TRIGGERS,  # a literal ARN naming the function
         ("App.Rule", "App.Worker"): Relation.TRIGGERS,  # Fn::Sub ${Worker.Arn}
+    }
+
+
+def test_scheduler_job_name_prefixes_and_command_line_flags_in_hand_made_templates():
+    definition = {
+        "Steps": [
+            {
+                "Name": "Job",
+                "Arguments": {
+                    "ProcessingJobName": "monitor-a",
+                    "AppSpecification": {
+                        "ContainerArguments": ["--endpoint", "ep-watched", "--other", "ep-other"]
+                    },
+                },
+            }
+        ]
+    }
+    app = stack(
+        "App",
+        {
+            "Watched": {
+                "Type": "AWS::SageMaker::Endpoint",
+                "Properties": {"EndpointName": "ep-watched"},
+            },
+            "Other": {
+                "Type": "AWS::SageMaker::Endpoint",
+                "Properties": {"EndpointName": "ep-other"},
+            },
+            "Pipeline": {
+                "Type": "AWS::SageMaker::Pipeline",
+                "Properties": {
+                    "PipelineName": "monitor",
+                    "PipelineDefinition": {
+                        "PipelineDefinitionBody": {"Fn::Join": ["", [json.dumps(definition)]]}
+                    },
+                },
+            },
+            "Launcher": function(PIPELINE_NAME="monitor"),
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "Schedule": {
+                "Type": "AWS::Scheduler::Schedule",
+                "Properties": {
+                    "ScheduleExpression": "rate(1 hour)",
+                    "FlexibleTimeWindow": {"Mode": "OFF"},
+                    "Target": {
+                        "Arn": {"Fn::GetAtt": ["Launcher", "Arn"]},
+                        "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+                        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["Queue", "Arn"]}},
+                    },
+                },
+            },
+            **{
+                name: {
+                    "Type": "AWS::Events::Rule",
+                    "Properties": {
+                        "EventPattern": {
+                            "source": ["aws.sagemaker"],
+                            "detail": {"ProcessingJobName": [{"prefix": prefix}]},
+                        },
+                    },
+                }
+                for name, prefix in (("Matches", "monitor-"), ("Unmatched", "train-"))
+            },
+        },
+    )
+    graph = build_graph([app], "test")
+    assert {"App.Other", "App.Unmatched"} <= set(graph.nodes)  # drawn, but not linked
+    assert graph.nodes["App.Schedule"].kind.key == "schedule"
+    assert graph.nodes["App.Schedule"].label == "Schedule\n(rate(1 hour) UTC)"
+    relations = {(e.source, e.target): e.relation for e in graph.edges}
+    assert relations == {
+        ("App.Schedule", "App.Launcher"): Relation.TRIGGERS,  # Target.Arn
+        ("App.Schedule", "App.Queue"): Relation.ALERTS,  # Target.DeadLetterConfig
+        ("App.Launcher", "App.Pipeline"): Relation.TRIGGERS,  # a pipeline it starts
+        ("App.Pipeline", "App.Watched"): Relation.SERVES,  # "--endpoint", not "--other"
+        ("App.Pipeline", "App.Matches"): Relation.EVENTS,  # its job name has the prefix
     }
 
 

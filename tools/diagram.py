@@ -11,9 +11,12 @@ The picture is derived from what synthesis produces, never from a hand-kept list
    :class:`ArchitectureGraph`: one cluster per stack, one node per significant resource
    (IAM, log groups, custom-resource providers and other plumbing are left out), and the
    edges the templates wire up: EventBridge rules to their targets and from the events they
-   match, functions to the resources named in their environment, buckets and secrets to the
-   KMS keys that encrypt them, endpoints to their models, monitoring schedules to their
-   endpoints, alarms to their topics, Glue workflow steps to each other. References across
+   match, EventBridge Scheduler schedules to what they invoke, functions to the resources
+   named in their environment (a pipeline named there is one they start), buckets and secrets
+   to the KMS keys that encrypt them, endpoints to their models, Model Monitor schedules and
+   pipelines to the endpoints they watch (a step's ``--endpoint`` argument), pipelines to the
+   rules that match their jobs' names, alarms to their topics, dead letters to their queues,
+   Glue workflow steps to each other. References across
    stacks (``Fn::ImportValue`` through the exports, or the weak ``Fn::GetStackOutput``
    references this app uses) are resolved to the resource in the other stack, and so are
    literal names and ARNs (a rule targeting ``arn:...:pipeline/<name>``).
@@ -124,6 +127,11 @@ KINDS: dict[str, Kind] = {
     ),
     "AWS::Events::Rule": _kind(
         "eventbridge-rule", "EventBridge rule", "diagrams.aws.integration:EventbridgeRule"
+    ),
+    "AWS::Scheduler::Schedule": _kind(
+        "schedule",
+        "EventBridge Scheduler schedule",
+        "diagrams.aws.integration:EventbridgeScheduler",
     ),
     "AWS::SNS::Topic": _kind(
         "sns-topic", "SNS topic", "diagrams.aws.integration:SimpleNotificationServiceSnsTopic"
@@ -253,7 +261,12 @@ EDGE_RULES: dict[str, tuple[EdgeRule, ...]] = {
         EdgeRule(("OutputLocation",), Relation.DATA),
         EdgeRule(("DataCatalogOutputs",), Relation.DATA),
     ),
-    "AWS::SageMaker::Pipeline": (EdgeRule(("PipelineDefinition",), Relation.DATA),),
+    "AWS::SageMaker::Pipeline": (
+        # A pipeline's job names the endpoint it watches (the monitoring engine's
+        # ``--endpoint`` argument): drawn like a Model Monitor schedule's endpoint.
+        EdgeRule(("PipelineDefinition",), Relation.SERVES, kinds=frozenset({"sagemaker-endpoint"})),
+        EdgeRule(("PipelineDefinition",), Relation.DATA),
+    ),
     "AWS::SageMaker::Model": (
         EdgeRule(("PrimaryContainer",), Relation.DATA),
         EdgeRule(("Containers",), Relation.DATA),
@@ -270,11 +283,23 @@ EDGE_RULES: dict[str, tuple[EdgeRule, ...]] = {
         # What else the job definitions read, such as the ground truth in the artifacts bucket.
         EdgeRule(("MonitoringScheduleConfig",), Relation.DATA),
     ),
-    "AWS::Lambda::Function": (EdgeRule(("Environment",), Relation.DATA),),
+    "AWS::Lambda::Function": (
+        # The platform's functions name a pipeline only to start it (StartPipelineExecution:
+        # the monitoring launcher, the retraining trigger).
+        EdgeRule(("Environment",), Relation.TRIGGERS, kinds=frozenset({"sagemaker-pipeline"})),
+        EdgeRule(("Environment",), Relation.DATA),
+    ),
     "AWS::Events::Rule": (
         EdgeRule(("Targets", "*", "Arn"), Relation.TRIGGERS),
         EdgeRule(("Targets", "*", "DeadLetterConfig"), Relation.ALERTS),
         EdgeRule(("EventPattern",), Relation.EVENTS, inbound=True),
+    ),
+    # AWS::Scheduler::Schedule Target: Arn (what it invokes), DeadLetterConfig.Arn (an SQS
+    # queue for what could not be delivered), RoleArn (IAM, not drawn); CloudFormation
+    # reference, "AWS::Scheduler::Schedule Target".
+    "AWS::Scheduler::Schedule": (
+        EdgeRule(("Target", "Arn"), Relation.TRIGGERS),
+        EdgeRule(("Target", "DeadLetterConfig"), Relation.ALERTS),
     ),
     "AWS::CloudWatch::Alarm": (
         EdgeRule(("AlarmActions",), Relation.ALERTS),
@@ -416,6 +441,15 @@ def _read_json(path: Path) -> dict[str, Any]:
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 #: "Key": "value" pairs inside JSON text that a template builds with Fn::Join or Fn::Sub.
 _JSON_PAIR = re.compile(r'"([A-Za-z][\w-]*)"\s*:\s*"([^"]*)"')
+#: "--flag", "value" pairs of a command line inside JSON text (a pipeline step's
+#: ContainerArguments): the flag says what the value names, as a key does.
+_FLAG_PAIR = re.compile(r'"--([A-Za-z][\w-]*)"\s*,\s*"([^"]*)"')
+#: The job names a pipeline's steps give SageMaker ("ProcessingJobName": "..." in its
+#: definition); with the SDK's ``use_custom_job_prefix`` each job's name starts with it.
+_STEP_JOB_NAME = re.compile(r'"((?:Processing|Training|Transform)JobName)"\s*:\s*"([^"]+)"')
+#: Names of the jobs a pipeline starts, so that an EventBridge rule matching job state
+#: changes by name (``{"prefix": ...}``) is drawn as matching the pipeline's events.
+_PIPELINE_JOB = NameSpec((), "sagemaker", ("processing-job/", "training-job/"), "jobname")
 
 
 def _normalize_key(key: str) -> str:
@@ -463,6 +497,12 @@ class ReferenceResolver:
                 for name in _select(resource.get("Properties", {}), spec.path):
                     if isinstance(name, str) and name:
                         self._named.append(_NamedResource((stack.name, logical_id), name, spec))
+                if resource.get("Type") == "AWS::SageMaker::Pipeline":
+                    definition = _flatten_text(resource.get("Properties", {}))
+                    for _, job in _STEP_JOB_NAME.findall(definition):
+                        self._named.append(
+                            _NamedResource((stack.name, logical_id), job, _PIPELINE_JOB)
+                        )
 
     def resource(self, key: ResourceKey) -> Mapping[str, Any]:
         return self._stacks[key[0]].resources[key[1]]
@@ -477,14 +517,24 @@ class ReferenceResolver:
         self, stack: str, value: Any, key: str, found: set[ResourceKey], seen: set[ResourceKey]
     ) -> None:
         if isinstance(value, list):
+            flag = ""
             for item in value:
-                self._walk(stack, item, key, found, seen)
+                # A command line as a list: the value after "--endpoint" names an endpoint.
+                self._walk(stack, item, flag or key, found, seen)
+                flag = item[2:] if isinstance(item, str) and item.startswith("--") else ""
             return
         if isinstance(value, str):
             for target in self._literal(value, key):
                 self._add(target, found, seen)
             return
         if not isinstance(value, Mapping):
+            return
+        if set(value) == {"prefix"} and isinstance(value["prefix"], str):
+            # EventBridge's prefix matching ("ProcessingJobName": [{"prefix": "monitor-"}]).
+            for named in self._named:
+                stem_matches = named.spec.stem in _normalize_key(key)
+                if value["prefix"] and stem_matches and named.name.startswith(value["prefix"]):
+                    self._add(named.key, found, seen)
             return
         if len(value) == 1:
             ((function, argument),) = value.items()
@@ -558,7 +608,7 @@ class ReferenceResolver:
     def _literal(self, text: str, key: str) -> Iterator[ResourceKey]:
         """Resources a literal string names: by ARN, by s3:// URI, or by name under a key
         that says what it names (also inside JSON text)."""
-        pairs = [(key, text), *_JSON_PAIR.findall(text)]
+        pairs = [(key, text), *_JSON_PAIR.findall(text), *_FLAG_PAIR.findall(text)]
         for pair_key, pair_value in pairs:
             yield from self._named_by(pair_key, pair_value)
 
@@ -760,6 +810,10 @@ def _detail(resolver: ReferenceResolver, stack: str, resource: Mapping[str, Any]
         return " ".join(re.findall(r"[A-Z][a-z]+", str(kind))).lower()
     if type_name == "AWS::Events::Rule" and "ScheduleExpression" in props:
         return "schedule"
+    if type_name == "AWS::Scheduler::Schedule":
+        # When it runs: cron(10 * * * ? *) UTC (the zone defaults to UTC when not given).
+        expression = str(props.get("ScheduleExpression", ""))
+        return f"{expression} {props.get('ScheduleExpressionTimezone', 'UTC')}".strip()
     return ""
 
 
@@ -854,7 +908,12 @@ def _edges(
     edges: dict[tuple[str, str], Edge] = {}
 
     def add(source: str, target: str, relation: Relation) -> None:
-        if source == target or (source, target) in edges:
+        if source == target:
+            return
+        known = edges.get((source, target))
+        # A name in an environment is DATA; another rule may say more of the same pair (a
+        # function's dead-letter queue is also its on-failure destination): that one wins.
+        if known is not None and (relation is Relation.DATA or known.relation is not Relation.DATA):
             return
         if nodes[target].kind.key == "kms-key":
             relation = Relation.ENCRYPTION  # whatever names a key, names it to use it
