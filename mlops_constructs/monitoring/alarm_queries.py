@@ -36,7 +36,6 @@ FUNCTIONS = ("AVG", "COUNT", "MAX", "MIN", "SUM")
 #: "Metrics Insights quotas": alarms query at most the last three hours.
 MAX_ALARM_WINDOW_SECONDS = 3 * 3600
 
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IDENT = r'(?:"[^"\\]+"|[A-Za-z_][A-Za-z0-9_]*)'
 _QUERY = re.compile(
     rf"SELECT (?P<function>[A-Z]+)\((?P<metric>{_IDENT})\) "
@@ -47,11 +46,12 @@ _CONDITION = re.compile(rf"({_IDENT}) = '([^'\\]*)'")
 
 
 def quote_identifier(name: str) -> str:
-    """``name`` as a Metrics Insights identifier: bare when letters, digits and underscores
-    (not starting with a digit), else in double quotes. ValueError for a quote/backslash."""
+    """``name`` in double quotes, as a Metrics Insights identifier: quoted, a reserved word
+    (``MONITOR``, ``SCHEMA``, ...) is a name too ("Metrics Insights query components and
+    syntax"). ValueError for an empty name or one with a double quote or backslash."""
     if not name or '"' in name or "\\" in name:
         raise ValueError(f"identifier {name!r}: empty, or holds a double quote or backslash")
-    return name if _PLAIN.fullmatch(name) else f'"{name}"'
+    return f'"{name}"'
 
 
 def quote_value(value: str) -> str:

@@ -4,6 +4,7 @@ the publisher of its metrics, and alarms on them that follow every version."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from mlops_constructs.monitoring.launcher import (
 from mlops_constructs.monitoring.model_monitor import pascal_case
 from mlops_constructs.monitoring.publisher import DEFAULT_NAMESPACE, MonitoringMetricsPublisher
 from mlops_constructs.serving.interfaces import IServingEndpoint
-from mlops_constructs.serving.props import CAPTURE, MODELS, VARIANT
+from mlops_constructs.serving.props import CAPTURE, MODELS, VARIANT, has_instance_storage
 
 #: The metrics ``monitor.py`` writes per problem type (its ``QUALITY_METRICS``); the first
 #: is the default headline. Higher is better except for these:
@@ -59,6 +60,15 @@ _SCHEDULE = re.compile(r"(cron|rate)\(.+\)")
 _S3_URI = re.compile(r"s3://[^/]+/.+")
 
 
+def default_job_name_prefix(model_group: str) -> str:
+    """``monitor-<group, cut to 23 characters>-<8 hex of the group's SHA-256>``: at most 40
+    characters, and not the start of another group's prefix (the publisher's rule and the
+    job role match job names by prefix: ``spend`` must not catch ``spend-eu``'s jobs, nor
+    two long names cut to the same characters share one)."""
+    digest = hashlib.sha256(model_group.encode()).hexdigest()[:8]
+    return f"monitor-{model_group[:23].rstrip('-')}-{digest}"
+
+
 class MonitoringEngine(Construct):
     """Monitors one model (a registry group) served by one endpoint, hourly: by default the
     newest Approved version, whichever that is at each run.
@@ -80,8 +90,11 @@ class MonitoringEngine(Construct):
       ``instance_type`` (``ml.m5.large``), 30 GB volume, at most ``max_runtime_seconds``
       (1800), with **network isolation**, in the given subnets and security group,
       inter-container traffic encrypted, volume and output encrypted with the artifacts key.
-      Its jobs are named from ``job_name_prefix`` (default ``monitor-<model_group>``, cut to
-      40 characters; the SDK's custom job prefix). Parameters, all required (no defaults;
+      Its jobs are named from ``job_name_prefix`` (default
+      :func:`default_job_name_prefix`: ``monitor-<model_group, cut>-<8 hex of its hash>``, 40
+      characters at most, no engine's the start of another's; the SDK's custom job prefix).
+      ``instance_type`` must have no local NVMe storage (SageMaker rejects a volume key
+      there). Parameters, all required (no defaults;
       the launcher gives them): ``ModelVersion``, ``BaselineUri``, ``ModelUri``,
       ``CaptureManifestUri``, ``GroundTruthManifestUri``, ``WindowEnd``. Inputs: ``capture``
       and ``ground-truth`` from the two ``ManifestFile`` manifests, ``baseline`` and
@@ -168,12 +181,12 @@ class MonitoringEngine(Construct):
         features = list(features)
         quality_metric = quality_metric or QUALITY_METRICS.get(problem_type, ("",))[0]
         pipeline_name = pipeline_name or f"{model_group}-monitor"
-        job_name_prefix = job_name_prefix or f"monitor-{model_group}"[:40].rstrip("-")
+        job_name_prefix = job_name_prefix or default_job_name_prefix(model_group)
         self._check(
             endpoint, model_group, model_version, baseline_uri, model_uri, features,
             problem_type, quality_metric, pipeline_name, job_name_prefix, schedule,
             window_hours, read_prefix, ground_truth_prefix, drift_threshold, drift_p_value,
-            facet, shap_rows, max_runtime_seconds,
+            facet, shap_rows, max_runtime_seconds, instance_type,
         )  # fmt: skip
         stack = Stack.of(self)
         artifacts = endpoint.artifacts
@@ -332,8 +345,17 @@ class MonitoringEngine(Construct):
         facet: str | None,
         shap_rows: int,
         max_runtime_seconds: int,
+        instance_type: str,
     ) -> None:
         check = PropsCheck("MonitoringEngine")
+        check.require(
+            Token.is_unresolved(instance_type) or not has_instance_storage(instance_type),
+            "instance_type",
+            instance_type,
+            "expected an instance type without local NVMe storage: the job's volume is "
+            "encrypted with the artifacts key, which SageMaker refuses for instance types with "
+            "instance storage (API reference, ProcessingClusterConfig.VolumeKmsKeyId)",
+        )
         check.require(
             endpoint.capture_percentage > 0,
             "endpoint.capture_percentage",
@@ -573,8 +595,25 @@ class MonitoringEngine(Construct):
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_retry_attempts=3, maximum_event_age_in_seconds=1800
                 ),
+                # A run Scheduler could not deliver within its retries is kept, not dropped.
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
+                    arn=self.launcher.dead_letter_queue.queue_arn
+                ),
             ),
         )
+        # Scheduler sends to the dead-letter queue as the schedule's role, through the
+        # queue's KMS key (exact actions: no wildcard for cdk-nag to acknowledge).
+        queue = self.launcher.dead_letter_queue
+        self.schedule_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+        )
+        if queue.encryption_master_key is not None:
+            self.schedule_role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[queue.encryption_master_key.key_arn],
+                )
+            )
         schedule.node.add_dependency(self.schedule_role.node.find_child("DefaultPolicy"))
         schedule.node.add_dependency(self.pipeline)
         return schedule

@@ -24,6 +24,7 @@ from mlops_constructs.serving.props import (
     Rollout,
     ShadowVariant,
     autoscaling_problems,
+    has_instance_storage,
     rollout_problems,
     smallest_fleet,
 )
@@ -193,6 +194,16 @@ def _monitoring_problems(env: EnvironmentConfig, at: str, m: MonitoringConfig) -
                     )
                 )
     if m.engine == PLATFORM_ENGINE:
+        if m.job_instance_type is not None and has_instance_storage(m.job_instance_type):
+            problems.append(
+                (
+                    f"{at}.job_instance_type",
+                    m.job_instance_type,
+                    "expected an instance type without local NVMe storage: the engine encrypts "
+                    "the job's volume with the artifacts key, which SageMaker refuses there "
+                    "(API reference, ProcessingClusterConfig.VolumeKmsKeyId)",
+                )
+            )
         for field in _MODEL_MONITOR_ONLY:
             if field in given:
                 problems.append(

@@ -110,7 +110,8 @@ def test_the_step_runs_monitor_py_isolated_on_the_xgboost_image_with_kms(made):
     assert arguments["StoppingCondition"] == {"MaxRuntimeInSeconds": 1800}
     assert arguments["RoleArn"] == m.engine.role.role_arn
     # The custom job prefix, which the publisher's rule matches.
-    assert arguments["ProcessingJobName"] == m.engine.job_name_prefix == f"monitor-{GROUP}"
+    assert arguments["ProcessingJobName"] == m.engine.job_name_prefix
+    assert m.engine.job_name_prefix.startswith(f"monitor-{GROUP}-")
 
 
 def test_the_step_reads_manifests_of_capture_and_ground_truth_and_the_versions_files(made):
@@ -205,7 +206,7 @@ def test_the_schedule_invokes_the_launcher_with_the_scheduled_time(made):
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 1800}
 
 
-def test_the_schedule_role_is_for_this_account_and_may_invoke_the_launcher_only(made):
+def test_the_schedule_role_may_invoke_the_launcher_and_dead_letter_only(made):
     template, m, stack = made
     role = template.to_json()["Resources"][
         stack.get_logical_id(m.engine.schedule_role.node.default_child)
@@ -215,12 +216,24 @@ def test_the_schedule_role_is_for_this_account_and_may_invoke_the_launcher_only(
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     policy = m.engine.schedule_role.node.find_child("DefaultPolicy").node.default_child
     statements = stack.resolve(policy.policy_document)["Statement"]
+    queue = m.engine.launcher.dead_letter_queue
+    assert queue.encryption_master_key is not None
     assert statements == [
         {
             "Action": "lambda:InvokeFunction",
             "Effect": "Allow",
             "Resource": stack.resolve(m.engine.launcher.function.function_arn),
-        }
+        },
+        {
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": stack.resolve(queue.queue_arn),
+        },
+        {
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Effect": "Allow",
+            "Resource": stack.resolve(queue.encryption_master_key.key_arn),
+        },
     ]
 
 
@@ -297,7 +310,8 @@ def test_the_pipeline_role_runs_only_the_engines_jobs(made):
     policy = m.engine.role.node.find_child("DefaultPolicy").node.default_child
     statements = stack.resolve(policy.policy_document)["Statement"]
     (run,) = [s for s in statements if s.get("Sid") == "RunMonitoringJobs"]
-    assert run["Resource"]["Fn::Join"][1][-1].endswith(f":processing-job/monitor-{GROUP}*")
+    prefix = m.engine.job_name_prefix
+    assert run["Resource"]["Fn::Join"][1][-1].endswith(f":processing-job/{prefix}*")
     (passing,) = [s for s in statements if s.get("Sid") == "PassOwnRole"]
     assert passing["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -385,9 +399,9 @@ def test_drift_alarms_select_their_features_datum_of_every_version_and_nothing_e
         props = _alarm_props(template, stack, alarm)
         (query,) = props["Metrics"]
         assert query["Expression"] == (
-            'SELECT MAX(FeatureDrifted) FROM SCHEMA("MLOps/ModelMonitoring", Endpoint, Feature, '
-            f"Model, ModelVersion) WHERE Endpoint = '{name}' AND Model = '{GROUP}' AND "
-            f"Feature = '{feature}'"
+            'SELECT MAX("FeatureDrifted") FROM SCHEMA("MLOps/ModelMonitoring", "Endpoint", '
+            f'"Feature", "Model", "ModelVersion") WHERE "Endpoint" = \'{name}\' AND "Model" = '
+            f"'{GROUP}' AND \"Feature\" = '{feature}'"
         )
         # "Metrics Insights quotas": an alarm queries three hours at most.
         assert query["Period"] * props["EvaluationPeriods"] <= MAX_ALARM_WINDOW_SECONDS
@@ -413,7 +427,7 @@ def test_the_quality_alarm_selects_the_headline_metric_of_every_version(made):
     template, m, stack = made
     props = _alarm_props(template, stack, m.engine.quality_alarm)
     (query,) = props["Metrics"]
-    assert query["Expression"].startswith("SELECT AVG(ModelQuality) FROM SCHEMA(")
+    assert query["Expression"].startswith('SELECT AVG("ModelQuality") FROM SCHEMA(')
     assert props["Threshold"] == 0.75
     assert props["ComparisonOperator"] == "LessThanThreshold"  # AUC: higher is better
     assert props["TreatMissingData"] == "notBreaching"
@@ -455,7 +469,7 @@ def test_rmse_alarms_above_the_threshold():
         nag=False,
     )
     props = _alarm_props(template, stack, m.engine.quality_alarm)
-    assert "Metric = 'rmse'" in props["Metrics"][0]["Expression"]
+    assert "\"Metric\" = 'rmse'" in props["Metrics"][0]["Expression"]
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
     arguments = _step(m)["Arguments"]["AppSpecification"]["ContainerArguments"]
     assert "--facet" not in arguments
@@ -522,6 +536,41 @@ def test_props_are_checked_together():
         "max_runtime_seconds",
     ):
         assert f"  - {prop}: " in message, prop
+
+
+def test_no_engines_job_prefix_starts_another_engines():
+    """The publisher's rule and the job role match job names by prefix: 'spend' must not
+    catch the jobs of 'spend-eu', nor two long names cut to the same 40 characters."""
+    from mlops_constructs.monitoring.engine import default_job_name_prefix
+
+    long = "mlops-platform-production-customer-lifetime-value"
+    names = ["spend", "spend-eu", "spend-e", f"{long}-a", f"{long}-b", "s" * 63]
+    prefixes = [default_job_name_prefix(n) for n in names]
+    for prefix in prefixes:
+        assert 1 <= len(prefix) <= 40 and not prefix.endswith("-"), prefix
+    for a, pa in zip(names, prefixes, strict=True):
+        for b, pb in zip(names, prefixes, strict=True):
+            assert a == b or not pb.startswith(pa), (a, b)
+    # Control: the former rule (the group cut to 40) let 'spend' catch 'spend-eu'.
+    assert f"monitor-{names[1]}".startswith(f"monitor-{names[0]}")
+
+
+def test_a_job_instance_type_with_local_storage_is_refused():
+    # SageMaker rejects a volume KMS key on instance types with local NVMe storage, and the
+    # engine always encrypts the volume with the artifacts key.
+    with pytest.raises(PropsError) as caught:
+        synth_construct(lambda s: _build(s, instance_type="ml.m5d.large"), nag=False)
+    assert "  - instance_type: got 'ml.m5d.large'" in str(caught.value)
+
+
+def test_a_missed_schedule_goes_to_the_launchers_dead_letter_queue(made):
+    template, m, stack = made
+    (schedule,) = template.find_resources("AWS::Scheduler::Schedule").values()
+    queue = m.engine.launcher.dead_letter_queue
+    assert schedule["Properties"]["Target"]["DeadLetterConfig"] == {
+        "Arn": stack.resolve(queue.queue_arn)
+    }
+    # The schedule's role may send there: see the schedule role's test.
 
 
 def test_without_the_sdk_it_says_what_to_install(monkeypatch):

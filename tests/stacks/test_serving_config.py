@@ -264,3 +264,13 @@ def test_function_log_retention_must_be_a_cloudwatch_period(base_context):
     assert problem.startswith(
         "environment 'dev', field 'logs.function_retention_days': got 45; expected one of"
     )
+
+
+def test_the_engine_job_needs_an_instance_type_without_local_storage(base_context):
+    ctx = edit(base_context, "dev", "monitoring", job_instance_type="ml.m5d.xlarge")
+    (problem,) = problems(ctx)
+    assert problem.startswith(
+        "environment 'dev', field 'monitoring.0.job_instance_type': got 'ml.m5d.xlarge'; "
+        "expected an instance type without local NVMe storage"
+    )
+    load_config(edit(base_context, "dev", "monitoring", job_instance_type="ml.m5.xlarge"))
