@@ -1090,7 +1090,8 @@ def monitoring_flows(policies: Policies, requests: Requests) -> list[Flow]:
     """The monitoring engine's hourly run, per launcher (``monitoring/runtime/
     monitoring_launcher``, found by its CAPTURE_PREFIX) and from its environment:
 
-    * EventBridge Scheduler assumes the schedule's role and invokes the launcher;
+    * EventBridge Scheduler assumes the schedule's role and invokes the launcher, or sends an
+      undelivered run to the schedule's dead-letter queue;
     * the launcher lists the newest approved version of MODEL_GROUP (ListModelPackages),
       describes it, checks that its baseline (under the first of READ_PREFIXES) and archive
       exist by listing them, lists the window's hour folders of capture and ground truth,
@@ -1115,7 +1116,8 @@ def monitoring_flows(policies: Policies, requests: Requests) -> list[Flow]:
         package = f"{env['PACKAGE_ARN_PREFIX']}1"
         read_prefix = env["READ_PREFIXES"].split(",")[0]
         baseline = f"{read_prefix}{group}/executions/{EXECUTION_ID}/baseline/baseline.json"
-        model = f"{env['MODELS_PREFIX']}{group}/v1.tar.gz"
+        # MODELS_PREFIX is the group's folder of the multi-model endpoint's models.
+        model = f"{env['MODELS_PREFIX']}v1.tar.gz"
         hour = "2026/01/01/05/"
         capture = f"{env['CAPTURE_PREFIX']}{hour}00-00-000-rehearsal.jsonl"
         truth = f"{env['GROUND_TRUTH_PREFIX']}{hour}rehearsal.jsonl"
@@ -1188,6 +1190,8 @@ def monitoring_flows(policies: Policies, requests: Requests) -> list[Flow]:
                 [
                     *requests.assume("scheduler.amazonaws.com", role),
                     *requests.lambda_invoke(role, target["Arn"]),
+                    # A run it could not deliver goes to the dead-letter queue, as this role.
+                    *requests.sqs_send(role, target["DeadLetterConfig"]["Arn"]),
                 ],
             )
         )
