@@ -191,10 +191,13 @@ def test_monitoring_engine_from_its_schedule_to_its_alarms(dev):
     monitor = only(in_stack(dev, "Monitoring", "sagemaker-pipeline"))
     schedule = only(in_stack(dev, "Monitoring", "schedule"))
     assert "cron(" in schedule.label  # when it runs, from its ScheduleExpression
-    # EventBridge Scheduler invokes the launcher (Target.Arn), nothing else.
-    assert [(e.target, e.relation) for e in dev.edges if e.source == schedule.id] == [
-        (launcher.id, Relation.TRIGGERS)
-    ]
+    # EventBridge Scheduler invokes the launcher (Target.Arn), and sends a run it could not
+    # deliver to the launcher's dead-letter queue (Target.DeadLetterConfig), nothing else.
+    edges = [(e.target, e.relation) for e in dev.edges if e.source == schedule.id]
+    assert (launcher.id, Relation.TRIGGERS) in edges and len(edges) == 2, edges
+    (queue,) = [dev.nodes[target] for target, relation in edges if relation is Relation.ALERTS]
+    assert queue in in_stack(dev, "Monitoring", "sqs-queue")
+    assert dev.edges_between(launcher.id, queue.id)  # the launcher's own dead-letter queue
     # The launcher starts the monitoring pipeline named in its environment, and reads the
     # registry (the group's package ARN prefix) and the artifacts bucket.
     assert dev.edges_between(launcher.id, monitor.id)[0].relation is Relation.TRIGGERS

@@ -53,20 +53,23 @@ DEFAULT_SCHEDULE = "cron(10 * * * ? *)"
 XGBOOST_VERSION = "1.7-1"
 
 _NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-# Pipelines appends a suffix to a custom job prefix (its length is not documented): keep the
-# prefix short enough that the whole name stays within the 63 characters of a job name.
-_JOB_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,39}")
+#: The longest custom job prefix the SageMaker SDK keeps: it names a job ``<prefix>-<23-
+#: character timestamp>`` within 63 characters, cutting the prefix to 39
+#: (``sagemaker.core.common_utils.name_from_base``), and writes that cut prefix into the
+#: definition; Pipelines appends its own suffix at run time.
+MAX_JOB_PREFIX = 39
+_JOB_PREFIX = re.compile(rf"[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{MAX_JOB_PREFIX - 1}}}")
 _SCHEDULE = re.compile(r"(cron|rate)\(.+\)")
 _S3_URI = re.compile(r"s3://[^/]+/.+")
 
 
 def default_job_name_prefix(model_group: str) -> str:
-    """``monitor-<group, cut to 23 characters>-<8 hex of the group's SHA-256>``: at most 40
-    characters, and not the start of another group's prefix (the publisher's rule and the
-    job role match job names by prefix: ``spend`` must not catch ``spend-eu``'s jobs, nor
-    two long names cut to the same characters share one)."""
+    """``monitor-<group, cut to 22 characters>-<8 hex of the group's SHA-256>``: at most 39
+    characters (``MAX_JOB_PREFIX``), and not the start of another group's prefix (the
+    publisher's rule and the job role match job names by prefix: ``spend`` must not catch
+    ``spend-eu``'s jobs, nor two long names cut to the same characters share one)."""
     digest = hashlib.sha256(model_group.encode()).hexdigest()[:8]
-    return f"monitor-{model_group[:23].rstrip('-')}-{digest}"
+    return f"monitor-{model_group[:22].rstrip('-')}-{digest}"
 
 
 class MonitoringEngine(Construct):
@@ -91,8 +94,9 @@ class MonitoringEngine(Construct):
       (1800), with **network isolation**, in the given subnets and security group,
       inter-container traffic encrypted, volume and output encrypted with the artifacts key.
       Its jobs are named from ``job_name_prefix`` (default
-      :func:`default_job_name_prefix`: ``monitor-<model_group, cut>-<8 hex of its hash>``, 40
-      characters at most, no engine's the start of another's; the SDK's custom job prefix).
+      :func:`default_job_name_prefix`: ``monitor-<model_group, cut>-<8 hex of its hash>``, 39
+      characters at most (what the SDK keeps), no engine's the start of another's; the SDK's
+      custom job prefix).
       ``instance_type`` must have no local NVMe storage (SageMaker rejects a volume key
       there). Parameters, all required (no defaults;
       the launcher gives them): ``ModelVersion``, ``BaselineUri``, ``ModelUri``,
@@ -442,8 +446,9 @@ class MonitoringEngine(Construct):
             bool(_JOB_PREFIX.fullmatch(job_name_prefix)),
             "job_name_prefix",
             job_name_prefix,
-            "expected 1 to 40 letters, digits or hyphens, not starting or ending with a "
-            "hyphen (Pipelines appends a suffix; a job name has at most 63 characters)",
+            f"expected 1 to {MAX_JOB_PREFIX} letters, digits or hyphens, not starting or ending "
+            "with a hyphen (the SageMaker SDK cuts a longer custom job prefix, and the "
+            "publisher's rule must match the jobs' names)",
         )
         check.require(
             isinstance(window_hours, int) and 1 <= window_hours <= 24,

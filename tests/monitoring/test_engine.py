@@ -555,6 +555,25 @@ def test_no_engines_job_prefix_starts_another_engines():
     assert f"monitor-{names[1]}".startswith(f"monitor-{names[0]}")
 
 
+def test_the_jobs_are_named_with_the_prefix_the_publisher_matches():
+    """The SDK cuts a custom job prefix to 39 characters (63, less its 23-character timestamp
+    and a hyphen: sagemaker.core.common_utils.name_from_base), so a longer prefix would name
+    jobs the publisher's rule and the job role do not match."""
+    template, m, _ = synth_construct(lambda s: _build(s, model_group="g" * 63), nag=False)
+    prefix = m.engine.job_name_prefix
+    assert len(prefix) <= 39
+    assert _step(m)["Arguments"]["ProcessingJobName"] == prefix
+    rules = [
+        r["Properties"]["EventPattern"]["detail"]["ProcessingJobName"]
+        for r in template.find_resources("AWS::Events::Rule").values()
+        if "ProcessingJobName" in json.dumps(r["Properties"]["EventPattern"])
+    ]
+    assert rules == [[{"prefix": prefix}]]
+    # A given prefix longer than the SDK keeps is refused.
+    with pytest.raises(PropsError, match="job_name_prefix"):
+        synth_construct(lambda s: _build(s, job_name_prefix="j" * 40), nag=False)
+
+
 def test_a_job_instance_type_with_local_storage_is_refused():
     # SageMaker rejects a volume KMS key on instance types with local NVMe storage, and the
     # engine always encrypts the volume with the artifacts key.
