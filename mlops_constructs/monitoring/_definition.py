@@ -19,6 +19,7 @@ from mlops_constructs.training._definition import (
     _quiet_sdk_loggers,
     _TokenMasker,
     offline_sdk,
+    offline_session,
     sdk_cached,
 )
 
@@ -93,7 +94,6 @@ def build_definition(spec: MonitoringSpec) -> str:
 
 
 def _build(spec: MonitoringSpec) -> str:
-    import boto3
     from sagemaker.core import image_uris
     from sagemaker.core.config.config_manager import SageMakerConfig
     from sagemaker.core.network import NetworkConfig
@@ -107,7 +107,6 @@ def _build(spec: MonitoringSpec) -> str:
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
     from sagemaker.core.workflow.parameters import ParameterString
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.core.workflow.pipeline_definition_config import PipelineDefinitionConfig
     from sagemaker.mlops.workflow.pipeline import Pipeline
     from sagemaker.mlops.workflow.steps import ProcessingStep
@@ -115,32 +114,7 @@ def _build(spec: MonitoringSpec) -> str:
     _memoize_config_validation(SageMakerConfig)
     _quiet_sdk_loggers()
 
-    class OfflineSession(PipelineSession):
-        """Never talks to AWS: fixed bucket and role; nothing may be uploaded."""
-
-        def __init__(self, region: str, bucket: str) -> None:
-            super().__init__(
-                boto_session=boto3.Session(region_name=region),
-                default_bucket=bucket,
-                sagemaker_config={
-                    "SchemaVersion": "1.0",
-                    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-                },
-            )
-
-        def default_bucket(self) -> str:
-            return self._default_bucket_name_override
-
-        def expand_role(self, role: str) -> str:
-            return role
-
-        def upload_string_as_file_body(self, body, bucket, key, kms_key=None):
-            raise RuntimeError(f"the monitoring definition must not upload s3://{bucket}/{key}")
-
-        def upload_data(self, path, bucket=None, key_prefix="data", callback=None, extra_args=None):
-            raise RuntimeError(f"the monitoring definition must not upload {path}")
-
-    session = OfflineSession(spec.region, spec.bucket)
+    session = offline_session(spec.region, spec.bucket, uploads=False)
     p = {name: ParameterString(name=name) for name in PARAMETERS}
 
     image = image_uris.retrieve(

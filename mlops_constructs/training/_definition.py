@@ -342,7 +342,6 @@ def _write_cached(key: str, value: dict[str, Any]) -> None:
 
 
 def _build(spec: PipelineSpec) -> Definition:
-    import boto3
     from sagemaker.core import image_uris
     from sagemaker.core.clarify import BiasConfig, DataConfig
     from sagemaker.core.config.config_manager import SageMakerConfig
@@ -374,7 +373,6 @@ def _build(spec: PipelineSpec) -> Definition:
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join, JsonGet
     from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.core.workflow.properties import PropertyFile
     from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
     from sagemaker.mlops.workflow.clarify_check_step import ClarifyCheckStep, DataBiasCheckConfig
@@ -390,41 +388,6 @@ def _build(spec: PipelineSpec) -> Definition:
 
     _memoize_config_validation(SageMakerConfig)
     _quiet_sdk_loggers()
-
-    class OfflineSession(PipelineSession):
-        """Never talks to AWS: fixed bucket and role, uploads captured instead of sent."""
-
-        def __init__(self, region: str, bucket: str) -> None:
-            super().__init__(
-                boto_session=boto3.Session(region_name=region),
-                default_bucket=bucket,
-                sagemaker_config={
-                    "SchemaVersion": "1.0",
-                    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-                },
-            )
-            self.uploads: dict[str, bytes] = {}
-
-        def default_bucket(self) -> str:
-            return self._default_bucket_name_override
-
-        def expand_role(self, role: str) -> str:
-            return role
-
-        def upload_string_as_file_body(self, body, bucket, key, kms_key=None):
-            uri = f"s3://{bucket}/{key}"
-            self.uploads[uri] = body.encode()
-            return uri
-
-        def upload_data(self, path, bucket=None, key_prefix="data", callback=None, extra_args=None):
-            # Only ClarifyCheckStep does this (its analysis config, a single file).
-            if os.path.isdir(path):
-                raise RuntimeError(f"the pipeline definition must not upload folders ({path})")
-            name = os.path.basename(path)
-            uri = f"s3://{bucket or self.default_bucket()}/{key_prefix.strip('/')}/{name}"
-            with open(path, "rb") as handle:
-                self.uploads[uri] = handle.read()
-            return uri
 
     class HardenedTuner(HyperparameterTuner):
         """Puts back what the SDK's tuner drops from the training job definition."""
@@ -465,7 +428,7 @@ def _build(spec: PipelineSpec) -> Definition:
     groups = list(spec.security_group_ids)
     group_name = spec.model_package_group_name
     base = f"s3://{bucket}/{spec.prefix}"
-    session = OfflineSession(spec.region, bucket)
+    session = offline_session(spec.region, bucket, uploads=True)
 
     p_input = ParameterString(name="InputDataUri", default_value=spec.input_uri)
     p_threshold = ParameterFloat(name="MetricThreshold", default_value=spec.evaluation_threshold)
@@ -885,6 +848,53 @@ def _build(spec: PipelineSpec) -> Definition:
     body = pipeline.definition()
     json.loads(body)  # fail here, not at deploy, if the SDK produced something else
     return Definition(body=body, uploads=dict(session.uploads))
+
+
+def offline_session(region: str, bucket: str, *, uploads: bool) -> Any:
+    """A SageMaker ``PipelineSession`` that never talks to AWS, for writing pipeline
+    definitions at synth time: ``bucket`` is its default bucket, roles are taken as given, and
+    what the SDK would upload is kept in its ``uploads`` (URI to bytes) when ``uploads`` is
+    True (only ClarifyCheckStep uploads, a single file), else refused with a RuntimeError."""
+    import boto3
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+    class OfflineSession(PipelineSession):
+        def __init__(self) -> None:
+            super().__init__(
+                boto_session=boto3.Session(region_name=region),
+                default_bucket=bucket,
+                sagemaker_config={
+                    "SchemaVersion": "1.0",
+                    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+                },
+            )
+            self.uploads: dict[str, bytes] = {}
+
+        def default_bucket(self) -> str:
+            return self._default_bucket_name_override
+
+        def expand_role(self, role: str) -> str:
+            return role
+
+        def upload_string_as_file_body(self, body, bucket, key, kms_key=None):
+            uri = f"s3://{bucket}/{key}"
+            if not uploads:
+                raise RuntimeError(f"the pipeline definition must not upload {uri}")
+            self.uploads[uri] = body.encode()
+            return uri
+
+        def upload_data(self, path, bucket=None, key_prefix="data", callback=None, extra_args=None):
+            if not uploads:
+                raise RuntimeError(f"the pipeline definition must not upload {path}")
+            if os.path.isdir(path):
+                raise RuntimeError(f"the pipeline definition must not upload folders ({path})")
+            name = os.path.basename(path)
+            uri = f"s3://{bucket or self.default_bucket()}/{key_prefix.strip('/')}/{name}"
+            with open(path, "rb") as handle:
+                self.uploads[uri] = handle.read()
+            return uri
+
+    return OfflineSession()
 
 
 def _memoize_config_validation(config_class: Any) -> None:
