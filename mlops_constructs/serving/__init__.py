@@ -1,13 +1,29 @@
-"""SageMaker hosting: multi-model and model-package endpoints, scaling, rollout, and the
-deployer of approved models (its Lambda handler is ``runtime/model_deployer``)."""
+"""SageMaker hosting: multi-model, model-package and inference-component endpoints,
+scaling, rollout, and the deployer of approved models (its Lambda handler is
+``runtime/model_deployer``)."""
 
+from mlops_constructs.serving.component_props import (
+    COMPONENT_NAME_MAX,
+    INSTANCE_RESOURCES,
+    ComponentSettings,
+    InstanceScaling,
+    component_name,
+    components_problems,
+    instance_type_problems,
+    wake_up_alarm_name,
+)
+from mlops_constructs.serving.components import InferenceComponentEndpoint
 from mlops_constructs.serving.deployer import ApprovedModelDeployer
 from mlops_constructs.serving.endpoint import (
     ModelPackageEndpoint,
     MultiModelEndpoint,
     ServingEndpoint,
 )
-from mlops_constructs.serving.interfaces import IMultiModelEndpoint, IServingEndpoint
+from mlops_constructs.serving.interfaces import (
+    IInferenceComponentEndpoint,
+    IMultiModelEndpoint,
+    IServingEndpoint,
+)
 from mlops_constructs.serving.props import (
     CAPTURE,
     DEPLOYMENTS,
@@ -27,23 +43,33 @@ from mlops_constructs.serving.props import (
 
 __all__ = [
     "CAPTURE",
+    "COMPONENT_NAME_MAX",
     "DEPLOYMENTS",
+    "INSTANCE_RESOURCES",
     "MODELS",
     "SHADOW_VARIANT",
     "VARIANT",
     "ApprovedModelDeployer",
+    "ComponentSettings",
     "EndpointAlarmThresholds",
     "EndpointAutoScaling",
+    "IInferenceComponentEndpoint",
     "IMultiModelEndpoint",
     "IServingEndpoint",
+    "InferenceComponentEndpoint",
+    "InstanceScaling",
     "ModelPackageEndpoint",
     "MultiModelEndpoint",
     "OffHours",
     "Rollout",
     "ServingEndpoint",
     "ShadowVariant",
+    "component_name",
+    "components_problems",
     "has_instance_storage",
+    "instance_type_problems",
     "is_burstable",
     "rollout_problems",
     "smallest_fleet",
+    "wake_up_alarm_name",
 ]

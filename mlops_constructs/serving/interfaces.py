@@ -89,3 +89,54 @@ class IMultiModelEndpoint(IServingEndpoint, Protocol):
     def deployments_prefix(self) -> str:
         """``endpoints/<name>/deployments/``: records of what was deployed."""
         ...
+
+
+@runtime_checkable
+class IInferenceComponentEndpoint(IServingEndpoint, Protocol):
+    """An endpoint hosting inference components, one per served model package group; the
+    :class:`~mlops_constructs.serving.ApprovedModelDeployer` creates and updates them.
+    Constructs that need one check ``inference_components``."""
+
+    @property
+    def inference_components(self) -> bool:
+        """True: it hosts inference components (callers name ``InferenceComponentName``)."""
+        ...
+
+    @property
+    def variant_name(self) -> str:
+        """The production variant the components run on."""
+        ...
+
+    @property
+    def execution_role(self) -> iam.IRole:
+        """The role of the endpoint configuration, which its models run as too."""
+        ...
+
+    @property
+    def subnet_ids(self) -> list[str]:
+        """The subnets its models run in."""
+        ...
+
+    @property
+    def security_group_ids(self) -> list[str]:
+        """The security groups of its models."""
+        ...
+
+    @property
+    def deployments_prefix(self) -> str:
+        """``endpoints/<name>/deployments/``: records of what was deployed."""
+        ...
+
+    @property
+    def scale_to_zero(self) -> bool:
+        """True when the endpoint scales to zero instances (components get the wake-up)."""
+        ...
+
+    @property
+    def component_names(self) -> dict[str, str]:
+        """Per model package group, the name of its component."""
+        ...
+
+    def components_environment(self) -> str:
+        """The deployer's ``COMPONENTS`` setting (a JSON object; may hold tokens)."""
+        ...
