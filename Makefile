@@ -86,6 +86,12 @@ lint: setup ## ruff and mypy
 bench: setup ## Time synth of all environments vs an empty app, and the test suite
 	@PYTEST_PARALLEL="$(PYTEST_PARALLEL)" $(PY) benchmarks/bench.py
 
+# The standing monthly cost (what is billed while idle) of each synthesized environment, at the
+# dated list prices of tools/prices/<region>.yaml: tools/cost.py says what it counts and what not.
+.PHONY: cost
+cost: synth ## Standing monthly cost of each environment (or ENV=dev) at list prices
+	@$(PY) tools/cost.py --cdk-out cdk.out $(if $(ENV),--env $(ENV),)
+
 # The architecture picture: the pinned diagrams package in the venv, and Graphviz's dot
 # (Debian package graphviz, installed here when run as root on a machine with apt-get).
 $(VENV)/.diagram-installed: requirements-diagram.txt $(VENV)/.installed

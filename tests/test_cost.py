@@ -349,3 +349,12 @@ def test_output_is_deterministic(platform: Any, capsys: pytest.CaptureFixture[st
     for name in ("dev", "staging", "prod"):
         assert f"## {name} (" in first
     assert "not counted: scheduled and on-demand work" in first
+
+
+def test_env_selects_environments(platform: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cost.main(["--cdk-out", str(platform.outdir), "--env", "dev,prod"]) == 0
+    out = capsys.readouterr().out
+    assert "## dev (" in out and "## prod (" in out
+    assert "## staging (" not in out
+    # Negative control: a name no environment has is an error, not an empty report.
+    assert cost.main(["--cdk-out", str(platform.outdir), "--env", "qa"]) == 2

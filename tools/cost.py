@@ -769,12 +769,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prices", type=Path, default=PRICES_DIR, help="folder of <region>.yaml tables"
     )
-    parser.add_argument("--env", action="append", help="only this environment (repeatable)")
+    parser.add_argument(
+        "--env", action="append", help="only these environments (repeatable, or dev,staging)"
+    )
     args = parser.parse_args(argv)
     try:
         environments = read_assembly(args.cdk_out)
         if args.env:
-            environments = [e for e in environments if e.name in args.env]
+            wanted = {name for value in args.env for name in value.split(",") if name}
+            environments = [e for e in environments if e.name in wanted]
         if not environments:
             raise CostError(f"no environment to report in {args.cdk_out}")
         outputs = []
