@@ -30,10 +30,12 @@ from mlops_constructs.serving.props import (
     MODELS,
     SHADOW_VARIANT,
     VARIANT,
+    ABTest,
     EndpointAlarmThresholds,
     EndpointAutoScaling,
     Rollout,
     ShadowVariant,
+    ab_test_problems,
     autoscaling_problems,
     has_instance_storage,
     rollout_problems,
@@ -188,12 +190,17 @@ class ServingEndpoint(_EndpointBase):
         autoscaling: EndpointAutoScaling | None = None,
         rollout: Rollout | None = None,
         shadow: ShadowVariant | None = None,
+        ab_test: ABTest | None = None,
         alarm_thresholds: EndpointAlarmThresholds | None = None,
     ) -> None:
         super().__init__(scope, id)
-        rollout = (rollout or Rollout()).for_fleet(smallest_fleet(instance_count, autoscaling))
+        fleet = smallest_fleet(instance_count, autoscaling, ab_test)
+        rollout = (rollout or Rollout()).for_fleet(fleet)
         thresholds = alarm_thresholds or EndpointAlarmThresholds()
-        self._check(instance_type, instance_count, capture_percentage, autoscaling, rollout, shadow)
+        self._check(
+            instance_type, instance_count, capture_percentage, autoscaling, rollout, shadow, ab_test
+        )
+        self.ab_test = ab_test
         self.capture_percentage = capture_percentage
         self._set_names(Names.unique_resource_name(self, max_length=63, separator="-"), artifacts)
         bucket = artifacts.bucket.bucket_name
@@ -241,7 +248,17 @@ class ServingEndpoint(_EndpointBase):
         policy = self.role.node.find_child("DefaultPolicy")
         self.model.node.add_dependency(policy)
 
-        variants = [instance_type] + ([shadow.instance_type] if shadow else [])
+        challengers = ab_test.challengers if ab_test else ()
+        # A challenger with its own image gets a model of its own over the same archives.
+        models = {
+            c.name: self._challenger_model(c.image_uri, c.name) if c.image_uri else None
+            for c in challengers
+        }
+        variants = (
+            [instance_type]
+            + [c.instance_type or instance_type for c in challengers]
+            + ([shadow.instance_type] if shadow else [])
+        )
         self.config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
@@ -251,8 +268,18 @@ class ServingEndpoint(_EndpointBase):
                     model_name=self.model.attr_model_name,
                     instance_type=instance_type,
                     initial_instance_count=instance_count,
-                    initial_variant_weight=1.0,
-                )
+                    initial_variant_weight=ab_test.champion_weight if ab_test else 1.0,
+                ),
+                *(
+                    sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                        variant_name=c.name,
+                        model_name=(models[c.name] or self.model).attr_model_name,
+                        instance_type=c.instance_type or instance_type,
+                        initial_instance_count=c.instance_count,
+                        initial_variant_weight=c.weight,
+                    )
+                    for c in challengers
+                ),
             ],
             shadow_production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
@@ -282,7 +309,15 @@ class ServingEndpoint(_EndpointBase):
         )
 
         self.alarms = self._alarms(thresholds, alarm_topic)
+        #: The 5XX and latency alarms of each challenger, by variant name (the champion's
+        #: are in ``alarms``).
+        self.variant_alarms: dict[str, dict[str, cloudwatch.Alarm]] = {
+            c.name: self._variant_alarms(c.name, thresholds, alarm_topic) for c in challengers
+        }
         rollback = [self.alarms["ServerErrors"], self.alarms["ModelLatency"]]
+        for alarms in self.variant_alarms.values():
+            rollback += [alarms["ServerErrors"], alarms["ModelLatency"]]
+        retain, excluded = self._retained(autoscaling, ab_test)
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Resource",
@@ -300,22 +335,24 @@ class ServingEndpoint(_EndpointBase):
                     ]
                 ),
             ),
-            # Keep what autoscaling has set (instance count, weights) across updates, but
-            # apply a changed data capture configuration.
-            retain_all_variant_properties=autoscaling is not None,
+            retain_all_variant_properties=retain,
             exclude_retained_variant_properties=[
-                sagemaker.CfnEndpoint.VariantPropertyProperty(
-                    variant_property_type="DataCaptureConfig"
-                )
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type=p)
+                for p in excluded
             ]
-            if autoscaling is not None
-            else None,
+            or None,
         )
         self.scalable_target: appscaling.CfnScalableTarget | None = None
         self.scaling_policies: list[appscaling.CfnScalingPolicy] = []
+        #: Each challenger's scalable target, by variant name (the champion's is
+        #: ``scalable_target``).
+        self.variant_scalable_targets: dict[str, appscaling.CfnScalableTarget] = {}
         if autoscaling is not None:
-            self._autoscale(autoscaling)
-        self.dashboard = self._dashboard()
+            self.scalable_target = self._autoscale(autoscaling)
+        for c in challengers:
+            if c.autoscaling is not None:
+                self.variant_scalable_targets[c.name] = self._autoscale(c.autoscaling, c.name)
+        self.dashboard = self._dashboard(shadow is not None)
 
     # -- validation -----------------------------------------------------------------------
     @classmethod
@@ -327,6 +364,7 @@ class ServingEndpoint(_EndpointBase):
         autoscaling: EndpointAutoScaling | None,
         rollout: Rollout,
         shadow: ShadowVariant | None,
+        ab_test: ABTest | None,
     ) -> None:
         check = PropsCheck(cls.__name__)
         # The settings types check their own fields when made (serving/props.py); what
@@ -345,8 +383,11 @@ class ServingEndpoint(_EndpointBase):
             "expected 0 to 100",
         )
         for field, got, expected in [
-            *rollout_problems(rollout, smallest_fleet(instance_count, autoscaling)),
+            *rollout_problems(rollout, smallest_fleet(instance_count, autoscaling, ab_test)),
             *autoscaling_problems(instance_type, instance_count, autoscaling),
+            *ab_test_problems(
+                ab_test, instance_type=instance_type, shadow=shadow, multi_model=cls.multi_model
+            ),
         ]:
             check.require(False, field, got, expected)
         check.raise_if_any()
@@ -365,7 +406,57 @@ class ServingEndpoint(_EndpointBase):
             linear_step_size=step if rollout.traffic == "LINEAR" else None,
         )
 
-    def _autoscale(self, a: EndpointAutoScaling) -> None:
+    def _challenger_model(self, image_uri: str, variant: str) -> sagemaker.CfnModel:
+        """A multi-model model of ``image_uri`` over the endpoint's models prefix, as the
+        champion's but for the image."""
+        champion = self.model
+        container = sagemaker.CfnModel.ContainerDefinitionProperty(
+            image=image_uri,
+            mode="MultiModel",
+            model_data_url=f"s3://{self.artifacts.bucket.bucket_name}/{self.models_prefix}",
+            multi_model_config=sagemaker.CfnModel.MultiModelConfigProperty(
+                model_cache_setting="Enabled"
+            ),
+        )
+        model = sagemaker.CfnModel(
+            self,
+            f"Model-{variant}",
+            execution_role_arn=champion.execution_role_arn,
+            primary_container=container,
+            vpc_config=champion.vpc_config,
+            enable_network_isolation=True,
+        )
+        model.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        return model
+
+    @staticmethod
+    def _retained(
+        autoscaling: EndpointAutoScaling | None, ab_test: ABTest | None
+    ) -> tuple[bool, list[str]]:
+        """``RetainAllVariantProperties`` and the ``ExcludeRetainedVariantProperties`` of
+        the endpoint: what a stack update keeps of the running variants (instance counts,
+        weights) and what it takes from the configuration. Instance types, images and the
+        set of variants always follow the configuration (they are not variant properties:
+        API Reference, "VariantProperty")."""
+        if ab_test is None:
+            # Keep what autoscaling has set (instance count) across updates, but apply a
+            # changed data capture configuration.
+            return (autoscaling is not None, ["DataCaptureConfig"] if autoscaling else [])
+        scaled = autoscaling is not None or any(c.autoscaling for c in ab_test.challengers)
+        excluded = []
+        if not scaled:
+            # Nothing else sets instance counts: the configured ones apply on every update.
+            excluded.append("DesiredInstanceCount")
+        if not ab_test.retain_weights:
+            excluded.append("DesiredWeight")
+        # Weights shifted at run time survive an update (unless retain_weights is off).
+        return True, [*excluded, "DataCaptureConfig"]
+
+    def _autoscale(
+        self, a: EndpointAutoScaling, variant: str = VARIANT
+    ) -> appscaling.CfnScalableTarget:
+        # The champion's construct ids are those it had before A/B tests existed.
+        suffix = "" if variant == VARIANT else f"-{variant}"
         scheduled = None
         if a.off_hours is not None:
             off = a.off_hours
@@ -390,17 +481,16 @@ class ServingEndpoint(_EndpointBase):
         # No RoleARN: Application Auto Scaling uses its SageMaker service-linked role.
         target = appscaling.CfnScalableTarget(
             self,
-            "ScalableTarget",
+            f"ScalableTarget{suffix}",
             service_namespace="sagemaker",
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            resource_id=f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
+            resource_id=f"endpoint/{self.endpoint_name}/variant/{variant}",
             min_capacity=a.min_capacity,
             max_capacity=a.max_capacity,
             scheduled_actions=scheduled,
         )
         # The resource id is a string, not a reference: the variant must exist first.
         target.node.add_dependency(self.endpoint)
-        self.scalable_target = target
         policies: list[
             tuple[
                 str,
@@ -432,14 +522,14 @@ class ServingEndpoint(_EndpointBase):
                         namespace="/aws/sagemaker/Endpoints",
                         statistic="Average",
                         unit="Percent",
-                        dimensions=self._dimensions_for_scaling(),
+                        dimensions=self._dimensions_for_scaling(variant),
                     ),
                 )
             )
         for id, name, value, predefined, customized in policies:
             policy = appscaling.CfnScalingPolicy(
                 self,
-                id,
+                f"{id}{suffix}",
                 policy_name=name,
                 policy_type="TargetTrackingScaling",
                 scaling_target_id=target.ref,
@@ -452,13 +542,16 @@ class ServingEndpoint(_EndpointBase):
                 ),
             )
             self.scaling_policies.append(policy)
+        return target
 
-    def _dimensions_for_scaling(self) -> list[appscaling.CfnScalingPolicy.MetricDimensionProperty]:
+    def _dimensions_for_scaling(
+        self, variant: str
+    ) -> list[appscaling.CfnScalingPolicy.MetricDimensionProperty]:
         return [
             appscaling.CfnScalingPolicy.MetricDimensionProperty(
                 name="EndpointName", value=self.endpoint_name
             ),
-            appscaling.CfnScalingPolicy.MetricDimensionProperty(name="VariantName", value=VARIANT),
+            appscaling.CfnScalingPolicy.MetricDimensionProperty(name="VariantName", value=variant),
         ]
 
     def _alarms(self, t: EndpointAlarmThresholds, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
@@ -500,28 +593,94 @@ class ServingEndpoint(_EndpointBase):
                 "memory utilization (percent)",
             ),
         ]
-        alarms = {}
-        for id, metric, threshold, what in specs:
-            alarm = cloudwatch.Alarm(
-                self,
-                f"{id}Alarm",
-                alarm_description=f"{self.endpoint_name}: {what} above {threshold}",
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=t.periods,
-                datapoints_to_alarm=t.periods,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(cw_actions.SnsAction(topic))
-            alarm.add_ok_action(cw_actions.SnsAction(topic))
-            alarms[id] = alarm
-        return alarms
+        return {
+            id: self._alarm(f"{id}Alarm", metric, threshold, what, t, topic)
+            for id, metric, threshold, what in specs
+        }
 
-    def _dashboard(self) -> cloudwatch.Dashboard:
-        def graph(title: str, *metrics: cloudwatch.IMetric) -> cloudwatch.GraphWidget:
-            return cloudwatch.GraphWidget(title=title, left=list(metrics), width=12)
+    def _variant_alarms(
+        self, variant: str, t: EndpointAlarmThresholds, topic: sns.ITopic
+    ) -> dict[str, cloudwatch.Alarm]:
+        """The 5XX and p99 latency alarms of a challenger variant (they also roll back a
+        blue/green update)."""
+        on = {"dimensions_map": {"VariantName": variant}}
+        return {
+            "ServerErrors": self._alarm(
+                f"ServerErrors-{variant}Alarm",
+                self.metric_server_errors(**on),  # type: ignore[arg-type]
+                t.server_errors_per_minute,
+                f"variant {variant}: 5XX errors per minute",
+                t,
+                topic,
+            ),
+            "ModelLatency": self._alarm(
+                f"ModelLatency-{variant}Alarm",
+                self.metric_model_latency(**on),  # type: ignore[arg-type]
+                t.model_latency_p99_ms * 1000,
+                f"variant {variant}: p99 model latency (microseconds)",
+                t,
+                topic,
+            ),
+        }
 
+    def _alarm(
+        self,
+        id: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        what: str,
+        t: EndpointAlarmThresholds,
+        topic: sns.ITopic,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            id,
+            alarm_description=f"{self.endpoint_name}: {what} above {threshold}",
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=t.periods,
+            datapoints_to_alarm=t.periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        alarm.add_ok_action(cw_actions.SnsAction(topic))
+        return alarm
+
+    def _dashboard(self, shadow: bool) -> cloudwatch.Dashboard:
+        def graph(
+            title: str, *metrics: cloudwatch.IMetric, width: int = 12
+        ) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(title=title, left=list(metrics), width=width)
+
+        # Each variant side by side: the A/B test's, or production against its shadow.
+        variants = (
+            self.ab_test.variant_names()
+            if self.ab_test
+            else [VARIANT, SHADOW_VARIANT]
+            if shadow
+            else []
+        )
+        what = "production vs shadow" if shadow else "by variant"
+
+        def each(method: Any) -> list[cloudwatch.IMetric]:
+            return [method(dimensions_map={"VariantName": v}, label=v) for v in variants]
+
+        compared = (
+            [
+                [
+                    graph(f"Invocations, {what}", *each(self.metric_invocations), width=8),
+                    graph(f"5XX errors, {what}", *each(self.metric_server_errors), width=8),
+                    graph(
+                        f"Model latency p99 (us), {what}",
+                        *each(self.metric_model_latency),
+                        width=8,
+                    ),
+                ]
+            ]
+            if variants
+            else []
+        )
         return cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -549,6 +708,7 @@ class ServingEndpoint(_EndpointBase):
                         self.metric_memory_utilization(),
                     )
                 ],
+                *compared,
             ],
         )
 
@@ -567,20 +727,28 @@ class MultiModelEndpoint(ServingEndpoint):
       permissions exist.
     * **Endpoint configuration**: the ``AllTraffic`` variant (``instance_type``,
       ``instance_count``), and with ``shadow`` a ``Shadow`` variant getting a copy of
-      production traffic; volumes encrypted with the artifacts key (instance types with
+      production traffic, or with ``ab_test`` (:class:`ABTest`; not both: an endpoint with a
+      shadow variant has one production variant) a challenger variant per
+      :class:`Challenger` sharing the traffic by weight: the same models prefix, its own
+      instance type and count, and its own model where it names another image; volumes encrypted with the artifacts key (instance types with
       local NVMe storage take no volume key: they are hardware-encrypted, and SageMaker
       rejects one); **data capture** of requests and responses (``capture_percentage`` of
       them; 0 turns capture off) to ``endpoints/<name>/capture/``, KMS-encrypted.
     * **Endpoint**: blue/green updates shifting traffic per ``rollout`` (by default a 10%
       canary from 2 instances, all at once on one instance, baked 600 s either way), rolled
-      back automatically when the server-error or latency alarm fires. With
-      autoscaling, an update keeps the instance count and weights autoscaling has set.
-    * **Autoscaling** (``autoscaling``): a scalable target on the variant's instance count
-      (it depends on the endpoint), target tracking on invocations per instance with the
-      given cooldowns, optionally a CPU or memory policy and off-hours bounds. Not for
-      ``ml.t*`` types (SageMaker cannot scale them).
+      back automatically when the server-error or latency alarm of any variant fires. With
+      autoscaling, an update keeps the instance counts autoscaling has set; with an A/B
+      test it keeps the weights set at run time (``UpdateEndpointWeightsAndCapacities``)
+      unless ``ab_test.retain_weights`` is false, and the configured instance counts apply
+      when no variant autoscales. Instance types and images always follow the configuration.
+    * **Autoscaling** (``autoscaling``, and each challenger's own): a scalable target on the
+      variant's instance count (it depends on the endpoint), target tracking on invocations
+      per instance with the given cooldowns, optionally a CPU or memory policy and
+      off-hours bounds. Not for ``ml.t*`` types (SageMaker cannot scale them).
     * **Alarms** to ``alarm_topic`` (server errors, p99 model latency, p99 model loading wait
-      time, CPU and memory utilization) and a CloudWatch dashboard.
+      time, CPU and memory utilization; server errors and p99 latency of each challenger)
+      and a CloudWatch dashboard, which graphs invocations, errors and latency of each
+      variant side by side with an A/B test, or production against shadow.
 
     Names: the model and configuration get generated names, so a changed setting replaces
     them cleanly; the endpoint's name is generated at synth time from the construct path
@@ -591,7 +759,7 @@ class MultiModelEndpoint(ServingEndpoint):
     ``vpc``, ``subnets``, ``security_group``, ``alarm_topic``; ``instance_type``
     (``ml.m5.large`` by default), ``instance_count`` (1), ``capture_percentage`` (20),
     ``autoscaling`` (none), ``rollout`` (the default :class:`Rollout`), ``shadow`` (none),
-    ``alarm_thresholds`` (the default :class:`EndpointAlarmThresholds`).
+    ``ab_test`` (none), ``alarm_thresholds`` (the default :class:`EndpointAlarmThresholds`).
     An endpoint deployed elsewhere is imported with :meth:`from_endpoint_attributes`.
     """
 
@@ -614,6 +782,7 @@ class MultiModelEndpoint(ServingEndpoint):
         autoscaling: EndpointAutoScaling | None = None,
         rollout: Rollout | None = None,
         shadow: ShadowVariant | None = None,
+        ab_test: ABTest | None = None,
         alarm_thresholds: EndpointAlarmThresholds | None = None,
     ) -> None:
         super().__init__(
@@ -631,6 +800,7 @@ class MultiModelEndpoint(ServingEndpoint):
             autoscaling=autoscaling,
             rollout=rollout,
             shadow=shadow,
+            ab_test=ab_test,
             alarm_thresholds=alarm_thresholds,
         )
 
@@ -686,6 +856,7 @@ class ModelPackageEndpoint(ServingEndpoint):
         autoscaling: EndpointAutoScaling | None = None,
         rollout: Rollout | None = None,
         shadow: ShadowVariant | None = None,
+        ab_test: ABTest | None = None,
         alarm_thresholds: EndpointAlarmThresholds | None = None,
     ) -> None:
         check = PropsCheck("ModelPackageEndpoint")
@@ -713,6 +884,7 @@ class ModelPackageEndpoint(ServingEndpoint):
             autoscaling=autoscaling,
             rollout=rollout,
             shadow=shadow,
+            ab_test=ab_test,
             alarm_thresholds=alarm_thresholds,
         )
 

@@ -169,14 +169,24 @@ class Rollout:
         return replace(self, traffic="CANARY" if smallest_fleet >= 2 else "ALL_AT_ONCE")
 
 
-def smallest_fleet(instance_count: int, autoscaling: EndpointAutoScaling | None) -> int:
-    """The fewest instances the variant can run: a blue/green update may start at any time,
-    also when autoscaling (or its off-hours bounds) has scaled the fleet in."""
+def smallest_fleet(
+    instance_count: int,
+    autoscaling: EndpointAutoScaling | None,
+    ab_test: ABTest | None = None,
+) -> int:
+    """The fewest instances a variant can run: a blue/green update may start at any time,
+    also when autoscaling (or its off-hours bounds) has scaled the fleet in. With
+    ``ab_test``, the smallest of every production variant's: traffic shifting steps by a
+    share of each variant's instances (API Reference, "TrafficRoutingConfig": CanarySize
+    "of the variant's total instance count")."""
     fleet = instance_count
     if autoscaling is not None:
         fleet = min(fleet, autoscaling.min_capacity)
         if autoscaling.off_hours is not None:
             fleet = min(fleet, autoscaling.off_hours.min_capacity)
+    if ab_test is not None:
+        for c in ab_test.challengers:
+            fleet = min(fleet, smallest_fleet(c.instance_count, c.autoscaling))
     return fleet
 
 
@@ -231,7 +241,16 @@ def rollout_problems(rollout: Rollout, fleet: int) -> list[Problem]:
 @settings
 class ShadowVariant:
     """A shadow variant that gets a copy of ``traffic_percent`` of the production requests
-    (its responses are captured, never returned to callers)."""
+    (its responses are captured, never returned to callers).
+
+    SageMaker's rules: one shadow variant at most (this is one), and then exactly one
+    production variant, so no A/B test beside it (:func:`ab_test_problems`). It is a
+    standing ``ShadowProductionVariants`` entry of the endpoint configuration, which runs
+    until it is removed ("Testing models with shadow variants", Developer Guide); the 7-day
+    default and 30-day maximum duration ("Create a shadow test"; API Reference,
+    "InferenceExperimentSchedule") bound the shadow tests of ``CreateInferenceExperiment``,
+    which this platform does not use. Remove it when the comparison is done: it costs as
+    long as it runs."""
 
     instance_type: InstanceType
     """The shadow variant's instance type (required)."""
@@ -259,3 +278,152 @@ class EndpointAlarmThresholds:
     """Memory utilization percent per instance, 90 by default."""
     periods: int = Field(default=3, ge=1, le=60)
     """Consecutive one-minute periods that breach before an alarm fires, 3 by default."""
+
+
+#: A production variant's name (SageMaker API Reference, "ProductionVariant": VariantName,
+#: at most 63 characters of this pattern).
+VARIANT_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+#: Production variants one endpoint configuration may hold (API Reference,
+#: "CreateEndpointConfig": ProductionVariants, 1-10 items).
+MAX_PRODUCTION_VARIANTS = 10
+#: Alarms a blue/green update may watch for rollback (API Reference, "AutoRollbackConfig":
+#: Alarms, 1-10 items). The endpoint watches two per production variant (5XX, latency).
+MAX_ROLLBACK_ALARMS = 10
+ROLLBACK_ALARMS_PER_VARIANT = 2
+
+
+@settings
+class Challenger:
+    """A challenger production variant of an A/B test: it answers ``weight`` / (the sum of
+    all weights) of the requests.
+
+    On a multi-model endpoint every variant serves the same model archives (the endpoint's
+    ``models/`` prefix, where approved versions are deployed), so a challenger tests a
+    *serving configuration*: another instance type or count, or another inference image
+    (``image_uri``, e.g. a newer framework container) over the same models. Two model
+    versions need no variant to be compared there: both are callable by ``TargetModel``. On
+    a single-model endpoint the challenger serves the champion's pinned package."""
+
+    name: str = Field(pattern=VARIANT_NAME)
+    """The variant's name (``VariantName``; callers pin it with ``TargetVariant``): 1-63
+    letters, digits or hyphens; not ``AllTraffic`` (the champion) nor ``Shadow``."""
+    weight: float = Field(ge=0)
+    """Relative traffic weight (SageMaker's ``InitialVariantWeight``, at least 0)."""
+    instance_type: InstanceType | None = None
+    """The challenger's instance type; the champion's by default."""
+    instance_count: int = Field(default=1, ge=1)
+    """Instances of the challenger, 1 by default."""
+    image_uri: str | None = None
+    """Another inference image over the same models (multi-model endpoints only); the
+    champion's by default."""
+    autoscaling: EndpointAutoScaling | None = None
+    """Autoscaling of this variant's instance count, as the champion's; none by default."""
+
+
+@settings
+class ABTest:
+    """An A/B test: the champion (the endpoint's ``AllTraffic`` variant, with the endpoint's
+    instance settings) takes ``champion_weight`` and each challenger its own ``weight``,
+    relative to the sum (a champion of 9 and one challenger of 1 split 90/10). A caller can
+    pin a variant with ``TargetVariant``.
+
+    With ``retain_weights`` (the default) these weights apply when the endpoint, or a
+    variant, is created; afterwards weights set at run time (``UpdateEndpointWeightsAndCapacities``,
+    ``tools/endpoint_weights.py``) survive stack updates, so a shift or a promotion is not
+    undone by the next deploy. ``retain_weights: false`` makes every deploy apply the weights
+    written here (a promotion is then a config change)."""
+
+    challengers: tuple[Challenger, ...] = Field(min_length=1)
+    """The challenger variants, at least one."""
+    champion_weight: float = Field(default=1.0, ge=0)
+    """The champion's relative weight, 1 by default."""
+    retain_weights: bool = True
+    """Keep the weights set at run time across stack updates; true by default."""
+
+    def variant_names(self) -> list[str]:
+        """The production variants' names, the champion's first."""
+        return [VARIANT, *(c.name for c in self.challengers)]
+
+
+def ab_test_problems(
+    ab_test: ABTest | None,
+    *,
+    instance_type: str,
+    shadow: ShadowVariant | None = None,
+    multi_model: bool = True,
+) -> list[Problem]:
+    """What SageMaker would refuse in ``ab_test`` on an endpoint whose champion runs
+    ``instance_type``, beside ``shadow`` (a multi-model endpoint unless ``multi_model`` is
+    false): ``(field, value, expected)`` per problem, the fields relative to the endpoint's
+    settings. Each challenger's autoscaling is checked as the champion's
+    (:func:`autoscaling_problems`); the rollout against every variant's fleet is
+    :func:`rollout_problems` with :func:`smallest_fleet` given the A/B test."""
+    if ab_test is None:
+        return []
+    problems: list[Problem] = []
+    if shadow is not None:
+        # API Reference, "CreateEndpointConfig": ShadowProductionVariants, "If you use this
+        # field, you can only specify one variant for ProductionVariants and one variant for
+        # ShadowProductionVariants"; Developer Guide, "Create a shadow test": "For an
+        # endpoint with a shadow variant, there can be a maximum of one production variant."
+        problems.append(
+            (
+                "ab_test",
+                [c.name for c in ab_test.challengers],
+                "expected no A/B test beside a shadow variant: an endpoint with a shadow "
+                "variant has exactly one production variant; remove `shadow` or `ab_test`",
+            )
+        )
+    variants = len(ab_test.challengers) + 1
+    most = min(MAX_PRODUCTION_VARIANTS, MAX_ROLLBACK_ALARMS // ROLLBACK_ALARMS_PER_VARIANT)
+    if variants > most:
+        problems.append(
+            (
+                "ab_test.challengers",
+                len(ab_test.challengers),
+                f"expected at most {most - 1} challengers: blue/green updates roll back on "
+                f"{ROLLBACK_ALARMS_PER_VARIANT} alarms of each variant and SageMaker watches "
+                f"at most {MAX_ROLLBACK_ALARMS} (API Reference, AutoRollbackConfig)",
+            )
+        )
+    # Names equal but for case are refused too: a dashboard reader could not tell them apart.
+    seen = {VARIANT.lower(), SHADOW_VARIANT.lower()}
+    for i, c in enumerate(ab_test.challengers):
+        at = f"ab_test.challengers.{i}"
+        if resolved(c.name):
+            if c.name.lower() in seen:
+                problems.append(
+                    (
+                        f"{at}.name",
+                        c.name,
+                        f"expected a name unique among the variants, and neither {VARIANT!r} "
+                        f"(the champion) nor {SHADOW_VARIANT!r}",
+                    )
+                )
+            seen.add(c.name.lower())
+        if c.image_uri is not None and not multi_model:
+            problems.append(
+                (
+                    f"{at}.image_uri",
+                    c.image_uri,
+                    "expected no image on a model-package endpoint (the package names its image)",
+                )
+            )
+        problems += [
+            (f"{at}.{f}", v, x)
+            for f, v, x in autoscaling_problems(
+                c.instance_type or instance_type, c.instance_count, c.autoscaling
+            )
+        ]
+    weights = [ab_test.champion_weight, *(c.weight for c in ab_test.challengers)]
+    if resolved(*weights) and sum(weights) <= 0:
+        # API Reference, "ProductionVariant": InitialVariantWeight, a variant's share is its
+        # weight over the sum of all; with every weight 0 no variant is meant to serve.
+        problems.append(
+            (
+                "ab_test.champion_weight",
+                ab_test.champion_weight,
+                "expected the weights to sum above 0 (all variants at weight 0 serve nothing)",
+            )
+        )
+    return problems
