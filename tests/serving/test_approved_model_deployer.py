@@ -114,7 +114,10 @@ def test_a_single_model_endpoint_is_refused():
             stack, "Deployer", endpoint=endpoint, model_package_groups=["spend"], logs_key=key
         )
 
-    with pytest.raises(PropsError, match="Stack/Endpoint' is not a multi-model endpoint"):
+    with pytest.raises(
+        PropsError,
+        match="Stack/Endpoint' is neither a multi-model nor an inference-component endpoint",
+    ):
         synth_construct(build, nag=False)
 
 
@@ -164,3 +167,175 @@ def test_function_metrics_take_metric_options(made):
     assert depth.metric_name == "ApproximateNumberOfMessagesVisible"
     assert depth.statistic == "Maximum"
     assert deployer.metric_invocations(statistic="Average").statistic == "Average"
+
+
+# -- both modes: rejection --------------------------------------------------------------------
+def test_the_rule_passes_approved_and_rejected_versions(made):
+    # A rejected version is taken out of service by the handler.
+    template, _, _, _ = made
+    (rule,) = template.find_resources("AWS::Events::Rule").values()
+    detail = rule["Properties"]["EventPattern"]["detail"]
+    assert detail["ModelApprovalStatus"] == ["Approved", "Rejected"]
+    assert detail["ModelPackageGroupName"] == ["mlops-dev-spend"]
+
+
+def test_multi_model_hosting_retires_archives_under_the_endpoint(made):
+    template, endpoint, _, _ = made
+    variables = _function(template)["Environment"]["Variables"]
+    assert variables["HOSTING"] == "multi-model"
+    assert variables["RETIRED_PREFIX"] == f"{endpoint.prefix}retired/"
+    assert "COMPONENTS" not in variables
+    text = json.dumps(template.find_resources("AWS::IAM::ManagedPolicy"))
+    assert f"/{endpoint.prefix}retired/*" in text
+
+
+# -- inference components ---------------------------------------------------------------------
+IC_GROUPS = ("mlops-dev-spend", "mlops-dev-churn")
+
+
+def _build_components(stack, *, scale_to_zero: bool = True, groups=IC_GROUPS):
+    from mlops_constructs.serving import (
+        ComponentSettings,
+        InferenceComponentEndpoint,
+        InstanceScaling,
+    )
+
+    key, base = endpoint_base(stack)
+    copies = 0 if scale_to_zero else 1
+    endpoint = InferenceComponentEndpoint(
+        stack,
+        "Endpoint",
+        **base,
+        components={g: ComponentSettings(min_copies=copies) for g in IC_GROUPS},
+        scaling=InstanceScaling(min_instances=copies, scale_to_zero=scale_to_zero),
+    )
+    deployer = ApprovedModelDeployer(
+        stack, "Deployer", endpoint=endpoint, model_package_groups=groups, logs_key=key
+    )
+    return endpoint, deployer
+
+
+@pytest.fixture(scope="module")
+def components_made():
+    # cdk-nag runs on this synthesis: an unacknowledged finding fails it.
+    template, (endpoint, deployer), stack = synth_construct(_build_components)
+    return template, endpoint, deployer, stack
+
+
+def _render(value: Any) -> str:
+    """A resolved string with its references written ``<Ref:LogicalId>`` and attributes
+    ``<Att:LogicalId.Name>``."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        delimiter, parts = value["Fn::Join"]
+        return delimiter.join(_render(p) for p in parts)
+    if "Ref" in value:
+        return f"<Ref:{value['Ref']}>"
+    if "Fn::GetAtt" in value:
+        return "<Att:{}.{}>".format(*value["Fn::GetAtt"])
+    raise AssertionError(value)
+
+
+def _statements(template, prefix: str = "Deployer") -> dict[str, dict[str, Any]]:
+    return {
+        s.get("Sid", str(i)): s
+        for logical_id, p in template.find_resources("AWS::IAM::Policy").items()
+        if logical_id.startswith(prefix)
+        for i, s in enumerate(p["Properties"]["PolicyDocument"]["Statement"])
+    }
+
+
+def test_component_hosting_settings_follow_the_contract(components_made):
+    template, endpoint, _, stack = components_made
+    variables = _function(template)["Environment"]["Variables"]
+    assert variables["HOSTING"] == "inference-components"
+    assert variables["ENDPOINT_NAME"] == endpoint.endpoint_name
+    assert variables["VARIANT_NAME"] == "AllTraffic"
+    role_id = stack.get_logical_id(endpoint.role.node.default_child)
+    assert variables["EXECUTION_ROLE_ARN"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert variables["RETIRED_PREFIX"] == f"{endpoint.prefix}retired/"
+    vpc = json.loads(_render(variables["VPC_CONFIG"]))
+    assert set(vpc) == {"Subnets", "SecurityGroupIds"}
+    assert len(vpc["Subnets"]) == 2 and len(vpc["SecurityGroupIds"]) == 1
+    components = json.loads(_render(variables["COMPONENTS"]))
+    assert set(components) == set(IC_GROUPS)
+    for group, c in components.items():
+        assert c["name"] == endpoint.component_names[group]
+        assert c["scale_to_zero"] is True
+        alarms = [
+            stack.get_logical_id(a.node.default_child) for a in endpoint.rollback_alarms(group)
+        ]
+        assert c["rollback_alarms"] == [f"<Ref:{a}>" for a in alarms]
+
+
+def test_component_hosting_may_do_exactly_what_the_handler_does(components_made):
+    template, endpoint, _, _ = components_made
+    statements = _statements(template)
+    names = [endpoint.component_names[g] for g in IC_GROUPS]
+    models = [_render(r) for r in statements["ComponentModels"]["Resource"]]
+    assert sorted(statements["ComponentModels"]["Action"]) == [
+        "sagemaker:CreateModel",
+        "sagemaker:DescribeModel",
+    ]
+    assert [m.rsplit(":model/", 1)[1] for m in models] == [f"{n}-v*" for n in names]
+    components = [_render(r) for r in statements["Components"]["Resource"]]
+    assert [c.rsplit("/", 1)[1] for c in components if ":inference-component/" in c] == names
+    assert any(c.endswith(f":endpoint/{endpoint.endpoint_name.lower()}") for c in components)
+    passes = statements["PassExecutionRole"]
+    assert passes["Action"] == "iam:PassRole"
+    assert passes["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    linked = statements["ScalingServiceLinkedRole"]
+    assert linked["Action"] == "iam:CreateServiceLinkedRole"
+    assert linked["Condition"] == {
+        "StringLike": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}
+    }
+    assert _render(linked["Resource"]).endswith(
+        ":role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+    )
+    alarms = [_render(r) for r in statements["WakeUpAlarms"]["Resource"]]
+    assert [a.rsplit(":alarm:", 1)[1] for a in alarms] == [f"{n}-no-capacity" for n in names]
+    wildcard = statements["NoResourceScope"]
+    assert wildcard["Resource"] == "*"
+    assert not any(
+        a.startswith("sagemaker:") and a != "sagemaker:ListModelPackages"
+        for a in wildcard["Action"]
+    )
+
+
+def test_component_hosting_writes_no_served_archive(components_made):
+    # Models come from the packages: nothing is copied into, or deleted from, the models
+    # prefix (the multi-model test above is the negative control: there it is granted).
+    template, endpoint, _, _ = components_made
+    text = json.dumps(template.find_resources("AWS::IAM::ManagedPolicy"))
+    assert f"/{endpoint.prefix}models/" not in text
+    assert f"/{endpoint.prefix}deployments/*" in text
+
+
+def test_without_scale_to_zero_no_wake_up_alarm_may_be_written():
+    template, _, _ = synth_construct(lambda s: _build_components(s, scale_to_zero=False), nag=False)
+    statements = _statements(template)
+    assert "WakeUpAlarms" not in statements
+    assert "Components" in statements  # the rest is unchanged
+    components = json.loads(_render(_function(template)["Environment"]["Variables"]["COMPONENTS"]))
+    assert {c["scale_to_zero"] for c in components.values()} == {False}
+
+
+def test_a_group_the_endpoint_has_no_component_for_is_refused():
+    from mlops_constructs import PropsError
+
+    with pytest.raises(PropsError, match="mlops-dev-other"):
+        synth_construct(
+            lambda s: _build_components(s, groups=("mlops-dev-spend", "mlops-dev-other")),
+            nag=False,
+        )
+
+
+def test_component_hosting_lints_clean(components_made):
+    from tests.helpers import lint_problems
+
+    template, _, _, _ = components_made
+    assert lint_problems(template) == []
