@@ -33,6 +33,7 @@ REGION = "eu-west-1"
 BUCKET = "mlops-dev-artifacts"
 MODEL_PREFIX = "endpoints/spend/models/"
 RECORD_PREFIX = "endpoints/spend/deployments/"
+RETIRED_PREFIX = "endpoints/spend/retired/"
 GROUP = "spend-forecast"
 OTHER_GROUP = "churn-classifier"
 IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -83,6 +84,7 @@ def aws(monkeypatch, boto3_session) -> Iterator[dict[str, Any]]:
         monkeypatch.setenv("MODEL_BUCKET", BUCKET)
         monkeypatch.setenv("MODEL_PREFIX", MODEL_PREFIX)
         monkeypatch.setenv("RECORD_PREFIX", RECORD_PREFIX)
+        monkeypatch.setenv("RETIRED_PREFIX", RETIRED_PREFIX)
         monkeypatch.setenv("MODEL_PACKAGE_GROUPS", f"{GROUP},other-group")
         monkeypatch.setenv("MODEL_KEY_ARN", model_key)
         monkeypatch.setenv("LOG_LEVEL", "INFO")
@@ -246,6 +248,7 @@ def test_an_approved_package_is_copied_under_its_versioned_name(aws, handler_s3,
     record = json.loads(stored["Body"].read())
     assert record.pop("deployedAt")
     assert record == {
+        "status": "deployed",
         "modelPackageArn": package["arn"],
         "modelPackageGroupName": GROUP,
         "modelPackageVersion": 1,
@@ -420,7 +423,8 @@ def _with_model_data_url(url: str) -> Callable[[dict[str, Any]], dict[str, Any]]
     ("make_event", "reason"),
     [
         (_with_detail(ModelApprovalStatus="PendingManualApproval"), "not 'Approved'"),
-        (_with_detail(ModelApprovalStatus="Rejected"), "not 'Approved'"),
+        (_with_detail(ModelApprovalStatus="Rejected"), "now 'Approved' in the registry"),
+        (_with_detail(ModelApprovalStatus="PendingManualApproval"), "or 'Rejected'"),
         (lambda e: {**e, "detail-type": "SageMaker Model State Change"}, "not a model package"),
         (lambda e: {**e, "source": "aws.events"}, "not a model package"),
         (lambda e: ["not", "an", "object"], "list, not an object"),
@@ -442,7 +446,8 @@ def _with_model_data_url(url: str) -> Callable[[dict[str, Any]], dict[str, Any]]
     ],
     ids=[
         "pending-in-event",
-        "rejected-in-event",
+        "rejected-in-event-approved-in-registry",
+        "pending-is-neither",
         "other-detail-type",
         "other-source",
         "list",
@@ -1126,12 +1131,18 @@ def test_missing_keys_are_told_apart_without_permission_to_list_the_bucket(aws, 
     [
         ("MODEL_PREFIX", "endpoints/spend/models"),
         ("RECORD_PREFIX", MODEL_PREFIX + "records/"),
+        ("RETIRED_PREFIX", MODEL_PREFIX + "retired/"),
+        ("RETIRED_PREFIX", "endpoints/spend/retired"),
+        ("HOSTING", "single-model"),
         ("LOCK_SECONDS", "0"),
         ("LOCK_SECONDS", "a quarter of an hour"),
     ],
     ids=[
         "prefix-without-slash",
         "records-inside-model-prefix",
+        "retired-inside-model-prefix",
+        "retired-without-slash",
+        "unknown-hosting",
         "lock-without-lifetime",
         "lock-lifetime-not-a-number",
     ],
@@ -1142,3 +1153,172 @@ def test_a_misconfigured_function_raises(aws, monkeypatch, name, value):
     with pytest.raises(ValueError, match=name):
         index.handler(approval_event(package), CONTEXT)
     assert keys_under(aws, "endpoints/") == []
+
+
+# -- rejected versions (multi-model) -------------------------------------------------------
+
+REJECTED_EVENT = json.loads(
+    (EVENTS / "sagemaker_model_package_state_change_rejected.json").read_text()
+)
+
+
+def retired_key(package: dict[str, Any]) -> str:
+    return f"{RETIRED_PREFIX}{package['group']}/v{package['version']}.tar.gz"
+
+
+def rejection_event(package: dict[str, Any]) -> dict[str, Any]:
+    """The published Rejected sample, naming ``package``, which the registry now rejects."""
+    event = copy.deepcopy(REJECTED_EVENT)
+    event["resources"] = [package["arn"]]
+    event["detail"].update(
+        {
+            "ModelPackageGroupName": package["group"],
+            "ModelPackageVersion": package["version"],
+            "ModelPackageArn": package["arn"],
+        }
+    )
+    event["detail"]["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] = package["url"]
+    return event
+
+
+def reject(aws, package: dict[str, Any]) -> None:
+    aws["sagemaker"].update_model_package(
+        ModelPackageArn=package["arn"], ModelApprovalStatus="Rejected"
+    )
+
+
+@pytest.fixture
+def two_deployed(aws) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Versions 1 and 2 deployed, then version 2 rejected in the registry."""
+    first = register(aws)
+    second = register(aws, body=ARCHIVE + b"v2")
+    for package in (first, second):
+        assert index.handler(approval_event(package), CONTEXT)["status"] == "deployed"
+    reject(aws, second)
+    return first, second
+
+
+def test_the_rejected_sample_is_a_model_package_state_change():
+    assert REJECTED_EVENT["detail-type"] == EVENT["detail-type"]
+    assert REJECTED_EVENT["source"] == EVENT["source"]
+    assert REJECTED_EVENT["detail"]["ModelApprovalStatus"] == "Rejected"
+    assert set(REJECTED_EVENT["detail"]) == set(EVENT["detail"])
+    change = index.parse_event(REJECTED_EVENT)
+    assert (change.status, change.group, change.version) == ("Rejected", "spend-forecast", 3)
+
+
+def test_a_rejected_version_is_retired_and_the_previous_one_still_serves(
+    aws, handler_s3, two_deployed
+):
+    first, second = two_deployed
+    served = aws["s3"].head_object(Bucket=BUCKET, Key=target_key(second))
+    first_before = aws["s3"].head_object(Bucket=BUCKET, Key=target_key(first))
+
+    result = index.handler(rejection_event(second), CONTEXT)
+
+    assert result["status"] == "retired"
+    # Not loadable any more: no version and no delete marker left at the served name.
+    assert keys_under(aws, target_key(second)) == []
+    retired = aws["s3"].get_object(Bucket=BUCKET, Key=retired_key(second))
+    assert retired["Body"].read() == second["body"]
+    assert retired["Metadata"] == served["Metadata"]
+    assert retired["SSEKMSKeyId"] == aws["model_key"]
+    # The previous approved version is untouched.
+    first_after = aws["s3"].head_object(Bucket=BUCKET, Key=target_key(first))
+    assert first_after["VersionId"] == first_before["VersionId"]
+    record = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=record_key(second))["Body"].read())
+    assert record["status"] == "retired"
+    assert record["retiredKey"] == retired_key(second)
+    assert record["eventId"] == REJECTED_EVENT["id"]
+    assert [h["status"] for h in record["history"]] == ["deployed"]
+    assert record["history"][0]["eventId"] == EVENT["id"]
+    assert record["previousApproved"] == {
+        "modelPackageVersion": 1,
+        "modelPackageArn": first["arn"],
+        "targetModel": f"{GROUP}/v1.tar.gz",
+        "deployed": True,
+    }
+
+
+def test_a_second_rejection_changes_nothing(aws, handler_s3, two_deployed):
+    _, second = two_deployed
+    assert index.handler(rejection_event(second), CONTEXT)["status"] == "retired"
+    before = snapshot(aws)
+    handler_s3.calls.clear()
+    assert index.handler(rejection_event(second), CONTEXT)["status"] == "already-retired"
+    assert not WRITES & set(handler_s3.calls)
+    assert snapshot(aws) == before
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (_raise_before("CopyObject"), ConnectionError),
+        (_raise_after("CopyObject"), ConnectionError),
+        ("tamper", index.CopyNotVerified),
+    ],
+    ids=["copy-fails", "copy-lost", "copy-does-not-verify"],
+)
+def test_a_failed_retirement_leaves_the_served_archive(aws, handler_s3, two_deployed, fault, error):
+    _, second = two_deployed
+    before = aws["s3"].head_object(Bucket=BUCKET, Key=target_key(second))
+    if fault == "tamper":
+
+        def misreport(deployer):
+            head = deployer.s3.head_object
+
+            def head_tampered(**kwargs):
+                found = head(**kwargs)
+                if kwargs["Key"] == retired_key(second):
+                    return {**found, "Metadata": {**found["Metadata"], "source-etag": "f" * 32}}
+                return found
+
+            deployer.s3.head_object = head_tampered
+
+        handler_s3.setup.append(misreport)
+    else:
+        handler_s3.setup.append(fault)
+    with pytest.raises(error):
+        index.handler(rejection_event(second), CONTEXT)
+    after = aws["s3"].head_object(Bucket=BUCKET, Key=target_key(second))
+    assert after["VersionId"] == before["VersionId"]
+    assert keys_under(aws, RETIRED_PREFIX) == []  # no copy, version or marker left
+    record = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=record_key(second))["Body"].read())
+    assert record["status"] == "deployed"
+    # Negative control: without the fault the same event retires it.
+    handler_s3.setup.clear()
+    assert index.handler(rejection_event(second), CONTEXT)["status"] == "retired"
+
+
+def test_a_rejection_the_registry_has_since_undone_is_ignored(aws, handler_s3, two_deployed):
+    _, second = two_deployed
+    aws["sagemaker"].update_model_package(
+        ModelPackageArn=second["arn"], ModelApprovalStatus="Approved"
+    )
+    before = snapshot(aws)
+    result = index.handler(rejection_event(second), CONTEXT)
+    assert result == {
+        "status": "ignored",
+        "reason": "the model package is now 'Approved' in the registry, not 'Rejected'",
+    }
+    assert snapshot(aws) == before
+
+
+def test_a_version_never_deployed_has_nothing_to_retire(aws, handler_s3):
+    package = register(aws, status="Rejected")
+    result = index.handler(rejection_event(package), CONTEXT)
+    assert result["status"] == "ignored" and "nothing to retire" in result["reason"]
+    assert keys_under(aws, "endpoints/") == []
+
+
+def test_a_version_approved_again_after_retirement_is_served_again(aws, two_deployed):
+    _, second = two_deployed
+    assert index.handler(rejection_event(second), CONTEXT)["status"] == "retired"
+    aws["sagemaker"].update_model_package(
+        ModelPackageArn=second["arn"], ModelApprovalStatus="Approved"
+    )
+    assert index.handler(approval_event(second), CONTEXT)["status"] == "deployed"
+    record = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=record_key(second))["Body"].read())
+    assert record["status"] == "deployed"
+    # One flat history, oldest first.
+    assert [h["status"] for h in record["history"]] == ["deployed", "retired"]

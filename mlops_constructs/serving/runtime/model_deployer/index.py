@@ -1,7 +1,12 @@
-"""Deploys approved model package versions to a SageMaker multi-model endpoint's S3 prefix.
+"""Deploys approved model package versions, and takes rejected ones out of service.
 
 Invoked by an EventBridge rule for ``aws.sagemaker`` / ``SageMaker Model Package State
-Change`` events. When a model package of one of ``MODEL_PACKAGE_GROUPS`` is Approved, the
+Change`` events with ``ModelApprovalStatus`` Approved or Rejected. ``HOSTING`` says how the
+endpoint serves models: ``multi-model`` (the default; the archives under an S3 prefix, below)
+or ``inference-components`` (one inference component per group, at the end). In both modes
+the registry's *current* status must still be the event's, or the event is ignored.
+
+Multi-model. When a model package of one of ``MODEL_PACKAGE_GROUPS`` is Approved, the
 package's model artifact (a single ``.tar.gz`` object) is copied to
 ``<MODEL_PREFIX><group>/v<version>.tar.gz`` in ``MODEL_BUCKET``, the prefix the multi-model
 endpoint loads models from; clients then invoke the endpoint with
@@ -62,15 +67,65 @@ or for another group are logged at WARNING and ignored. Failures are classified:
 * everything else (throttling, a lost connection, a copy that did not verify) is raised, so
   the asynchronous invocation is retried and then lands in the dead-letter queue.
 
+A Rejected version (multi-model) is retired: its served archive is copied (managed copy of
+the exact version, SSE-KMS, provenance metadata kept) to ``<RETIRED_PREFIX><group>/v<N>.tar.gz``,
+the copy is checked (size, metadata, KMS key), and only then the served object's version is
+deleted, so ``TargetModel`` v<N> can no longer be loaded. A copy that fails or does not check
+is removed and the served archive stays (the error is raised; Lambda retries). SageMaker may
+still answer from a copy it has loaded: a multi-model endpoint unloads a cached model only when
+it needs the memory or disk for another one (SageMaker Developer Guide, "Set SageMaker AI
+multi-model endpoint model caching behavior"); an endpoint update (new instances) drops it at
+once. The record gets status ``retired`` (what it said before goes to its ``history``) and
+names the newest other Approved version (``previousApproved``), whose archive is untouched and
+still served. Already retired (served name empty, retired copy and record there): a no-op,
+read-only. A version never deployed here is ignored. Retirement takes the version's lock, so it
+never races a deployment of the version; a version approved again is deployed again.
+
+Inference components (``HOSTING=inference-components``). ``COMPONENTS`` maps each group to its
+component (name, CPU cores, memory, min and max copies, invocations per copy, rollback alarms,
+scale to zero); ``ENDPOINT_NAME``, ``VARIANT_NAME``, ``EXECUTION_ROLE_ARN`` and ``VPC_CONFIG``
+say where and as whom it runs. One lock per group
+(``<RECORD_PREFIX>_locks/<group>/component.lock``) serializes its changes. For an Approved
+version N (waited for while the package is being created, as above):
+
+* the component is described; while it is Creating, Updating or Deleting it is waited for
+  (polling while the invocation may wait, else :class:`ComponentBusy` and Lambda retries);
+* a component serving a newer version is left alone (events come out of order); one that
+  failed with version N is :class:`ComponentFailed` (dead-lettered); one back on an older
+  version although the record says N was deployed was rolled back by SageMaker (an alarm
+  fired): the record says ``rolled-back`` and N is not tried again;
+* the model ``<component>-v<N>`` is created from the package (``Containers`` naming the
+  package, the execution role, the VPC, network isolation) unless it exists; an existing one
+  made from another package is a :class:`DeploymentConflict`;
+* a missing component is created (``CopyCount`` max(1, min copies)) and waited for; an
+  existing one is updated to the model with a rolling update (one copy a batch,
+  :data:`ROLLING_WAIT_SECONDS` between batches) and automatic rollback on the rollback alarms;
+  its copy count is kept;
+* the copy count is registered with Application Auto Scaling (min copies, or 0 to scale to
+  zero; max copies), with a target tracking policy on invocations per copy and, to scale to
+  zero, the documented wake-up: a step scaling policy adding a copy, run by the alarm
+  ``<component>-no-capacity`` on ``NoCapacityInvocationFailures``;
+* the record ``<RECORD_PREFIX><group>/v<N>.json`` says ``deployed`` with the component and
+  model. Each step changes only what differs, so a second delivery changes nothing
+  (``already-deployed``).
+
+For a Rejected version N: if the component serves N it is updated (the same rolling update)
+to the newest other Approved version (``rolled-back``); with none left it is deleted, with its
+scalable target (and so its policies) and wake-up alarm (``withdrawn``), because a component
+must not serve a rejected model and at zero copies the wake-up would bring it back; the next
+approval creates it again. Models and records are kept; the record of N says ``rejected``.
+
 Only the standard library, the runtime's boto3 and Powertools for AWS Lambda (its
 layer) are used.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -87,6 +142,11 @@ from handler_common.logs import json_logger
 SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker Model Package State Change"
 APPROVED = "Approved"
+REJECTED = "Rejected"
+#: ``HOSTING``: archives under a multi-model endpoint's prefix (the default), or one
+#: inference component per group on an endpoint that hosts inference components.
+MULTI_MODEL = "multi-model"
+INFERENCE_COMPONENTS = "inference-components"
 ARCHIVE_SUFFIX = ".tar.gz"
 
 # Copies of objects from this size on use multipart UploadPartCopy (CopyObject stops at
@@ -143,6 +203,8 @@ class PackageChange:
     group: str
     version: int
     arn: str
+    #: ``Approved`` (deploy) or ``Rejected`` (retire or roll back), as the event says.
+    status: str = APPROVED
 
 
 @dataclass(frozen=True)
@@ -244,8 +306,10 @@ def parse_event(event: Any) -> PackageChange:
     if not isinstance(arn, str) or not arn.startswith("arn:") or ":model-package/" not in arn:
         raise Ignored(f"ModelPackageArn {arn!r} is not a model package ARN")
     status = detail.get("ModelApprovalStatus")
-    if status != APPROVED:
-        raise Ignored(f"event's ModelApprovalStatus is {status!r}, not {APPROVED!r}")
+    if status not in (APPROVED, REJECTED):
+        raise Ignored(
+            f"event's ModelApprovalStatus is {status!r}, not {APPROVED!r} or {REJECTED!r}"
+        )
     inference = detail.get("InferenceSpecification")
     if inference is not None:
         containers = inference.get("Containers") if isinstance(inference, Mapping) else None
@@ -264,6 +328,7 @@ def parse_event(event: Any) -> PackageChange:
         group=group,
         version=version,
         arn=arn,
+        status=status,
     )
 
 
@@ -300,12 +365,19 @@ class Deployer:
         key_arn: str,
         serialize: bool = True,
         lock_seconds: float = DEFAULT_LOCK_SECONDS,
+        retired_prefix: str | None = None,
     ) -> None:
-        for name, prefix in (("MODEL_PREFIX", model_prefix), ("RECORD_PREFIX", record_prefix)):
+        prefixes = {"MODEL_PREFIX": model_prefix, "RECORD_PREFIX": record_prefix}
+        if retired_prefix is not None:
+            prefixes["RETIRED_PREFIX"] = retired_prefix
+        for name, prefix in prefixes.items():
             if not prefix.endswith("/") or prefix == "/":
                 raise ValueError(f"{name} must be a key prefix ending in '/', not {prefix!r}")
-        if record_prefix.startswith(model_prefix) or model_prefix.startswith(record_prefix):
-            raise ValueError("RECORD_PREFIX and MODEL_PREFIX must not contain one another")
+        for (name, prefix), (other, other_prefix) in itertools.combinations(prefixes.items(), 2):
+            # A retired archive inside the model prefix would still be loadable; records and
+            # locks mixed with models would be offered to the endpoint.
+            if prefix.startswith(other_prefix) or other_prefix.startswith(prefix):
+                raise ValueError(f"{name} and {other} must not contain one another")
         if not bucket or not key_arn:
             raise ValueError("MODEL_BUCKET and MODEL_KEY_ARN must be set")
         if not lock_seconds > 0:
@@ -315,6 +387,7 @@ class Deployer:
         self.bucket = bucket
         self.model_prefix = model_prefix
         self.record_prefix = record_prefix
+        self.retired_prefix = retired_prefix
         self.groups = groups
         self.key_arn = key_arn
         self.serialize = serialize
@@ -341,23 +414,13 @@ class Deployer:
         self.wait_until = _monotonic() + max(0.0, seconds - COPY_RESERVE_SECONDS)
         self.lock_expires = _now() + min(self.lock_seconds, seconds + LOCK_MARGIN_SECONDS)
 
-    def deploy(self, change: PackageChange) -> dict[str, str]:
+    def deploy(self, change: PackageChange) -> dict[str, Any]:
+        """Deploy an Approved version, or retire a Rejected one (:meth:`retire`)."""
         if change.group not in self.groups:
             raise Ignored(f"model package group {change.group!r} is not deployed by this function")
-        description: Mapping[str, Any] = self._describe(change.arn)
-        status = description.get("ModelApprovalStatus")
-        if status != APPROVED:
-            # A late or out-of-order event: the registry's current status decides.
-            raise Ignored(f"the model package is now {status!r} in the registry, not {APPROVED!r}")
-        if (
-            description.get("ModelPackageGroupName") != change.group
-            or description.get("ModelPackageVersion") != change.version
-        ):
-            raise Ignored(
-                "the registry describes the package as "
-                f"{description.get('ModelPackageGroupName')!r} version "
-                f"{description.get('ModelPackageVersion')!r}, not as the event does"
-            )
+        if change.status == REJECTED:
+            return self.retire(change)
+        description = self._registry_says(change)
         description = self._await_completion(change.arn, description)
         source = artifact_location(description)
         source_head = self._head(source.bucket, source.key)
@@ -424,7 +487,187 @@ class Deployer:
         )
         return {"status": "deployed", **result}
 
+    def retire(self, change: PackageChange) -> dict[str, Any]:
+        """Move a Rejected version's archive from the model prefix to ``RETIRED_PREFIX``.
+
+        A managed copy of the exact version served, checked (size, provenance metadata, KMS
+        key), and only then the served object is deleted, so ``TargetModel`` v<N> can no
+        longer be loaded; a copy that fails or does not check is removed and the served
+        archive stays. The record is updated (status ``retired``, its history kept) and names
+        the newest other Approved version, whose archive is untouched and still served.
+        """
+        if self.retired_prefix is None:
+            raise ValueError("RETIRED_PREFIX must be set to retire rejected versions")
+        self._registry_says(change)
+        done = self._already_retired(change)
+        if done is not None:
+            return done  # a redelivery: read-only, no lock taken
+        if not self.serialize:
+            return self._retire(change)
+        # The version's deployment lock: a retirement never races a deployment of it.
+        lock = lock_key(self.record_prefix, change.group, change.version)
+        lock_version = self._acquire(lock)
+        try:
+            return self._retire(change)
+        finally:
+            self._release(lock, lock_version)
+
+    def _retire(self, change: PackageChange) -> dict[str, Any]:
+        assert self.retired_prefix is not None
+        served = model_key(self.model_prefix, change.group, change.version)
+        retired = model_key(self.retired_prefix, change.group, change.version)
+        record = record_key(self.record_prefix, change.group, change.version)
+        result = {
+            "targetModel": target_model(change.group, change.version),
+            "key": served,
+            "retiredKey": retired,
+        }
+        served_head = self._head(self.bucket, served)
+        if served_head is None:
+            if self._head(self.bucket, retired) is None:
+                raise Ignored(
+                    f"version {change.version} of {change.group} is not deployed here: "
+                    "nothing to retire"
+                )
+            # An earlier attempt deleted the served archive but stopped before the record.
+        else:
+            provenance = _metadata(served_head)
+            size = served_head["ContentLength"]
+            existing = self._head(self.bucket, retired)
+            if existing is None:
+                self._copy(S3Location(self.bucket, served), served_head, retired, provenance)
+            # Checked before anything is deleted; one that does not check is removed (and a
+            # retry copies again), the served archive stays.
+            self._verify(retired, provenance, size)
+            self._delete(served, served_head.get("VersionId"))
+        fallback = self._newest_other_approved(change.group, change.version)
+        still_served = None
+        if fallback is not None:
+            version = fallback[0]
+            still_served = {
+                "modelPackageVersion": version,
+                "modelPackageArn": fallback[1],
+                "targetModel": target_model(change.group, version),
+                "deployed": self._head(
+                    self.bucket, model_key(self.model_prefix, change.group, version)
+                )
+                is not None,
+            }
+        self._update_record(
+            record,
+            change,
+            {
+                "status": "retired",
+                "retiredAt": _timestamp(),
+                "retiredKey": retired,
+                "retiredBy": change.event_id,
+                # Clients choose the version (TargetModel); the previous Approved one is
+                # untouched and still served.
+                "previousApproved": still_served,
+            },
+        )
+        logger.info("retired", extra={"modelPackageArn": change.arn, "record": record, **result})
+        return {"status": "retired", **result}
+
+    def _already_retired(self, change: PackageChange) -> dict[str, Any] | None:
+        assert self.retired_prefix is not None
+        served = model_key(self.model_prefix, change.group, change.version)
+        retired = model_key(self.retired_prefix, change.group, change.version)
+        if self._head(self.bucket, served) is not None or self._head(self.bucket, retired) is None:
+            return None
+        record = self._read_record(record_key(self.record_prefix, change.group, change.version))
+        if record is None or record.get("status") != "retired":
+            return None
+        result = {
+            "targetModel": target_model(change.group, change.version),
+            "key": served,
+            "retiredKey": retired,
+        }
+        logger.info("already retired", extra={"modelPackageArn": change.arn, **result})
+        return {"status": "already-retired", **result}
+
     # -- steps --------------------------------------------------------------------------
+    def _registry_says(self, change: PackageChange) -> Mapping[str, Any]:
+        """The package's description, if the registry still gives it the event's status
+        and describes it as the event does; else :class:`Ignored`."""
+        description: Mapping[str, Any] = self._describe(change.arn)
+        status = description.get("ModelApprovalStatus")
+        if status != change.status:
+            # A late or out-of-order event: the registry's current status decides.
+            raise Ignored(
+                f"the model package is now {status!r} in the registry, not {change.status!r}"
+            )
+        if (
+            description.get("ModelPackageGroupName") != change.group
+            or description.get("ModelPackageVersion") != change.version
+        ):
+            raise Ignored(
+                "the registry describes the package as "
+                f"{description.get('ModelPackageGroupName')!r} version "
+                f"{description.get('ModelPackageVersion')!r}, not as the event does"
+            )
+        return description
+
+    def _newest_other_approved(self, group: str, version: int) -> tuple[int, str] | None:
+        """The highest Approved version of ``group`` but ``version``, with its ARN."""
+        best: tuple[int, str] | None = None
+        pages = self.sagemaker.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=group, ModelApprovalStatus=APPROVED
+        )
+        for page in pages:
+            for summary in page.get("ModelPackageSummaryList", []):
+                found = summary.get("ModelPackageVersion")
+                if (
+                    isinstance(found, int)
+                    and found != version
+                    and summary.get("ModelApprovalStatus", APPROVED) == APPROVED
+                    and (best is None or found > best[0])
+                ):
+                    best = (found, str(summary["ModelPackageArn"]))
+        return best
+
+    def _read_record(self, key: str) -> dict[str, Any] | None:
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in _MISSING:
+                return None
+            raise
+        try:
+            record = json.loads(response["Body"].read())
+        except ValueError:
+            return None
+        return record if isinstance(record, dict) else None
+
+    def _update_record(self, key: str, change: PackageChange, changes: Mapping[str, Any]) -> None:
+        """Write the record with ``changes``; what it said before goes to its ``history``."""
+        record = self._read_record(key)
+        if record is None:
+            record = {
+                "modelPackageArn": change.arn,
+                "modelPackageGroupName": change.group,
+                "modelPackageVersion": change.version,
+                "history": [],
+            }
+        else:
+            history = record.pop("history", None)
+            previous = dict(record)
+            record["history"] = [*(history if isinstance(history, list) else []), previous]
+        record.update(changes)
+        record["eventId"] = change.event_id
+        record["eventTime"] = change.event_time
+        self._put_record(key, record)
+
+    def _put_record(self, key: str, record: Mapping[str, Any]) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(record, indent=2, default=str).encode(),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=self.key_arn,
+        )
+
     def _already_deployed(
         self, change: PackageChange, source: S3Location, source_head: Mapping[str, Any]
     ) -> dict[str, str] | None:
@@ -641,6 +884,7 @@ class Deployer:
         target: str,
     ) -> None:
         record = {
+            "status": "deployed",
             "modelPackageArn": change.arn,
             "modelPackageGroupName": change.group,
             "modelPackageVersion": change.version,
@@ -653,16 +897,14 @@ class Deployer:
             "targetModel": target_model(change.group, change.version),
             "eventId": change.event_id,
             "eventTime": change.event_time,
-            "deployedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "deployedAt": _timestamp(),
         }
-        self.s3.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=json.dumps(record, indent=2).encode(),
-            ContentType="application/json",
-            ServerSideEncryption="aws:kms",
-            SSEKMSKeyId=self.key_arn,
-        )
+        earlier = self._read_record(key)
+        if earlier is not None:
+            # A version approved again after it was retired: what happened before stays.
+            history = earlier.pop("history", None)
+            record["history"] = [*(history if isinstance(history, list) else []), earlier]
+        self._put_record(key, record)
 
     # -- helpers ------------------------------------------------------------------------
     def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
@@ -713,6 +955,623 @@ class Deployer:
             logger.exception("could not remove a failed copy", extra={"key": key})
 
 
+# -- inference components -----------------------------------------------------------------
+
+#: Application Auto Scaling names for a component's copy count (Application Auto Scaling
+#: API Reference, "RegisterScalableTarget": ResourceId ``inference-component/<name>``,
+#: ScalableDimension; "PredefinedMetricSpecification": the per-copy invocations metric).
+AUTOSCALING_NAMESPACE = "sagemaker"
+COPY_COUNT_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
+INVOCATIONS_PER_COPY = "SageMakerInferenceComponentInvocationsPerCopy"
+#: The target tracking policy's cooldowns, as the SageMaker Developer Guide's example ("Scale
+#: an endpoint to zero instances").
+SCALE_IN_COOLDOWN_SECONDS = 300
+SCALE_OUT_COOLDOWN_SECONDS = 300
+#: The wake-up from zero copies, as the same page documents it: a step scaling policy adding
+#: one copy, run by an alarm on ``NoCapacityInvocationFailures`` (``AWS/SageMaker``,
+#: dimension ``InferenceComponentName``), which SageMaker emits when a request finds no copy.
+WAKE_UP_COOLDOWN_SECONDS = 60
+NO_CAPACITY_METRIC = "NoCapacityInvocationFailures"
+#: A rolling update replaces one copy at a time and waits this long after each batch, while
+#: the rollback alarms are watched (API Reference, "InferenceComponentRollingUpdatePolicy":
+#: WaitIntervalInSeconds 0-3600, MaximumExecutionTimeoutInSeconds 600-28800).
+ROLLING_WAIT_SECONDS = 300
+ROLLING_TIMEOUT_SECONDS = 3600
+#: AutoRollbackConfiguration holds 1-10 alarms (CloudFormation User Guide,
+#: "AWS::SageMaker::InferenceComponent AutoRollbackConfiguration": Alarms, Maximum 10).
+MAX_ROLLBACK_ALARMS = 10
+#: Component and model names (API Reference, "CreateInferenceComponent" and "CreateModel":
+#: at most 63 characters of this pattern).
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+MAX_NAME = 63
+_COMPONENT_BUSY = ("Creating", "Updating", "Deleting")
+
+
+class ComponentBusy(RuntimeError):
+    """The component is still being created, updated or deleted; Lambda's retry looks again."""
+
+
+class ComponentFailed(NonRetryable):
+    """The component failed with the version it should serve; people must look at it."""
+
+
+@dataclass(frozen=True)
+class ComponentSettings:
+    """One group's inference component, as ``COMPONENTS`` describes it."""
+
+    name: str
+    cpu_cores: float
+    memory_mib: int
+    min_copies: int
+    max_copies: int
+    invocations_per_copy: float
+    rollback_alarms: tuple[str, ...]
+    scale_to_zero: bool
+
+    @property
+    def resource_id(self) -> str:
+        return f"inference-component/{self.name}"
+
+    @property
+    def min_capacity(self) -> int:
+        return 0 if self.scale_to_zero else self.min_copies
+
+    @property
+    def tracking_policy(self) -> str:
+        return f"{self.name}-invocations-per-copy"
+
+    @property
+    def wake_up_policy(self) -> str:
+        return f"{self.name}-wake-up"
+
+    @property
+    def wake_up_alarm(self) -> str:
+        return f"{self.name}-no-capacity"
+
+
+def component_model_name(component: str, version: int) -> str:
+    """The SageMaker model of ``version`` a component serves: ``<component>-v<version>``."""
+    return f"{component}-v{version}"
+
+
+def served_version(component: str, model_name: Any) -> int | None:
+    """The version a component's model name says it serves; None for a foreign name."""
+    if not isinstance(model_name, str):
+        return None
+    match = re.fullmatch(re.escape(component) + r"-v([1-9][0-9]*)", model_name)
+    return int(match.group(1)) if match else None
+
+
+def components_from(value: str) -> dict[str, ComponentSettings]:
+    """``COMPONENTS`` (JSON ``{group: {...}}``) as settings; ValueError naming each problem."""
+    try:
+        raw = json.loads(value)
+    except ValueError:
+        raise ValueError("COMPONENTS must be a JSON object") from None
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError("COMPONENTS must be a JSON object naming at least one group")
+    problems: list[str] = []
+    found: dict[str, ComponentSettings] = {}
+    names: set[str] = set()
+    for group, spec in raw.items():
+        at = f"COMPONENTS[{group!r}]"
+        if not isinstance(spec, dict):
+            problems.append(f"{at} must be an object")
+            continue
+        name: Any = spec.get("name")
+        if not isinstance(name, str) or len(name) > MAX_NAME or not SAGEMAKER_NAME.match(name):
+            problems.append(f"{at}.name {name!r} is not a SageMaker name (1-63 letters, digits, -)")
+        elif name in names:
+            problems.append(f"{at}.name {name!r} is used by another group")
+        names.add(str(name))
+        cpu: Any = spec.get("cpu_cores")
+        memory: Any = spec.get("memory_mib")
+        low: Any = spec.get("min_copies")
+        high: Any = spec.get("max_copies")
+        target: Any = spec.get("invocations_per_copy")
+        alarms = spec.get("rollback_alarms", [])
+        zero = spec.get("scale_to_zero", False)
+        # API Reference, "InferenceComponentComputeResourceRequirements": at least 0.25
+        # cores, at least 128 MB.
+        if not _number(cpu) or cpu < 0.25:
+            problems.append(f"{at}.cpu_cores {cpu!r} must be a number of at least 0.25")
+        if not _whole(memory) or memory < 128:
+            problems.append(f"{at}.memory_mib {memory!r} must be a whole number of at least 128")
+        if not _whole(low) or low < 0:
+            problems.append(f"{at}.min_copies {low!r} must be a whole number of at least 0")
+        if not _whole(high) or high < 1 or (_whole(low) and high < low):
+            problems.append(f"{at}.max_copies {high!r} must be at least 1 and min_copies")
+        if not _number(target) or target <= 0:
+            problems.append(f"{at}.invocations_per_copy {target!r} must be a positive number")
+        if (
+            not isinstance(alarms, list)
+            or len(alarms) > MAX_ROLLBACK_ALARMS
+            or not all(isinstance(a, str) and a for a in alarms)
+        ):
+            problems.append(
+                f"{at}.rollback_alarms must be a list of at most {MAX_ROLLBACK_ALARMS} alarm names"
+            )
+        if not isinstance(zero, bool):
+            problems.append(f"{at}.scale_to_zero {zero!r} must be true or false")
+        if not problems:
+            found[group] = ComponentSettings(
+                name=name,
+                cpu_cores=float(cpu),
+                memory_mib=int(memory),
+                min_copies=int(low),
+                max_copies=int(high),
+                invocations_per_copy=float(target),
+                rollback_alarms=tuple(alarms),
+                scale_to_zero=zero,
+            )
+    if problems:
+        raise ValueError("; ".join(problems))
+    return found
+
+
+def vpc_config_from(value: str) -> dict[str, list[str]]:
+    """``VPC_CONFIG`` (JSON ``{"Subnets": [...], "SecurityGroupIds": [...]}``)."""
+    try:
+        raw = json.loads(value)
+    except ValueError:
+        raise ValueError("VPC_CONFIG must be a JSON object") from None
+    config: dict[str, list[str]] = {}
+    for field in ("Subnets", "SecurityGroupIds"):
+        items = raw.get(field) if isinstance(raw, dict) else None
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+            raise ValueError(f"VPC_CONFIG must name {field} (a non-empty list of ids)")
+        config[field] = list(items)
+    return config
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _covers(actual: Any, wanted: Any) -> bool:
+    """Whether ``actual`` (a description) says all that ``wanted`` (a request) sets."""
+    if isinstance(wanted, Mapping):
+        return isinstance(actual, Mapping) and all(
+            _covers(actual.get(k), v) for k, v in wanted.items()
+        )
+    if isinstance(wanted, list):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(wanted)
+            and all(_covers(a, w) for a, w in zip(actual, wanted, strict=True))
+        )
+    if _number(wanted) and _number(actual):
+        return float(actual) == float(wanted)
+    return bool(actual == wanted)
+
+
+class ComponentDeployer(Deployer):
+    """Serves approved versions through one inference component per group.
+
+    It shares the registry checks, the lock and the record helpers of :class:`Deployer`;
+    nothing is copied: the SageMaker model ``<component>-v<N>`` is made from the package.
+    """
+
+    def __init__(
+        self,
+        *,
+        s3: Any,
+        sagemaker: Any,
+        autoscaling: Any,
+        cloudwatch: Any,
+        bucket: str,
+        record_prefix: str,
+        key_arn: str,
+        endpoint_name: str,
+        variant_name: str,
+        role_arn: str,
+        vpc_config: Mapping[str, list[str]],
+        components: Mapping[str, ComponentSettings],
+        serialize: bool = True,
+        lock_seconds: float = DEFAULT_LOCK_SECONDS,
+    ) -> None:
+        if not record_prefix.endswith("/") or record_prefix == "/":
+            raise ValueError(
+                f"RECORD_PREFIX must be a key prefix ending in '/', not {record_prefix!r}"
+            )
+        if not bucket or not key_arn:
+            raise ValueError("MODEL_BUCKET and MODEL_KEY_ARN must be set")
+        if not endpoint_name or not variant_name or not role_arn:
+            raise ValueError("ENDPOINT_NAME, VARIANT_NAME and EXECUTION_ROLE_ARN must be set")
+        if not lock_seconds > 0:
+            raise ValueError(f"LOCK_SECONDS must be a positive number, not {lock_seconds!r}")
+        self.s3 = s3
+        self.sagemaker = sagemaker
+        self.autoscaling = autoscaling
+        self.cloudwatch = cloudwatch
+        self.bucket = bucket
+        self.model_prefix = ""
+        self.record_prefix = record_prefix
+        self.retired_prefix = None
+        self.groups = frozenset(components)
+        self.key_arn = key_arn
+        self.endpoint_name = endpoint_name
+        self.variant_name = variant_name
+        self.role_arn = role_arn
+        self.vpc_config = dict(vpc_config)
+        self.components = dict(components)
+        self.serialize = serialize
+        self.lock_seconds = lock_seconds
+        self.wait_until = -math.inf
+        self.lock_expires = None
+        #: Whether this invocation changed anything (a redelivery changes nothing).
+        self.changed = False
+
+    def deploy(self, change: PackageChange) -> dict[str, Any]:
+        settings = self.components.get(change.group)
+        if settings is None:
+            raise Ignored(f"model package group {change.group!r} is not deployed by this function")
+        description = self._registry_says(change)
+        if change.status == APPROVED:
+            self._await_completion(change.arn, description)
+        self.changed = False
+        if not self.serialize:
+            return self._converge(change, settings)
+        # One lock per component: versions of a group must not update it at the same time.
+        lock = f"{self.record_prefix}{LOCK_DIRECTORY}{change.group}/component.lock"
+        lock_version = self._acquire(lock)
+        try:
+            return self._converge(change, settings)
+        finally:
+            self._release(lock, lock_version)
+
+    def _converge(self, change: PackageChange, settings: ComponentSettings) -> dict[str, Any]:
+        if change.status == APPROVED:
+            return self._approve(change, settings)
+        return self._reject(change, settings)
+
+    def _approve(self, change: PackageChange, settings: ComponentSettings) -> dict[str, Any]:
+        record_at = record_key(self.record_prefix, change.group, change.version)
+        component = self._component(settings.name)
+        serving = None
+        if component is not None:
+            serving = served_version(
+                settings.name, (component.get("Specification") or {}).get("ModelName")
+            )
+            if serving is not None and serving > change.version:
+                # Events come out of order: an older approval never replaces a newer one.
+                raise Ignored(
+                    f"component {settings.name} serves version {serving}, newer than "
+                    f"{change.version}"
+                )
+            if serving == change.version and component.get("InferenceComponentStatus") == "Failed":
+                raise ComponentFailed(
+                    f"component {settings.name} failed with version {change.version}: "
+                    f"{component.get('FailureReason')}"
+                )
+            record = self._read_record(record_at)
+            if (
+                serving != change.version
+                and record is not None
+                and record.get("status") == "deployed"
+                and record.get("component") == settings.name
+            ):
+                # The update to this version was made, and the component is back on an older
+                # one: SageMaker rolled it back (an alarm fired). Not tried again.
+                self._update_record(
+                    record_at, change, {"status": "rolled-back", "servedVersion": serving}
+                )
+                logger.warning(
+                    "the component was rolled back from this version",
+                    extra={"component": settings.name, "modelPackageArn": change.arn},
+                )
+                return {"status": "rolled-back", "component": settings.name}
+        model = self._ensure_model(settings.name, change.version, change.arn)
+        if component is None:
+            self._create_component(settings, model)
+        elif serving != change.version:
+            self._update_component(settings, model)
+        self._ensure_autoscaling(settings)
+        record = self._read_record(record_at)
+        if record is None or record.get("status") != "deployed" or record.get("model") != model:
+            self._update_record(
+                record_at,
+                change,
+                {
+                    "status": "deployed",
+                    "hosting": INFERENCE_COMPONENTS,
+                    "endpointName": self.endpoint_name,
+                    "component": settings.name,
+                    "model": model,
+                    "deployedAt": _timestamp(),
+                },
+            )
+            self.changed = True
+        result = {
+            "status": "deployed" if self.changed else "already-deployed",
+            "component": settings.name,
+            "model": model,
+        }
+        logger.info(result["status"], extra={"modelPackageArn": change.arn, **result})
+        return result
+
+    def _reject(self, change: PackageChange, settings: ComponentSettings) -> dict[str, Any]:
+        record_at = record_key(self.record_prefix, change.group, change.version)
+        component = self._component(settings.name)
+        result: dict[str, Any] = {"component": settings.name}
+        serving = None
+        if component is not None:
+            serving = served_version(
+                settings.name, (component.get("Specification") or {}).get("ModelName")
+            )
+        fallback = None
+        withdrawn = False
+        if serving == change.version:
+            fallback = self._newest_other_approved(change.group, change.version)
+            if fallback is not None:
+                model = self._ensure_model(settings.name, fallback[0], fallback[1])
+                self._update_component(settings, model)
+                result["model"] = model
+            else:
+                # No Approved version is left: a component must not serve a rejected model,
+                # and at 0 copies the wake-up alarm would bring it back. It goes, with its
+                # autoscaling and alarm (its models and records stay); the next approval
+                # creates it again.
+                self._withdraw(settings)
+                withdrawn = True
+        record = self._read_record(record_at)
+        if record is not None and record.get("status") != "rejected":
+            self._update_record(
+                record_at,
+                change,
+                {
+                    "status": "rejected",
+                    "rejectedAt": _timestamp(),
+                    "servedInstead": fallback[0] if fallback else None,
+                    "componentDeleted": withdrawn,
+                },
+            )
+            self.changed = True
+        status = "rolled-back" if fallback else "withdrawn" if withdrawn else "rejected"
+        if not self.changed:
+            status = "already-rejected"
+        logger.info(status, extra={"modelPackageArn": change.arn, **result})
+        return {"status": status, **result}
+
+    # -- SageMaker ----------------------------------------------------------------------
+    def _component(self, name: str) -> dict[str, Any] | None:
+        """The component's description once it is not changing, or None when it is gone.
+
+        A component being created, updated or deleted is waited for, polling, while the
+        invocation may wait; after that :class:`ComponentBusy` is raised, so Lambda retries.
+        """
+        while True:
+            try:
+                component = dict(
+                    self.sagemaker.describe_inference_component(InferenceComponentName=name)
+                )
+            except ClientError as error:
+                if _not_found(error):
+                    return None
+                raise
+            status = component.get("InferenceComponentStatus")
+            if status not in _COMPONENT_BUSY:
+                return component
+            if _monotonic() + POLL_SECONDS > self.wait_until:
+                raise ComponentBusy(f"inference component {name} is {status}")
+            _sleep(POLL_SECONDS)
+
+    def _ensure_model(self, component: str, version: int, arn: str) -> str:
+        name = component_model_name(component, version)
+        if len(name) > MAX_NAME:
+            raise NonRetryable(
+                f"model name {name!r} is longer than {MAX_NAME} characters: shorten the "
+                "component's name"
+            )
+        existing = self._model(name)
+        if existing is None:
+            try:
+                self.sagemaker.create_model(
+                    ModelName=name,
+                    Containers=[{"ModelPackageName": arn}],
+                    ExecutionRoleArn=self.role_arn,
+                    VpcConfig=self.vpc_config,
+                    EnableNetworkIsolation=True,
+                )
+                self.changed = True
+                return name
+            except ClientError as error:
+                if "already exist" not in str(error).lower():
+                    raise
+                existing = self._model(name)  # made meanwhile: check it as any other
+        containers = (existing or {}).get("Containers") or [
+            (existing or {}).get("PrimaryContainer") or {}
+        ]
+        if containers[0].get("ModelPackageName") != arn:
+            raise DeploymentConflict(
+                f"model {name} exists but is not made from {arn}; a model is never replaced"
+            )
+        return name
+
+    def _model(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.sagemaker.describe_model(ModelName=name))
+        except ClientError as error:
+            if _not_found(error):
+                return None
+            raise
+
+    def _specification(self, settings: ComponentSettings, model: str) -> dict[str, Any]:
+        return {
+            "ModelName": model,
+            "ComputeResourceRequirements": {
+                "NumberOfCpuCoresRequired": settings.cpu_cores,
+                "MinMemoryRequiredInMb": settings.memory_mib,
+            },
+        }
+
+    def _create_component(self, settings: ComponentSettings, model: str) -> None:
+        self.sagemaker.create_inference_component(
+            InferenceComponentName=settings.name,
+            EndpointName=self.endpoint_name,
+            VariantName=self.variant_name,
+            Specification=self._specification(settings, model),
+            # A newly approved model serves at once, even where autoscaling may take the
+            # component to zero later.
+            RuntimeConfig={"CopyCount": max(1, settings.min_copies)},
+        )
+        self.changed = True
+        # Its scalable target is registered once it is in service (or by Lambda's retry).
+        self._component(settings.name)
+
+    def _update_component(self, settings: ComponentSettings, model: str) -> None:
+        deployment: dict[str, Any] = {
+            "RollingUpdatePolicy": {
+                "MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
+                "WaitIntervalInSeconds": ROLLING_WAIT_SECONDS,
+                "MaximumExecutionTimeoutInSeconds": ROLLING_TIMEOUT_SECONDS,
+            }
+        }
+        if settings.rollback_alarms:
+            deployment["AutoRollbackConfiguration"] = {
+                "Alarms": [{"AlarmName": name} for name in settings.rollback_alarms]
+            }
+        # No RuntimeConfig: the copy count autoscaling has set is kept.
+        self.sagemaker.update_inference_component(
+            InferenceComponentName=settings.name,
+            Specification=self._specification(settings, model),
+            DeploymentConfig=deployment,
+        )
+        self.changed = True
+
+    def _withdraw(self, settings: ComponentSettings) -> None:
+        try:
+            self.autoscaling.deregister_scalable_target(
+                ServiceNamespace=AUTOSCALING_NAMESPACE,
+                ResourceId=settings.resource_id,
+                ScalableDimension=COPY_COUNT_DIMENSION,
+            )
+        except ClientError as error:
+            if _code(error) != "ObjectNotFoundException":
+                raise
+        # Deleting the scalable target deletes its policies; the alarm is separate.
+        self.cloudwatch.delete_alarms(AlarmNames=[settings.wake_up_alarm])
+        self.sagemaker.delete_inference_component(InferenceComponentName=settings.name)
+        self.changed = True
+
+    # -- autoscaling --------------------------------------------------------------------
+    def _ensure_autoscaling(self, settings: ComponentSettings) -> None:
+        """Register the copy count with Application Auto Scaling, its target tracking policy
+        and, to scale to zero, the wake-up; each only where it differs from what is there."""
+        target = {
+            "ServiceNamespace": AUTOSCALING_NAMESPACE,
+            "ResourceId": settings.resource_id,
+            "ScalableDimension": COPY_COUNT_DIMENSION,
+        }
+        found = self.autoscaling.describe_scalable_targets(
+            ServiceNamespace=AUTOSCALING_NAMESPACE,
+            ResourceIds=[settings.resource_id],
+            ScalableDimension=COPY_COUNT_DIMENSION,
+        ).get("ScalableTargets", [])
+        bounds = {"MinCapacity": settings.min_capacity, "MaxCapacity": settings.max_copies}
+        if not found or not _covers(found[0], bounds):
+            self.autoscaling.register_scalable_target(**target, **bounds)
+            self.changed = True
+        policies = {
+            p["PolicyName"]: p
+            for p in self.autoscaling.describe_scaling_policies(
+                **target, PolicyNames=[settings.tracking_policy, settings.wake_up_policy]
+            ).get("ScalingPolicies", [])
+        }
+        tracking = {
+            "TargetValue": settings.invocations_per_copy,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": INVOCATIONS_PER_COPY},
+            "ScaleInCooldown": SCALE_IN_COOLDOWN_SECONDS,
+            "ScaleOutCooldown": SCALE_OUT_COOLDOWN_SECONDS,
+        }
+        self._ensure_policy(
+            policies.get(settings.tracking_policy),
+            target,
+            settings.tracking_policy,
+            "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration",
+            tracking,
+        )
+        if not settings.scale_to_zero:
+            return
+        step = {
+            "AdjustmentType": "ChangeInCapacity",
+            "MetricAggregationType": "Maximum",
+            "Cooldown": WAKE_UP_COOLDOWN_SECONDS,
+            "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+        }
+        policy_arn = self._ensure_policy(
+            policies.get(settings.wake_up_policy),
+            target,
+            settings.wake_up_policy,
+            "StepScaling",
+            "StepScalingPolicyConfiguration",
+            step,
+        )
+        self._ensure_wake_up_alarm(settings, policy_arn)
+
+    def _ensure_policy(
+        self,
+        existing: Mapping[str, Any] | None,
+        target: Mapping[str, str],
+        name: str,
+        kind: str,
+        field: str,
+        configuration: Mapping[str, Any],
+    ) -> str:
+        if (
+            existing is not None
+            and existing.get("PolicyType") == kind
+            and _covers(existing.get(field), configuration)
+        ):
+            return str(existing["PolicyARN"])
+        response = self.autoscaling.put_scaling_policy(
+            PolicyName=name, PolicyType=kind, **target, **{field: dict(configuration)}
+        )
+        self.changed = True
+        return str(response["PolicyARN"])
+
+    def _ensure_wake_up_alarm(self, settings: ComponentSettings, policy_arn: str) -> None:
+        alarm = {
+            "AlarmName": settings.wake_up_alarm,
+            "AlarmDescription": (
+                f"A request found no copy of inference component {settings.name}: add one"
+            ),
+            "AlarmActions": [policy_arn],
+            "Namespace": "AWS/SageMaker",
+            "MetricName": NO_CAPACITY_METRIC,
+            "Dimensions": [{"Name": "InferenceComponentName", "Value": settings.name}],
+            "Statistic": "Sum",
+            "Period": 60,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+            "Threshold": 1,
+            # The guide's example alarms above 1; at or above 1, the first request that
+            # finds no copy wakes the component.
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            # No requests, no data: not a reason to add a copy.
+            "TreatMissingData": "notBreaching",
+        }
+        found = self.cloudwatch.describe_alarms(AlarmNames=[settings.wake_up_alarm]).get(
+            "MetricAlarms", []
+        )
+        if found and _covers(found[0], alarm):
+            return
+        self.cloudwatch.put_metric_alarm(**alarm)
+        self.changed = True
+
+
+def _not_found(error: ClientError) -> bool:
+    message = str(error.response.get("Error", {}).get("Message", "")).lower()
+    return _code(error) in ("ValidationException", "ResourceNotFound") and (
+        "could not find" in message or "not found" in message or "does not exist" in message
+    )
+
+
 def _provenance(
     change: PackageChange, source: S3Location, source_head: Mapping[str, Any]
 ) -> dict[str, str]:
@@ -757,6 +1616,10 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def _timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def _monotonic() -> float:
     """``time.monotonic``; tests replace it."""
     return time.monotonic()
@@ -791,26 +1654,52 @@ def lock_seconds_from(value: str | None) -> float:
 
 
 def deployer_from_environment() -> Deployer:
-    return Deployer(
-        s3=boto3.client("s3"),
-        sagemaker=boto3.client("sagemaker"),
-        bucket=os.environ["MODEL_BUCKET"],
-        model_prefix=os.environ["MODEL_PREFIX"],
-        record_prefix=os.environ["RECORD_PREFIX"],
-        groups=frozenset(
-            g.strip() for g in os.environ["MODEL_PACKAGE_GROUPS"].split(",") if g.strip()
-        ),
-        key_arn=os.environ["MODEL_KEY_ARN"],
-        serialize=os.environ.get("SERIALIZE_DEPLOYMENTS", "true").strip().lower() != "false",
-        lock_seconds=lock_seconds_from(os.environ.get("LOCK_SECONDS")),
+    """The deployer the environment describes (``HOSTING``); ValueError naming what is wrong."""
+    hosting = os.environ.get("HOSTING", "").strip() or MULTI_MODEL
+    common: dict[str, Any] = {
+        "s3": boto3.client("s3"),
+        "sagemaker": boto3.client("sagemaker"),
+        "bucket": os.environ["MODEL_BUCKET"],
+        "record_prefix": os.environ["RECORD_PREFIX"],
+        "key_arn": os.environ["MODEL_KEY_ARN"],
+        "serialize": os.environ.get("SERIALIZE_DEPLOYMENTS", "true").strip().lower() != "false",
+        "lock_seconds": lock_seconds_from(os.environ.get("LOCK_SECONDS")),
+    }
+    groups = frozenset(
+        g.strip() for g in os.environ.get("MODEL_PACKAGE_GROUPS", "").split(",") if g.strip()
+    )
+    if hosting == MULTI_MODEL:
+        return Deployer(
+            model_prefix=os.environ["MODEL_PREFIX"],
+            retired_prefix=os.environ["RETIRED_PREFIX"],
+            groups=groups,
+            **common,
+        )
+    if hosting == INFERENCE_COMPONENTS:
+        components = components_from(os.environ.get("COMPONENTS", ""))
+        missing = sorted(groups - set(components))
+        if missing:
+            raise ValueError(f"COMPONENTS names no component for MODEL_PACKAGE_GROUPS {missing}")
+        return ComponentDeployer(
+            autoscaling=boto3.client("application-autoscaling"),
+            cloudwatch=boto3.client("cloudwatch"),
+            endpoint_name=os.environ.get("ENDPOINT_NAME", ""),
+            variant_name=os.environ.get("VARIANT_NAME", ""),
+            role_arn=os.environ.get("EXECUTION_ROLE_ARN", ""),
+            vpc_config=vpc_config_from(os.environ.get("VPC_CONFIG", "")),
+            components=components,
+            **common,
+        )
+    raise ValueError(
+        f"HOSTING must be {MULTI_MODEL!r} or {INFERENCE_COMPONENTS!r}, not {hosting!r}"
     )
 
 
 # The request id, function and cold start on every line (the event itself is not logged:
 # it may name sensitive objects).
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: Any, context: Any) -> dict[str, str]:
-    def work() -> dict[str, str]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    def work() -> dict[str, Any]:
         change = parse_event(event)
         deployer = deployer_from_environment()
         deployer.set_time_left(time_left(context))
