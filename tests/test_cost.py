@@ -232,6 +232,17 @@ def test_inference_components_scaled_to_zero_cost_nothing_idle(tmp_path: Path) -
     assert result.savings == (pytest.approx(HOURS * M5_LARGE), pytest.approx(HOURS * M5_LARGE))
 
 
+def test_components_made_at_run_time_leave_the_instance_minimum(tmp_path: Path) -> None:
+    resources = inference_component_endpoint(min_instances=1, min_copies=0)
+    del resources["Component"], resources["CopyTarget"]
+    result = run(tmp_path, resources)
+    assert result.total == pytest.approx(HOURS * M5_LARGE)
+    assert any("at run time" in note for note in result.notes)
+    resources = inference_component_endpoint(min_instances=0, min_copies=0)
+    del resources["Component"], resources["CopyTarget"]
+    assert run(tmp_path / "zero", resources).total == 0
+
+
 def test_a_kept_copy_keeps_an_instance(tmp_path: Path) -> None:
     # Negative control of the above: MinInstanceCount 0 but one copy kept: one instance.
     result = run(tmp_path, inference_component_endpoint(min_instances=0, min_copies=1))

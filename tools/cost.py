@@ -448,6 +448,12 @@ def endpoint_items(env: Environment, prices: PriceTable, notes: list[str]) -> li
                 managed = variant.get("ManagedInstanceScaling") or {}
                 if managed.get("Status") == "ENABLED":
                     floor = float(managed.get("MinInstanceCount", 0))
+                    if not components:
+                        notes.append(
+                            f"{label}: no inference component in the template (the deployer "
+                            "creates them at run time): idle instances counted at "
+                            "MinInstanceCount"
+                        )
                     keeps_copy = [
                         1.0 if any(s[m] > 0 for s in components) else 0.0
                         for m in range(MINUTES_PER_WEEK)
