@@ -160,7 +160,11 @@ def components_problems(
 ) -> list[Problem]:
     """What SageMaker or Application Auto Scaling would refuse, or what could never serve,
     in ``components`` on an endpoint of ``instance_type`` scaled per ``scaling``: ``(field,
-    value, expected)`` per problem, all of them."""
+    value, expected)`` per problem, all of them; values that are tokens are skipped.
+
+    The resource check is necessary, not sufficient: copies are placed whole on instances,
+    and SageMaker keeps part of each instance's memory for itself (how much is not
+    documented), so copies that pass may still not all be placed at ``max_instances``."""
     problems: list[Problem] = [*instance_type_problems(instance_type)]
     if not components:
         problems.append(("components", {}, "expected at least one model package group"))
@@ -205,7 +209,7 @@ def components_problems(
                     f"expected at most max_copies ({c.max_copies})",
                 )
             )
-        if s.scale_to_zero and c.min_copies != 0:
+        if s.scale_to_zero and resolved(c.min_copies) and c.min_copies != 0:
             problems.append(
                 (
                     f"{field}.min_copies",
@@ -214,7 +218,7 @@ def components_problems(
                     "released (endpoint-auto-scaling-zero-instances.html)",
                 )
             )
-        if not s.scale_to_zero and c.min_copies == 0:
+        if not s.scale_to_zero and resolved(c.min_copies) and c.min_copies == 0:
             problems.append(
                 (
                     f"{field}.min_copies",
@@ -223,7 +227,7 @@ def components_problems(
                     "scales out only through the step-scaling wake-up",
                 )
             )
-        if resources is not None:
+        if resources is not None and resolved(c.cpu_cores, c.memory_mib):
             vcpus, gib = resources
             if c.cpu_cores > vcpus or c.memory_mib > gib * 1024:
                 problems.append(
@@ -234,7 +238,8 @@ def components_problems(
                         f"{gib * 1024} MiB)",
                     )
                 )
-    if resources is not None and components and resolved(s.max_instances):
+    sizes = [v for c in components.values() for v in (c.cpu_cores, c.memory_mib, c.max_copies)]
+    if resources is not None and components and resolved(s.max_instances, *sizes):
         vcpus, gib = resources
         cpus = sum(c.max_copies * c.cpu_cores for c in components.values())
         memory = sum(c.max_copies * c.memory_mib for c in components.values())

@@ -71,8 +71,8 @@ class InferenceComponentEndpoint(_EndpointBase):
       ``max(1, min_instances)``), routing ``routing`` (``LEAST_OUTSTANDING_REQUESTS``);
       the given subnets and security group, network isolation on; volumes encrypted with
       the artifacts key (none for instance types with local NVMe storage, which SageMaker
-      rejects); data capture (``capture_percentage``, 20; 0 turns it off) to
-      ``endpoints/<name>/capture/``, KMS-encrypted.
+      rejects); data capture (``capture_percentage``, 20; 0 leaves data capture out of
+      the configuration) to ``endpoints/<name>/capture/``, KMS-encrypted.
     * **Endpoint**: named at synth time from the construct path (as the other endpoints);
       an update keeps the instance count managed scaling has set (``RetainAllVariantProperties``)
       but applies a changed data capture configuration.
@@ -198,8 +198,12 @@ class InferenceComponentEndpoint(_EndpointBase):
             ),
             enable_network_isolation=True,
             kms_key_id=None if has_instance_storage(instance_type) else key.key_arn,
-            data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
-                enable_capture=capture_percentage > 0,
+            # Capture off leaves the configuration out altogether (not verified in AWS that
+            # SageMaker captures component traffic: this keeps a way to turn it off whole).
+            data_capture_config=None
+            if capture_percentage == 0
+            else sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+                enable_capture=True,
                 initial_sampling_percentage=capture_percentage,
                 destination_s3_uri=self.capture_uri,
                 kms_key_id=key.key_arn,

@@ -94,6 +94,24 @@ def test_volumes_and_capture_are_encrypted_and_capture_goes_under_the_endpoint(m
     )
 
 
+def test_capture_percentage_zero_leaves_capture_out():
+    template, _, _ = synth_construct(lambda s: _build(s, capture_percentage=0), nag=False)
+    assert "DataCaptureConfig" not in _config(template)["Properties"]
+
+
+def test_a_token_is_not_compared():
+    from typing import cast
+
+    from aws_cdk import Token
+
+    # A token stands for a number known only at deploy time (a CloudFormation parameter).
+    copies = cast(int, Token.as_number({"Ref": "Copies"}))
+    settings = ComponentSettings(min_copies=copies, max_copies=copies)
+    # Compared, the token's stand-in value would not be 0 with scale to zero.
+    zero = InstanceScaling(min_instances=0, scale_to_zero=True)
+    assert components_problems("ml.m5.large", zero, {"g": settings}) == []
+
+
 def test_the_endpoint_keeps_what_managed_scaling_set_but_applies_capture_changes(made):
     template, endpoint, _ = made
     (resource,) = template.find_resources("AWS::SageMaker::Endpoint").values()
