@@ -331,7 +331,14 @@ class ABTest:
     variant, is created; afterwards weights set at run time (``UpdateEndpointWeightsAndCapacities``,
     ``tools/endpoint_weights.py``) survive stack updates, so a shift or a promotion is not
     undone by the next deploy. ``retain_weights: false`` makes every deploy apply the weights
-    written here (a promotion is then a config change)."""
+    written here (a promotion is then a config change).
+
+    Adding or removing a variant is not a guarded update: blue/green traffic shifting needs
+    the new configuration to have the old one's variant names (Developer Guide, deployment
+    guardrails "Exclusions"), so start or end a test in a deploy of its own, with no other
+    change. Before a deploy that removes the challengers, give the champion a weight above 0
+    (``tools/endpoint_weights.py ENDPOINT set AllTraffic=1``): retained weights apply to the
+    variants that stay."""
 
     challengers: tuple[Challenger, ...] = Field(min_length=1)
     """The challenger variants, at least one."""
