@@ -71,7 +71,9 @@ class ApprovedModelDeployer(EventFunctionMetrics, Construct):
       passes the endpoint's execution role to SageMaker only, registers and describes
       scalable targets and scaling policies (Application Auto Scaling has no resource scope
       for them), may create Application Auto Scaling's SageMaker service-linked role only,
-      and with scale to zero writes and describes the wake-up alarms only.
+      describes and deletes the wake-up alarms only and, with scale to zero, writes them.
+      A component left without an approved version may be deleted (its models and
+      records stay).
 
     Settings of the function (the contract with its handler): ``HOSTING``, ``MODEL_BUCKET``,
     ``MODEL_PREFIX``, ``RECORD_PREFIX``, ``RETIRED_PREFIX``, ``MODEL_PACKAGE_GROUPS``,
@@ -255,6 +257,8 @@ class ApprovedModelDeployer(EventFunctionMetrics, Construct):
                     "sagemaker:UpdateInferenceComponent",
                     "sagemaker:UpdateInferenceComponentRuntimeConfig",
                     "sagemaker:DescribeInferenceComponent",
+                    # A component left without an approved version is withdrawn.
+                    "sagemaker:DeleteInferenceComponent",
                 ],
                 # A component is created on the endpoint from a model: the request names all
                 # three (Service Authorization Reference, Amazon SageMaker).
@@ -284,6 +288,7 @@ class ApprovedModelDeployer(EventFunctionMetrics, Construct):
                 actions=[
                     "sagemaker:ListModelPackages",
                     "application-autoscaling:RegisterScalableTarget",
+                    "application-autoscaling:DeregisterScalableTarget",
                     "application-autoscaling:DescribeScalableTargets",
                     "application-autoscaling:PutScalingPolicy",
                     "application-autoscaling:DescribeScalingPolicies",
@@ -306,23 +311,28 @@ class ApprovedModelDeployer(EventFunctionMetrics, Construct):
             )
         )
         wildcards = ["*", *models]
-        if endpoint.scale_to_zero:
-            alarms = [
-                stack.format_arn(
-                    service="cloudwatch",
-                    resource="alarm",
-                    resource_name=wake_up_alarm_name(n),
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-                for n in names
-            ]
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="WakeUpAlarms",
-                    actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
-                    resources=alarms,
-                )
+        alarms = [
+            stack.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name=wake_up_alarm_name(n),
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
             )
+            for n in names
+        ]
+        # The wake-up alarms are written only with scale to zero; a withdrawn component's
+        # alarm is deleted either way (scale to zero may have been on before).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WakeUpAlarms",
+                actions=[
+                    *(["cloudwatch:PutMetricAlarm"] if endpoint.scale_to_zero else []),
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:DeleteAlarms",
+                ],
+                resources=alarms,
+            )
+        )
         acknowledge_wildcards(
             role,
             "ListModelPackages and Application Auto Scaling's Describe actions take no "

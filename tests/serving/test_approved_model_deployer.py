@@ -296,6 +296,8 @@ def test_component_hosting_may_do_exactly_what_the_handler_does(components_made)
         ":role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
         "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
     )
+    assert "sagemaker:DeleteInferenceComponent" in statements["Components"]["Action"]
+    assert "cloudwatch:PutMetricAlarm" in statements["WakeUpAlarms"]["Action"]
     alarms = [_render(r) for r in statements["WakeUpAlarms"]["Resource"]]
     assert [a.rsplit(":alarm:", 1)[1] for a in alarms] == [f"{n}-no-capacity" for n in names]
     wildcard = statements["NoResourceScope"]
@@ -318,7 +320,11 @@ def test_component_hosting_writes_no_served_archive(components_made):
 def test_without_scale_to_zero_no_wake_up_alarm_may_be_written():
     template, _, _ = synth_construct(lambda s: _build_components(s, scale_to_zero=False), nag=False)
     statements = _statements(template)
-    assert "WakeUpAlarms" not in statements
+    # Describing and deleting a withdrawn component's wake-up alarm remain.
+    assert sorted(statements["WakeUpAlarms"]["Action"]) == [
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:DescribeAlarms",
+    ]
     assert "Components" in statements  # the rest is unchanged
     components = json.loads(_render(_function(template)["Environment"]["Variables"]["COMPONENTS"]))
     assert {c["scale_to_zero"] for c in components.values()} == {False}
