@@ -9,10 +9,20 @@ from constructs import Construct
 
 from mlops_constructs import Network, PlatformKeys
 from mlops_constructs.lake import ArtifactStore
-from mlops_constructs.serving import ApprovedModelDeployer, MultiModelEndpoint
+from mlops_constructs.serving import (
+    ApprovedModelDeployer,
+    InferenceComponentEndpoint,
+    MultiModelEndpoint,
+)
 from mlops_constructs.training import ModelRegistry, image_uri
 from stacks.base import PlatformStack
-from stacks.config import EndpointSettings, EnvironmentConfig, ServingConfig, TrainingConfig
+from stacks.config import (
+    INFERENCE_COMPONENTS_HOSTING,
+    EndpointSettings,
+    EnvironmentConfig,
+    ServingConfig,
+    TrainingConfig,
+)
 from stacks.removal import data_removal_policy, retention
 
 
@@ -26,6 +36,7 @@ def endpoint_props(settings: EndpointSettings) -> dict[str, Any]:
         "autoscaling": settings.autoscaling,
         "rollout": settings.rollout,
         "shadow": settings.shadow,
+        "ab_test": settings.ab_test,
         "alarm_thresholds": settings.alarms,
     }
 
@@ -52,17 +63,37 @@ class ServingStack(PlatformStack):
         trained: dict[str, TrainingConfig] = {t.model_name: t for t in config.training}
         first = trained[serving.models[0]]
         self.topic = self.notifications_topic(keys.logs_key, "serving")
-        self.endpoint = MultiModelEndpoint(
-            self,
-            "Endpoint",
-            artifacts=artifacts,
-            image_uri=image_uri(first.algorithm, config.region, first.algorithm_version),
-            vpc=network.vpc,
-            subnets=network.subnet_selection,
-            security_group=network.workload_security_group,
-            alarm_topic=self.topic,
-            **endpoint_props(serving),
-        )
+        network_props: dict[str, Any] = {
+            "vpc": network.vpc,
+            "subnets": network.subnet_selection,
+            "security_group": network.workload_security_group,
+        }
+        self.endpoint: MultiModelEndpoint | InferenceComponentEndpoint
+        if serving.hosting == INFERENCE_COMPONENTS_HOSTING:
+            self.endpoint = InferenceComponentEndpoint(
+                self,
+                "Endpoint",
+                artifacts=artifacts,
+                alarm_topic=self.topic,
+                components={
+                    registries[m].group_name: c for m, c in serving.component_settings().items()
+                },
+                instance_type=serving.instance_type,
+                scaling=serving.scaling,
+                capture_percentage=serving.capture_percentage,
+                alarm_thresholds=serving.alarms,
+                **network_props,
+            )
+        else:
+            self.endpoint = MultiModelEndpoint(
+                self,
+                "Endpoint",
+                artifacts=artifacts,
+                image_uri=image_uri(first.algorithm, config.region, first.algorithm_version),
+                alarm_topic=self.topic,
+                **network_props,
+                **endpoint_props(serving),
+            )
         self.deployer = ApprovedModelDeployer(
             self,
             "ApprovedModels",

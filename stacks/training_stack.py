@@ -23,8 +23,8 @@ from stacks.removal import data_removal_policy
 
 def served_instance_types(config: EnvironmentConfig, model: str) -> tuple[list[str], list[str]]:
     """The (inference, transform) instance types to register ``model`` with: every type an
-    endpoint of ``config`` serves it on (the multi-model endpoint and its shadow variant,
-    the dedicated monitored endpoints), in config order; transform takes those batch transform
+    endpoint of ``config`` serves it on (the environment's endpoint, its shadow and challenger
+    variants, the dedicated monitored endpoints), in config order; transform takes those batch transform
     accepts (:func:`transform_instance_types`). Defaults when none: ml.m5.large, and
     ml.m5.xlarge for transform."""
     types: list[str] = []
@@ -33,6 +33,8 @@ def served_instance_types(config: EnvironmentConfig, model: str) -> tuple[list[s
         types.append(serving.instance_type)
         if serving.shadow is not None:
             types.append(serving.shadow.instance_type)
+        if serving.ab_test is not None:
+            types += [c.instance_type or serving.instance_type for c in serving.ab_test.challengers]
     types += [
         m.instance_type
         for m in config.monitoring

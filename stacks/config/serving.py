@@ -18,11 +18,18 @@ from mlops_constructs.monitoring.props import (
     bias_problems,
     quality_problems,
 )
+from mlops_constructs.serving.component_props import (
+    ComponentSettings,
+    InstanceScaling,
+    components_problems,
+)
 from mlops_constructs.serving.props import (
+    ABTest,
     EndpointAlarmThresholds,
     EndpointAutoScaling,
     Rollout,
     ShadowVariant,
+    ab_test_problems,
     autoscaling_problems,
     has_instance_storage,
     rollout_problems,
@@ -43,11 +50,26 @@ class EndpointSettings(_Strict):
     autoscaling: EndpointAutoScaling | None = None
     rollout: Rollout = Field(default_factory=Rollout)
     shadow: ShadowVariant | None = None
+    #: An A/B test: challenger production variants beside the champion, with weights.
+    ab_test: ABTest | None = None
     alarms: EndpointAlarmThresholds = Field(default_factory=EndpointAlarmThresholds)
 
 
+#: How the environment's endpoint hosts its models: one multi-model endpoint (many small
+#: models of one framework, loaded on demand, one fleet) or inference components (one
+#: component per model, each with its own copies and autoscaling, on managed instances).
+MULTI_MODEL_HOSTING: Final = "multi-model"
+INFERENCE_COMPONENTS_HOSTING: Final = "inference-components"
+#: The endpoint settings the inference-component endpoint does not take (its instances are
+#: managed by ``scaling``; components are rolled out by the approved-model deployer).
+_MULTI_MODEL_ONLY = ("instance_count", "autoscaling", "rollout", "shadow", "ab_test")
+
+
 class ServingConfig(EndpointSettings):
-    """The multi-model endpoint and the training ``models`` whose approved versions it gets."""
+    """The environment's endpoint and the training ``models`` whose approved versions it
+    gets: ``hosting`` ``multi-model`` (default) or ``inference-components`` (then
+    ``components`` per model, ``component_defaults`` for the others, and the instances'
+    ``scaling``, :class:`InstanceScaling`, whose ``scale_to_zero`` idles at no instance)."""
 
     #: The training models it serves; every one by default, so that a new training entry
     #: is served with no other edit.
@@ -55,6 +77,19 @@ class ServingConfig(EndpointSettings):
     #: Deploy each approved model version one delivery at a time, with a lock object (an S3
     #: conditional write); no Lambda concurrency is reserved, so new accounts work too.
     serialize_deployments: bool = True
+    hosting: Literal["multi-model", "inference-components"] = MULTI_MODEL_HOSTING
+    #: Per served model, its component's copies and resources (inference components only)...
+    components: dict[str, ComponentSettings] = Field(default_factory=dict)
+    #: ... and for every served model without an entry (so a new training model is served
+    #: with no other edit).
+    component_defaults: ComponentSettings = Field(default_factory=ComponentSettings)
+    #: The managed instance scaling of an inference-component endpoint.
+    scaling: InstanceScaling = Field(default_factory=InstanceScaling)
+
+    def component_settings(self) -> dict[str, ComponentSettings]:
+        """Every served model's component settings, ``component_defaults`` where none is
+        given."""
+        return {m: self.components.get(m, self.component_defaults) for m in self.models}
 
 
 class BiasMonitorConfig(_Strict):
@@ -225,33 +260,78 @@ def _monitoring_problems(env: EnvironmentConfig, at: str, m: MonitoringConfig) -
     return problems
 
 
-def _endpoint_problems(env: EnvironmentConfig, at: str, e: EndpointSettings) -> list[Problem]:
+def _endpoint_problems(
+    env: EnvironmentConfig, at: str, e: EndpointSettings, *, multi_model: bool
+) -> list[Problem]:
     """Checks shared by the multi-model and the monitored endpoints."""
     problems: list[Problem] = [
         (f"{at}.{f}", v, x)
         for f, v, x in autoscaling_problems(e.instance_type, e.instance_count, e.autoscaling)
     ]
+    problems += [
+        (f"{at}.{f}", v, x)
+        for f, v, x in ab_test_problems(
+            e.ab_test, instance_type=e.instance_type, shadow=e.shadow, multi_model=multi_model
+        )
+    ]
     a = e.autoscaling
-    # The documented canary/linear limits against the smallest fleet (serving.py names the
-    # SageMaker documentation pages).
-    fleet = smallest_fleet(e.instance_count, a)
+    # The documented canary/linear limits against the smallest fleet of any variant
+    # (serving.py names the SageMaker documentation pages).
+    fleet = smallest_fleet(e.instance_count, a, e.ab_test)
     if env.tier == Tier.PROD:
         # Prod must keep 2 instances (checked below); one problem for a fleet that is too small.
         fleet = max(fleet, 2)
     problems += [(f"{at}.{f}", v, x) for f, v, x in rollout_problems(e.rollout, fleet)]
     if env.tier == Tier.PROD:
-        lowest = min(e.instance_count, a.min_capacity if a else e.instance_count)
-        if a is not None and a.off_hours is not None:
-            lowest = min(lowest, a.off_hours.min_capacity)
-        if lowest < 2:
-            problems.append(
-                (
-                    f"{at}.instance_count",
-                    lowest,
-                    "expected at least 2 instances at all times in prod (also as autoscaling "
-                    "and off-hours minimum), so that one Availability Zone can fail",
+        variants = [("", e.instance_count, a)]
+        if e.ab_test is not None:
+            variants += [
+                (f".ab_test.challengers.{i}", c.instance_count, c.autoscaling)
+                for i, c in enumerate(e.ab_test.challengers)
+            ]
+        for where, count, scaling in variants:
+            lowest = min(count, scaling.min_capacity if scaling else count)
+            if scaling is not None and scaling.off_hours is not None:
+                lowest = min(lowest, scaling.off_hours.min_capacity)
+            if lowest < 2:
+                problems.append(
+                    (
+                        f"{at}{where}.instance_count",
+                        lowest,
+                        "expected at least 2 instances at all times in prod (also as "
+                        "autoscaling and off-hours minimum), so that one Availability Zone "
+                        "can fail",
+                    )
                 )
-            )
+    return problems
+
+
+def _components_problems(serving: ServingConfig) -> list[Problem]:
+    """An inference-component endpoint: the construct's rules (documented limits, in
+    component_props.py) and the settings it does not take."""
+    problems: list[Problem] = [
+        (f"serving.{f}", v, x)
+        for f, v, x in components_problems(
+            serving.instance_type, serving.scaling, serving.component_settings()
+        )
+    ]
+    given = serving.model_fields_set
+    problems += [
+        (
+            f"serving.{field}",
+            getattr(serving, field),
+            "expected no such setting with hosting: inference-components (instances follow "
+            "`scaling`, each model's copies its `components` entry, and the deployer rolls "
+            "out each new version with rollback on the component's alarms)",
+        )
+        for field in _MULTI_MODEL_ONLY
+        if field in given
+    ]
+    problems += [
+        (f"serving.components.{m}", m, f"expected a served model {serving.models}")
+        for m in serving.components
+        if m not in serving.models
+    ]
     return problems
 
 
@@ -261,7 +341,16 @@ def serving_problems(env: EnvironmentConfig) -> list[Problem]:
     trained = {t.model_name: t for t in env.training}
     serving = env.serving
     if serving is not None:
-        problems += _endpoint_problems(env, "serving", serving)
+        if serving.hosting == INFERENCE_COMPONENTS_HOSTING:
+            problems += _components_problems(serving)
+        else:
+            problems += _endpoint_problems(env, "serving", serving, multi_model=True)
+            problems += [
+                (f"serving.{field}", getattr(serving, field), "expected it only with hosting: "
+                 "inference-components")
+                for field in ("components", "component_defaults", "scaling")
+                if field in serving.model_fields_set
+            ]  # fmt: skip
         if not serving.models:
             problems.append(("serving.models", [], "expected a training model to serve"))
         for model in serving.models:
@@ -288,7 +377,7 @@ def serving_problems(env: EnvironmentConfig) -> list[Problem]:
         at = f"monitoring.{i}"
         problems += _monitoring_problems(env, at, m)
         if m.endpoint == DEDICATED_ENDPOINT:
-            problems += _endpoint_problems(env, at, m)
+            problems += _endpoint_problems(env, at, m, multi_model=False)
             if m.capture_percentage == 0:
                 problems.append(
                     (

@@ -46,15 +46,25 @@ def test_cdk_json_serves_and_monitors_in_every_environment(base_context):
         assert env.serving.capture_percentage > 0
     prod = config.environment("prod")
     assert prod.serving.instance_count >= 2 and prod.serving.autoscaling.min_capacity >= 2
+    # Each hosting mode in one environment: dev on inference components scaled to zero,
+    # staging on the multi-model endpoint with an A/B test, prod on it with two instances.
     dev = config.environment("dev")
-    assert dev.serving.autoscaling.off_hours.max_capacity == 1  # cheaper outside hours
+    assert dev.serving.hosting == "inference-components"
+    assert dev.serving.scaling.scale_to_zero and dev.serving.scaling.min_instances == 0
+    assert dev.serving.component_settings()["spend"].min_copies == 0
+    assert dev.serving.component_settings()["spend"] == dev.serving.component_defaults
+    staging = config.environment("staging")
+    assert staging.serving.hosting == "multi-model"
+    assert [c.name for c in staging.serving.ab_test.challengers] == ["xlarge"]
 
 
 def test_min_above_max(base_context):
-    ctx = edit(base_context, "dev", "serving", autoscaling={"min_capacity": 3, "max_capacity": 2})
+    ctx = edit(
+        base_context, "staging", "serving", autoscaling={"min_capacity": 3, "max_capacity": 2}
+    )
     (problem,) = problems(ctx)
     assert problem == (
-        "environment 'dev', field 'serving.autoscaling.min_capacity': got 3; "
+        "environment 'staging', field 'serving.autoscaling.min_capacity': got 3; "
         "expected at most max_capacity (2)"
     )
 
@@ -274,3 +284,58 @@ def test_the_engine_job_needs_an_instance_type_without_local_storage(base_contex
         "expected an instance type without local NVMe storage"
     )
     load_config(edit(base_context, "dev", "monitoring", job_instance_type="ml.m5.xlarge"))
+
+
+def test_inference_components_take_their_own_settings_only(base_context):
+    # The multi-model settings are refused on inference components, and the other way round.
+    ctx = edit(base_context, "dev", "serving", instance_count=2, rollout={"traffic": "LINEAR"})
+    found = problems(ctx)
+    assert [p.split("'")[3] for p in found] == ["serving.instance_count", "serving.rollout"]
+    assert "expected no such setting with hosting: inference-components" in found[0]
+    ctx = edit(base_context, "staging", "serving", scaling={"min_instances": 0})
+    (problem,) = problems(ctx)
+    assert problem.startswith(
+        "environment 'staging', field 'serving.scaling': got InstanceScaling(min_instances=0"
+    )
+    assert problem.endswith("expected it only with hosting: inference-components")
+
+
+def test_components_must_fit_and_scale_to_zero_by_the_rules(base_context):
+    # Copies that cannot fit, and a kept copy on an endpoint that scales to zero (the
+    # construct's rules, component_props.py, reported as config errors).
+    ctx = edit(
+        base_context,
+        "dev",
+        "serving",
+        components={"spend": {"cpu_cores": 4, "min_copies": 1, "max_copies": 1}},
+    )
+    found = problems(ctx)
+    fields = sorted(p.split("'")[3] for p in found)
+    assert fields == [
+        "serving.components",
+        "serving.components.spend",
+        "serving.components.spend.min_copies",
+    ]
+    assert any("expected one copy to fit one ml.m5.large (2 vCPUs, 8192 MiB)" in p for p in found)
+    ctx = edit(base_context, "dev", "serving", components={"churn": {}})
+    (problem,) = problems(ctx)
+    assert "field 'serving.components.churn': got 'churn'; expected a served model" in problem
+
+
+def test_a_b_test_rules_reach_the_config(base_context):
+    # A/B beside a shadow variant is refused (SageMaker: one production variant with a
+    # shadow); and in prod every challenger keeps two instances too.
+    ctx = edit(base_context, "staging", "serving", shadow={"instance_type": "ml.m5.large"})
+    found = problems(ctx)
+    assert any("serving.ab_test" in p and "shadow" in p for p in found), found
+    ctx = edit(
+        base_context,
+        "prod",
+        "serving",
+        ab_test={"challengers": [{"name": "c5", "weight": 1, "instance_count": 1}]},
+    )
+    found = problems(ctx)
+    assert any(
+        "field 'serving.ab_test.challengers.0.instance_count': got 1; expected at least 2" in p
+        for p in found
+    ), found
