@@ -48,7 +48,9 @@ from mlops_constructs.monitoring import (
 from mlops_constructs.network import Network
 from mlops_constructs.secrets import ExternalCredentialSecret
 from mlops_constructs.serving import (
+    ABTest,
     ApprovedModelDeployer,
+    Challenger,
     ComponentSettings,
     EndpointAlarmThresholds,
     EndpointAutoScaling,
@@ -73,10 +75,12 @@ from mlops_constructs.training import (
 )
 
 __all__ = [
+    "ABTest",
     "AllowList",
     "ApprovedModelDeployer",
     "ArtifactStore",
     "BiasSettings",
+    "Challenger",
     "Column",
     "ComponentSettings",
     "CsvTable",

@@ -24,8 +24,8 @@ from stacks.removal import data_removal_policy
 def served_instance_types(config: EnvironmentConfig, model: str) -> tuple[list[str], list[str]]:
     """The (inference, transform) instance types to register ``model`` with: every type an
     endpoint of ``config`` serves it on (the environment's endpoint, its shadow and challenger
-    variants, the dedicated monitored endpoints), in config order; transform takes those batch transform
-    accepts (:func:`transform_instance_types`). Defaults when none: ml.m5.large, and
+    variants, the dedicated monitored endpoints), in config order; transform takes those
+    batch transform accepts (:func:`transform_instance_types`). Defaults when none: ml.m5.large, and
     ml.m5.xlarge for transform."""
     types: list[str] = []
     serving = config.serving

@@ -730,10 +730,11 @@ class MultiModelEndpoint(ServingEndpoint):
       production traffic, or with ``ab_test`` (:class:`ABTest`; not both: an endpoint with a
       shadow variant has one production variant) a challenger variant per
       :class:`Challenger` sharing the traffic by weight: the same models prefix, its own
-      instance type and count, and its own model where it names another image; volumes encrypted with the artifacts key (instance types with
-      local NVMe storage take no volume key: they are hardware-encrypted, and SageMaker
-      rejects one); **data capture** of requests and responses (``capture_percentage`` of
-      them; 0 turns capture off) to ``endpoints/<name>/capture/``, KMS-encrypted.
+      instance type and count, and its own model where it names another image; volumes
+      encrypted with the artifacts key (instance types with local NVMe storage take no volume
+      key: they are hardware-encrypted, and SageMaker rejects one); **data capture** of
+      requests and responses (``capture_percentage`` of them; 0 turns capture off) to
+      ``endpoints/<name>/capture/``, KMS-encrypted.
     * **Endpoint**: blue/green updates shifting traffic per ``rollout`` (by default a 10%
       canary from 2 instances, all at once on one instance, baked 600 s either way), rolled
       back automatically when the server-error or latency alarm of any variant fires. With

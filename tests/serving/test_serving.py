@@ -370,7 +370,7 @@ def test_deployer_rule_function_and_permissions(made):
         "detail-type": ["SageMaker Model Package State Change"],
         "detail": {
             "ModelPackageGroupName": ["mlops-dev-spend"],
-            "ModelApprovalStatus": ["Approved"],
+            "ModelApprovalStatus": ["Approved", "Rejected"],
         },
     }
     (target,) = rule["Properties"]["Targets"]

@@ -19,29 +19,67 @@ def _one(template, type_name):
 @pytest.mark.parametrize(
     ("env", "instance", "count", "bounds", "policies"),
     [
-        ("dev", "ml.m5.large", 1, (1, 2), {"invocations-per-instance"}),
         ("staging", "ml.m5.large", 1, (1, 3), {"invocations-per-instance"}),
         ("prod", "ml.m5.xlarge", 2, (2, 6), {"invocations-per-instance", "cpu-utilization"}),
     ],
 )
 def test_multi_model_endpoint_per_environment(platform, env, instance, count, bounds, policies):
     template = platform.template(env, "Serving")
-    model = _one(template, "AWS::SageMaker::Model")
-    assert model["PrimaryContainer"]["Mode"] == "MultiModel"
-    assert model["PrimaryContainer"]["Image"].endswith(
-        ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-    )
-    (variant,) = _one(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
-    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == (instance, count)
-    target = _one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    models = resources_of_type(template, "AWS::SageMaker::Model").values()
+    for model in models:  # the champion's, and a challenger's only with its own image
+        assert model["Properties"]["PrimaryContainer"]["Mode"] == "MultiModel"
+        assert model["Properties"]["PrimaryContainer"]["Image"].endswith(
+            ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+        )
+    variants = _one(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    champion = variants[0]
+    assert champion["VariantName"] == "AllTraffic"
+    assert (champion["InstanceType"], champion["InitialInstanceCount"]) == (instance, count)
+    targets = resources_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    (target,) = [
+        t["Properties"] for t in targets.values() if "AllTraffic" in json.dumps(t["Properties"])
+    ]
     assert (target["MinCapacity"], target["MaxCapacity"]) == bounds
     names = {
         p["Properties"]["PolicyName"]
         for p in resources_of_type(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
     }
     assert names == policies
-    # Off-hours capacity only where configured (dev).
-    assert ("ScheduledActions" in target) is (env == "dev")
+    assert "ScheduledActions" not in target
+
+
+def test_staging_runs_an_a_b_test_whose_shifted_weights_survive_deploys(platform):
+    template = platform.template("staging", "Serving")
+    variants = _one(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    assert [(v["VariantName"], v["InitialVariantWeight"], v["InstanceType"]) for v in variants] == [
+        ("AllTraffic", 4, "ml.m5.large"),
+        ("xlarge", 1, "ml.m5.xlarge"),
+    ]
+    endpoint = _one(template, "AWS::SageMaker::Endpoint")
+    # Weights shifted at run time (UpdateEndpointWeightsAndCapacities) are kept by updates.
+    assert endpoint["RetainAllVariantProperties"] is True
+    excluded = {
+        e["VariantPropertyType"] for e in endpoint.get("ExcludeRetainedVariantProperties", [])
+    }
+    assert "DesiredWeight" not in excluded
+
+
+def test_dev_serves_from_inference_components_scaled_to_zero(platform):
+    template = platform.template("dev", "Serving")
+    (variant,) = _one(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    assert "ModelName" not in variant  # components are created by the deployer
+    assert variant["ManagedInstanceScaling"]["MinInstanceCount"] == 0
+    assert not resources_of_type(template, "AWS::SageMaker::Model")
+    deployer = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in resources_of_type(template, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "model_deployer.index.handler"
+    ]
+    (variables,) = deployer
+    assert variables["HOSTING"] == "inference-components"
+    components = json.loads(_text(variables["COMPONENTS"]))
+    (spend,) = components.values()
+    assert spend["min_copies"] == 0 and spend["scale_to_zero"] is True
 
 
 def test_approved_versions_of_the_served_models_flow_into_the_endpoint(platform):
@@ -51,7 +89,7 @@ def test_approved_versions_of_the_served_models_flow_into_the_endpoint(platform)
         (rule,) = resources_of_type(template, "AWS::Events::Rule").values()
         assert rule["Properties"]["EventPattern"]["detail"] == {
             "ModelPackageGroupName": [group],
-            "ModelApprovalStatus": ["Approved"],
+            "ModelApprovalStatus": ["Approved", "Rejected"],
         }
 
 

@@ -570,6 +570,7 @@ def test_served_instance_types_follow_the_serving_config(base_context):
     settings = context[ENVIRONMENTS_CONTEXT_KEY]["staging"]
     settings["serving"]["instance_type"] = "ml.c5.large"
     settings["serving"].pop("autoscaling", None)
+    settings["serving"].pop("ab_test", None)
     settings["monitoring"] = []
     config = load_config(context).environment("staging")
     assert served_instance_types(config, "spend") == (["ml.c5.large"], ["ml.m5.xlarge"])
