@@ -1,19 +1,47 @@
 """Call a model on the platform's endpoints, and send the ground truth monitoring needs.
 
-Multi-model endpoint (the ``<env>/Serving`` stack): every approved version of a served model
-is an archive under the endpoint's model prefix; a request names one with ``TargetModel``,
-``<model package group>/v<version>.tar.gz``. The first request for a version loads it (a
-few seconds); later ones hit the cache::
+The ``<env>/Serving`` stack serves in one of two ways (``serving.hosting``):
+
+* **Multi-model endpoint**: every approved version of a served model is an archive under the
+  endpoint's model prefix; a request names one with ``TargetModel``,
+  ``<model package group>/v<version>.tar.gz``. The first request for a version loads it (a
+  few seconds); later ones hit the cache::
 
     python -m examples.invoke_model --endpoint <EndpointName output> \\
         --target-model mlops-platform-dev-spend/v3.tar.gz --row 1,0,0
+
+  With an A/B test, SageMaker splits requests between the variants by their weights;
+  ``--target-variant`` (``TargetVariant``) pins one, e.g. the champion ``AllTraffic``::
+
+    python -m examples.invoke_model --endpoint <EndpointName output> \\
+        --target-model mlops-platform-dev-spend/v3.tar.gz --target-variant AllTraffic \\
+        --row 0,1,0
+
+* **Inference components**: one component per model, which the approved-model deployer
+  keeps on the newest approved version; a request names the component with
+  ``InferenceComponentName`` (``mlops_constructs.serving.component_name(endpoint, group)``;
+  the ``InferenceComponents`` output of ``<env>/Serving`` maps each group to it), never a
+  version::
+
+    python -m examples.invoke_model --endpoint <EndpointName output> \\
+        --inference-component <component name> --row 0,0,1
+
+  The caller does not choose the version here, so the command reads the one the component
+  serves once, before sending (``DescribeInferenceComponent``: the deployer names the
+  component's model ``<component>-v<version>``, :func:`component_version`), and puts it in
+  the ``InferenceId``. While the deployer rolls the component to a new version, a few
+  requests sent with the old number are served by the new one (and the other way round);
+  the monitoring job counts them under the number they carry. That call needs
+  ``sagemaker:DescribeInferenceComponent`` on the component; ``--model-version`` skips it.
+  An endpoint scaled to zero answers the first requests after an idle spell with an error
+  while it starts an instance (``NoCapacityInvocationFailures``): retry after a few minutes.
 
 Each request carries an ``InferenceId`` naming the version it asks for,
 ``v<version>.<32 hex digits>`` (:func:`inference_id`), and the true label is later written
 for that id under the endpoint's ground-truth prefix (``--ground-truth-bucket`` and
 ``--ground-truth-prefix``, ``endpoints/<endpoint name>/ground-truth`` in the artifacts
-bucket). A record that data capture writes for a multi-model endpoint does not say which
-model served it, so the monitoring job (``mlops_constructs/monitoring/runtime/monitor.py``)
+bucket). A record that data capture writes does not say which model (or component version)
+served it, so the monitoring job (``mlops_constructs/monitoring/runtime/monitor.py``)
 keeps the records of the version it analyses by this prefix, and joins the labels on the id.
 :func:`version_of` reads the version back as that job's filter does. A single-model
 endpoint (the ``<env>/Monitoring`` stack's, one pinned version, no ``TargetModel``) takes
@@ -52,6 +80,11 @@ _VERSION_PREFIX = re.compile(r"v([1-9][0-9]*)\.")
 #: ``TargetModel`` of a version on the multi-model endpoint, as the approved-model deployer
 #: names its archive (``serving/runtime/model_deployer/index.py``, ``target_model``).
 _TARGET_MODEL = re.compile(r"(?P<group>[^/]+)/v(?P<version>[1-9][0-9]*)\.tar\.gz")
+
+#: ``InvokeEndpoint``'s pattern of ``InferenceComponentName`` and ``TargetVariant``
+#: (botocore's ``sagemaker-runtime`` model; 1 to 63 characters), checked before sending.
+NAME_MAX_LENGTH = 63
+_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 
 
 def check_inference_id(value: str) -> str:
@@ -109,15 +142,55 @@ def target_model_version(target: str) -> int:
     return int(match.group("version"))
 
 
+def component_version(sagemaker: Any, component: str) -> int:
+    """The version ``component`` serves, read from ``DescribeInferenceComponent``: the
+    deployer names its model ``<component>-v<version>``
+    (``serving/runtime/model_deployer/index.py``, ``component_model_name``). ValueError for
+    a component whose model is not named so (not one the deployer keeps)."""
+    described = sagemaker.describe_inference_component(InferenceComponentName=component)
+    model = (described.get("Specification") or {}).get("ModelName")
+    match = (
+        re.fullmatch(re.escape(component) + r"-v([1-9][0-9]*)", model)
+        if isinstance(model, str)
+        else None
+    )
+    if not match:
+        raise ValueError(
+            f"inference component {component} serves the model {model!r}, not one named "
+            f"{component}-v<version> by the approved-model deployer: give --model-version"
+        )
+    return int(match.group(1))
+
+
+def _check_name(option: str, value: str) -> str:
+    if len(value) > NAME_MAX_LENGTH or not _NAME.fullmatch(value):
+        raise ValueError(
+            f"{option} {value!r}: InvokeEndpoint takes 1 to {NAME_MAX_LENGTH} letters, digits "
+            "or hyphens, not starting or ending with a hyphen"
+        )
+    return value
+
+
 def invoke(
     runtime: Any,
     endpoint: str,
     rows: Sequence[Sequence[float]],
     *,
     target_model: str | None = None,
+    inference_component: str | None = None,
+    target_variant: str | None = None,
     inference_id: str | None = None,
 ) -> list[float]:
-    """Score CSV ``rows`` (features only, in training order) and return one score per row."""
+    """Score CSV ``rows`` (features only, in training order) and return one score per row.
+
+    ``target_model`` names a version on a multi-model endpoint, ``inference_component`` the
+    component on an inference-component endpoint (not both: ValueError), ``target_variant``
+    pins a production variant (an A/B test's)."""
+    if target_model and inference_component:
+        raise ValueError(
+            "TargetModel is for a multi-model endpoint, InferenceComponentName for an "
+            "inference-component endpoint: give one"
+        )
     body = "\n".join(",".join(str(v) for v in row) for row in rows)
     request: dict[str, Any] = {
         "EndpointName": endpoint,
@@ -127,6 +200,12 @@ def invoke(
     }
     if target_model:
         request["TargetModel"] = target_model
+    if inference_component:
+        request["InferenceComponentName"] = _check_name(
+            "InferenceComponentName", inference_component
+        )
+    if target_variant:
+        request["TargetVariant"] = _check_name("TargetVariant", target_variant)
     if inference_id is not None:
         request["InferenceId"] = check_inference_id(inference_id)
     response = runtime.invoke_endpoint(**request)
@@ -176,11 +255,22 @@ def put_ground_truth(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--target-model", help="multi-model endpoint only: <group>/v<N>.tar.gz")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--target-model", help="multi-model endpoint only: <group>/v<N>.tar.gz")
+    target.add_argument(
+        "--inference-component",
+        help="inference-component endpoint only: the component serving the model",
+    )
+    parser.add_argument(
+        "--target-variant", help="pin a production variant of an A/B test (TargetVariant)"
+    )
     parser.add_argument(
         "--model-version",
         type=int,
-        help="single-model endpoint: the version it serves, carried in the InferenceId",
+        help=(
+            "the version the endpoint (or component) serves, carried in the InferenceId; "
+            "on a component read from DescribeInferenceComponent when not given"
+        ),
     )
     parser.add_argument("--row", action="append", required=True, help="comma-separated features")
     parser.add_argument(
@@ -203,10 +293,25 @@ def main(argv: Sequence[str] | None = None) -> None:
             parser.error(
                 f"--model-version {args.model_version} but {args.target_model} is v{version}"
             )
+    for option, value in (
+        ("--inference-component", args.inference_component),
+        ("--target-variant", args.target_variant),
+    ):
+        if value:
+            try:
+                _check_name(option, value)
+            except ValueError as error:
+                parser.error(str(error))
     if args.label and len(args.label) != len(rows):
         parser.error(f"{len(args.label)} --label for {len(rows)} --row: give one per row")
     if args.label and not (args.ground_truth_bucket and args.ground_truth_prefix):
         parser.error("--label needs --ground-truth-bucket and --ground-truth-prefix")
+    if args.inference_component and version is None:
+        # Once per command: a rolling update may change it while requests are in flight.
+        try:
+            version = component_version(boto3.client("sagemaker"), args.inference_component)
+        except ValueError as error:
+            parser.error(str(error))
     try:
         request_id = inference_id(version) if version is not None else str(uuid4())
     except ValueError as error:
@@ -216,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.endpoint,
         rows,
         target_model=args.target_model,
+        inference_component=args.inference_component,
+        target_variant=args.target_variant,
         inference_id=request_id,
     )
     print(json.dumps({"inferenceId": request_id, "scores": scores}))

@@ -314,3 +314,201 @@ def test_the_command_refuses_what_would_not_be_monitored(monkeypatch, capsys, ar
         invoke_model.main(["--endpoint", "e", "--row", "1,2", *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# --- inference components and A/B variants ------------------------------------------------
+
+COMPONENT = "devserving-endpoint-mlops-platform-dev-spend-1a2b3c4d"
+
+
+def _describe_component(model_name: str) -> dict[str, Any]:
+    """A DescribeInferenceComponent response (the API model's required members)."""
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    return {
+        "InferenceComponentName": COMPONENT,
+        "InferenceComponentArn": (
+            f"arn:aws:sagemaker:eu-west-1:111122223333:inference-component/{COMPONENT}"
+        ),
+        "EndpointName": ENDPOINT,
+        "EndpointArn": f"arn:aws:sagemaker:eu-west-1:111122223333:endpoint/{ENDPOINT.lower()}",
+        "Specification": {"ModelName": model_name},
+        "InferenceComponentStatus": "InService",
+        "CreationTime": now,
+        "LastModifiedTime": now,
+    }
+
+
+def test_invoke_names_the_component_or_the_variant():
+    runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
+    with Stubber(runtime) as stub:
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": _body("0.5")},
+            {
+                "EndpointName": ENDPOINT,
+                "ContentType": "text/csv",
+                "Accept": "text/csv",
+                "Body": b"1,0,0",
+                "InferenceComponentName": COMPONENT,
+                "InferenceId": "v2.x",
+            },
+        )
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": _body("0.5")},
+            {
+                "EndpointName": ENDPOINT,
+                "ContentType": "text/csv",
+                "Accept": "text/csv",
+                "Body": b"1,0,0",
+                "TargetModel": f"{GROUP}/v2.tar.gz",
+                "TargetVariant": "Challenger",
+            },
+        )
+        component = invoke(
+            runtime, ENDPOINT, [[1, 0, 0]], inference_component=COMPONENT, inference_id="v2.x"
+        )
+        variant = invoke(
+            runtime,
+            ENDPOINT,
+            [[1, 0, 0]],
+            target_model=f"{GROUP}/v2.tar.gz",
+            target_variant="Challenger",
+        )
+        stub.assert_no_pending_responses()
+    assert component == variant == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target_model": f"{GROUP}/v2.tar.gz", "inference_component": COMPONENT}, "give one"),
+        ({"inference_component": "a" * 64}, "1 to 63"),
+        ({"inference_component": "-spend"}, "not starting or ending"),
+        ({"target_variant": "All_Traffic"}, "letters, digits or hyphens"),
+    ],
+)
+def test_invoke_refuses_names_the_api_refuses(kwargs, message):
+    runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
+    with Stubber(runtime), pytest.raises(ValueError, match=message):  # nothing is sent
+        invoke(runtime, ENDPOINT, [[1, 0, 0]], **kwargs)
+    # Control: what is refused is what the API model refuses (its length or pattern).
+    shape = runtime.meta.service_model.operation_model("InvokeEndpoint").input_shape.members
+    members = {"inference_component": "InferenceComponentName", "target_variant": "TargetVariant"}
+    if "target_model" not in kwargs:
+        ((key, value),) = kwargs.items()
+        metadata = shape[members[key]].metadata
+        assert len(value) > metadata["max"] or not re.fullmatch(metadata["pattern"], value)
+
+
+def test_component_version_reads_the_deployers_model_name():
+    deployer = load_handler("model_deployer")
+    sagemaker = boto3.client("sagemaker", region_name="eu-west-1")
+    with Stubber(sagemaker) as stub:
+        for version in (1, 3, 30):
+            model = deployer.component_model_name(COMPONENT, version)
+            stub.add_response(
+                "describe_inference_component",
+                _describe_component(model),
+                {"InferenceComponentName": COMPONENT},
+            )
+            assert invoke_model.component_version(sagemaker, COMPONENT) == version
+            assert deployer.served_version(COMPONENT, model) == version
+        # Controls: a model the deployer did not name, or another component's, is refused.
+        for foreign in ("my-own-model", f"{COMPONENT}-v03", f"{COMPONENT}x-v3"):
+            stub.add_response(
+                "describe_inference_component",
+                _describe_component(foreign),
+                {"InferenceComponentName": COMPONENT},
+            )
+            with pytest.raises(ValueError, match="give --model-version"):
+                invoke_model.component_version(sagemaker, COMPONENT)
+            assert deployer.served_version(COMPONENT, foreign) is None
+
+
+def test_calling_a_component_reads_its_version_once_for_the_id(monkeypatch, capsys):
+    _fixed_uuids(monkeypatch, "0123456789abcdef0123456789abcdef")
+    runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
+    sagemaker = boto3.client("sagemaker", region_name="eu-west-1")
+    clients = {"sagemaker": sagemaker, "sagemaker-runtime": runtime}
+    monkeypatch.setattr(invoke_model.boto3, "client", lambda service: clients[service])
+    with Stubber(sagemaker) as control, Stubber(runtime) as stub:
+        control.add_response(
+            "describe_inference_component",
+            _describe_component(f"{COMPONENT}-v7"),
+            {"InferenceComponentName": COMPONENT},
+        )
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": _body("0.9\n0.1")},
+            {
+                "EndpointName": ENDPOINT,
+                "ContentType": "text/csv",
+                "Accept": "text/csv",
+                "Body": b"1.0,0.0,0.0\n0.0,1.0,0.0",
+                "InferenceComponentName": COMPONENT,
+                "TargetVariant": "AllTraffic",
+                "InferenceId": "v7.0123456789abcdef0123456789abcdef",
+            },
+        )
+        invoke_model.main(
+            [
+                "--endpoint", ENDPOINT, "--inference-component", COMPONENT,
+                "--target-variant", "AllTraffic", "--row", "1,0,0", "--row", "0,1,0",
+            ]
+        )  # fmt: skip
+        control.assert_no_pending_responses()
+        stub.assert_no_pending_responses()
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["scores"] == [0.9, 0.1]
+    assert invoke_model.version_of(printed["inferenceId"]) == 7
+
+
+def test_a_given_version_skips_the_components_description(monkeypatch, capsys):
+    _fixed_uuids(monkeypatch, "0123456789abcdef0123456789abcdef")
+    runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
+    sagemaker = boto3.client("sagemaker", region_name="eu-west-1")
+    clients = {"sagemaker": sagemaker, "sagemaker-runtime": runtime}
+    monkeypatch.setattr(invoke_model.boto3, "client", lambda service: clients[service])
+    # No response queued for DescribeInferenceComponent: calling it would fail.
+    with Stubber(sagemaker), Stubber(runtime) as stub:
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": _body("0.9")},
+            {
+                "EndpointName": ENDPOINT,
+                "ContentType": "text/csv",
+                "Accept": "text/csv",
+                "Body": b"1.0,0.0",
+                "InferenceComponentName": COMPONENT,
+                "InferenceId": "v4.0123456789abcdef0123456789abcdef",
+            },
+        )
+        invoke_model.main(
+            ["--endpoint", ENDPOINT, "--inference-component", COMPONENT, "--model-version", "4",
+             "--row", "1,0"]
+        )  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["inferenceId"].startswith("v4.")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--target-model", f"{GROUP}/v3.tar.gz", "--inference-component", COMPONENT],
+            "not allowed with argument",
+        ),
+        (["--inference-component", "bad_name"], "--inference-component 'bad_name'"),
+        (
+            ["--target-model", f"{GROUP}/v3.tar.gz", "--target-variant", "a-"],
+            "--target-variant 'a-'",
+        ),
+    ],
+)
+def test_the_command_refuses_mixed_or_malformed_targets(monkeypatch, capsys, argv, message):
+    runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
+    monkeypatch.setattr(invoke_model.boto3, "client", lambda service: runtime)
+    with Stubber(runtime), pytest.raises(SystemExit) as exit_info:  # nothing is sent
+        invoke_model.main(["--endpoint", "e", "--row", "1,2", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -83,6 +83,16 @@ def test_the_docs_and_examples_send_payloads() -> None:
     assert example_command_lines(), "examples/invoke_model.py documents no command line"
 
 
+def test_the_docs_and_examples_call_each_hosting_mode() -> None:
+    """Multi-model (TargetModel), inference components (InferenceComponentName) and an A/B
+    test's variant (TargetVariant), in the README and in the example's command lines."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for argument in ("TargetModel=", "InferenceComponentName=", "TargetVariant="):
+        assert argument in text, argument
+    options = {o for argv in example_command_lines() for o in argv if o.startswith("--")}
+    assert {"--target-model", "--inference-component", "--target-variant"} <= options
+
+
 def test_the_registration_accepts_what_clients_send(registration: Registration) -> None:
     specification = registration.request["InferenceSpecification"]
     # examples.invoke_model and the README send and accept text/csv.
@@ -113,12 +123,18 @@ def test_the_readme_target_model_names_the_registered_group(
 
 
 class _Runtime:
-    """Stands in for the sagemaker-runtime client: the container's scoring of the body."""
+    """Stands in for the sagemaker-runtime client (the container's scoring of the body) and,
+    for a component's version, the sagemaker client (the deployer's model name, version 1)."""
 
     def __init__(self, served: ServedModel, group: str) -> None:
         self.served = served
         self.group = group
         self.requests: list[dict[str, Any]] = []
+        self.described: list[str] = []
+
+    def describe_inference_component(self, InferenceComponentName: str) -> dict[str, Any]:
+        self.described.append(InferenceComponentName)
+        return {"Specification": {"ModelName": f"{InferenceComponentName}-v1"}}
 
     def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
         self.requests.append(request)
@@ -127,6 +143,10 @@ class _Runtime:
             rf"{re.escape(self.group)}/v\d+\.tar\.gz", target
         ):
             raise AssertionError(f"TargetModel {target!r} is not a version of {self.group}")
+        if "InferenceComponentName" in request:
+            # The version read from the component is the one the request carries.
+            assert request["InferenceComponentName"] in self.described, request
+            assert request["InferenceId"].startswith("v1."), request
         scores = self.served.score(request["Body"], request["ContentType"])
         # The container answers text/csv as one comma-separated line.
         return {"Body": io.BytesIO(",".join(map(str, scores)).encode())}
@@ -148,6 +168,12 @@ def test_every_example_command_line_scores(
     invoke_model.main(argv)
     capsys.readouterr()
     assert runtime.requests
+    # Each mode's command line names what that mode takes, and only that.
+    (request,) = runtime.requests
+    named = {k for k in ("TargetModel", "InferenceComponentName") if k in request}
+    assert named == {"InferenceComponentName" if "--inference-component" in argv else "TargetModel"}
+    if "--target-variant" in argv:
+        assert request["TargetVariant"] == argv[argv.index("--target-variant") + 1]
     for request in runtime.requests:
         rows = [
             [float(v) for v in line.split(",")] for line in request["Body"].decode().split("\n")
