@@ -65,7 +65,8 @@ class ApprovedModelDeployer(EventFunctionMetrics, Construct):
       training pipelines write), writes the endpoint's deployments prefix (and deletes
       versions of its own lock objects), and describes packages of the given groups only.
       Multi-model: it also writes the models prefix (deleting versions: an unverified copy,
-      a retired archive) and the retired prefix. Inference components: it creates and
+      a retired archive) and the retired prefix (deleting versions: an unverified retired
+      copy), and lists packages (no resource scope exists). Inference components: it creates and
       describes models ``<component>-v*``, creates, updates and describes the endpoint's
       components only, describes the endpoint, lists packages (no resource scope exists),
       passes the endpoint's execution role to SageMaker only, registers and describes
@@ -191,7 +192,8 @@ class ApprovedModelDeployer(EventFunctionMetrics, Construct):
             # A copy that does not verify is deleted for good, not hidden behind a marker;
             # a retired archive leaves the models prefix the same way.
             artifacts.grant_prefix(role, models_prefix, delete_versions=True)
-            artifacts.grant_prefix(role, retired_prefix)
+            # A retired copy that does not verify is deleted for good too.
+            artifacts.grant_prefix(role, retired_prefix, delete_versions=True)
         artifacts.grant_prefix(role, endpoint.deployments_prefix)
         # A released lock leaves no version behind (a delete marker would pile up).
         artifacts.grant_prefix(role, f"{endpoint.deployments_prefix}_locks/", delete_versions=True)
@@ -215,6 +217,18 @@ class ApprovedModelDeployer(EventFunctionMetrics, Construct):
         )
         if components:
             self._grant_components(role, endpoint, groups)  # type: ignore[arg-type]
+        else:
+            # A rejected version's record names the newest other approved version.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ListPackages",
+                    # ListModelPackages takes no resource (Service Authorization Reference,
+                    # Amazon SageMaker).
+                    actions=["sagemaker:ListModelPackages"],
+                    resources=["*"],
+                )
+            )
+            acknowledge_wildcards(role, "ListModelPackages takes no resource.", resources=["*"])
         self.rule = handler.add_rule(
             self,
             "Approvals",

@@ -716,9 +716,15 @@ def registered_models(policies: Policies) -> dict[str, list[str]]:
 
 def endpoint_flows(policies: Policies, requests: Requests) -> list[Flow]:
     """Every SageMaker model's execution role reading its model data (a multi-model
-    endpoint's models live under the data URL prefix)."""
+    endpoint's models live under the data URL prefix); every production and shadow variant
+    of an endpoint configuration, through its model, reading what that model loads (an A/B
+    test's challengers included); and an inference-component endpoint's execution role
+    (``ExecutionRoleArn`` of the configuration, no model in its variant), which the
+    deployer's component models run as, reading the archive of every registered version of
+    the groups its deployer serves (``pipelines/``, with the artifacts key)."""
     a = policies.assembly
     flows = []
+    loads: dict[str, tuple[str, list[Request]]] = {}
     for stack, logical_id, resource in a.resources("AWS::SageMaker::Model"):
         props = a.props(stack, resource)
         role = _role(policies, props["ExecutionRoleArn"])
@@ -729,6 +735,7 @@ def endpoint_flows(policies: Policies, requests: Requests) -> list[Flow]:
                 requests.assume("sagemaker.amazonaws.com", role),
             )
         )
+        model_reads: list[Request] = []
         for container in [props.get("PrimaryContainer"), *props.get("Containers", [])]:
             if not container or "ModelDataUrl" not in container:
                 continue
@@ -737,7 +744,61 @@ def endpoint_flows(policies: Policies, requests: Requests) -> list[Flow]:
             reads = requests.s3_read(role, uri)
             if container.get("Mode") == "MultiModel":
                 reads = [*requests.s3_list(role, url), *reads]
+            model_reads += reads
             flows.append(Flow(f"{stack}/{logical_id} loads models from {url}", "endpoint", reads))
+        loads[str(a.get_att(stack, logical_id, "ModelName"))] = (logical_id, model_reads)
+    for stack, logical_id, resource in a.resources("AWS::SageMaker::EndpointConfig"):
+        props = a.props(stack, resource)
+        variants = [
+            *props.get("ProductionVariants", []),
+            *props.get("ShadowProductionVariants", []),
+        ]
+        for variant in variants:
+            if "ModelName" not in variant:
+                continue
+            if variant["ModelName"] not in loads:
+                raise UnresolvableError(
+                    f"{stack}/{logical_id}: variant {variant['VariantName']} names a model "
+                    "not in the assembly"
+                )
+            model, reads = loads[variant["ModelName"]]
+            if not reads:
+                raise UnresolvableError(f"{stack}/{model} loads no model data")
+            flows.append(
+                Flow(
+                    f"{stack}/{logical_id} variant {variant['VariantName']} ({model}) loads "
+                    "its models",
+                    "endpoint",
+                    reads,
+                )
+            )
+        if "ExecutionRoleArn" not in props:
+            continue
+        role = _role(policies, props["ExecutionRoleArn"])
+        flows.append(
+            Flow(
+                f"{stack}/{logical_id}: SageMaker assumes the endpoint's execution role",
+                "endpoint",
+                requests.assume("sagemaker.amazonaws.com", role),
+            )
+        )
+        models = registered_models(policies)
+        served = []
+        for function_stack, _, function in a.by_path("Serving/*/Function/Resource"):
+            env = _function_environment(a, function_stack, function)
+            if env.get("EXECUTION_ROLE_ARN") == role.arn:
+                served += env["MODEL_PACKAGE_GROUPS"].split(",")
+        if not served:
+            raise UnresolvableError(f"{stack}/{logical_id}: no deployer serves its components")
+        for group in served:
+            for source in models.get(group, []):
+                flows.append(
+                    Flow(
+                        f"{stack}/{logical_id}: a component model of {group} loads {source}",
+                        "endpoint",
+                        requests.s3_read(role, source),
+                    )
+                )
     return flows
 
 
@@ -776,114 +837,396 @@ def _dead_letter_send(requests: Requests, role: Role, env: Mapping[str, str]) ->
     return requests.sqs_send_url(role, env[DEAD_LETTER_QUEUE_URL])
 
 
+#: The hosting of a deployer whose environment names none (the handler's default).
+MULTI_MODEL = "multi-model"
+#: Application Auto Scaling's service-linked role for SageMaker, which registering the first
+#: scalable target of the account creates (Application Auto Scaling User Guide, "Amazon
+#: SageMaker AI and Application Auto Scaling").
+SCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
+SCALING_ROLE = (
+    f"role/aws-service-role/{SCALING_SERVICE}/"
+    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+)
+
+
 def deployer_flows(policies: Policies, requests: Requests) -> list[Flow]:
-    """The approved-model deployer (``serving/runtime/model_deployer``), per group and registered
-    model, from its environment (MODEL_BUCKET, MODEL_PREFIX, RECORD_PREFIX, MODEL_KEY_ARN,
-    DEAD_LETTER_QUEUE_URL): it describes the package (polling while it is being created),
-    heads the artifact, takes the version's lock, copies the exact artifact version into the
-    endpoint's prefix, checks the copy, keeps a record and deletes the lock's version; a
-    redelivery only reads; an expired lock is read and taken over; a copy that does not
-    check is removed; a non-retryable failure goes to the dead-letter queue."""
-    a = policies.assembly
+    """The approved-model deployer (``serving/runtime/model_deployer``) of each endpoint,
+    per its ``HOSTING``: on a multi-model endpoint (the default) the archive copies and
+    retirements (:func:`_multi_model_deployer_flows`), on an inference-component endpoint
+    the models, components and their autoscaling (:func:`_component_deployer_flows`)."""
     flows: list[Flow] = []
     for stack, logical_id, env, role in _handler_functions(
         policies, requests, "Serving/*/Function/Resource", "MODEL_PREFIX", "deployer", flows
     ):
-        name = f"{stack}/{logical_id}"
-        bucket, key_arn = env["MODEL_BUCKET"], env.get("MODEL_KEY_ARN") or None
-        models = registered_models(policies)
+        hosting = env.get("HOSTING") or MULTI_MODEL
+        if hosting == MULTI_MODEL:
+            flows += _multi_model_deployer_flows(
+                policies, requests, f"{stack}/{logical_id}", env, role
+            )
+        elif hosting == "inference-components":
+            flows += _component_deployer_flows(
+                policies, requests, f"{stack}/{logical_id}", env, role
+            )
+        else:
+            raise UnresolvableError(f"{stack}/{logical_id}: HOSTING {hosting!r}")
+    return flows
 
-        for group in env["MODEL_PACKAGE_GROUPS"].split(","):
-            package = a._arn("sagemaker", f"model-package/{group}/1")
-            target_key = f"{env['MODEL_PREFIX']}{group}/v1.tar.gz"
-            target = f"s3://{bucket}/{target_key}"
-            record = f"s3://{bucket}/{env['RECORD_PREFIX']}{group}/v1.json"
-            lock = f"s3://{bucket}/{env['RECORD_PREFIX']}_locks/{group}/v1.lock"
-            describe = [Request(role, "sagemaker:DescribeModelPackage", package)]
-            release = requests.s3_version_call(role, lock, "s3:DeleteObjectVersion", VERSION_ID)
-            for source in models.get(group, []):
-                source_bucket, source_key = _split_s3(source)
-                copy = {
-                    "s3:x-amz-copy-source": f"{source_bucket}/{source_key}",
-                    "s3:x-amz-metadata-directive": "REPLACE",
-                }
-                flows.append(
-                    Flow(
-                        f"{name} copies {source} into {env['MODEL_PREFIX']}",
-                        "deployer",
-                        [
-                            *describe,
-                            *requests.s3_head_listed(role, source),
-                            *requests.s3_head_listed(role, target),
-                            *requests.s3_write(
-                                role, lock, kms_key=key_arn, context={"s3:if-none-match": "*"}
-                            ),
-                            # The managed copy of the version headed (s3transfer heads it
-                            # again; a multipart copy reads it with UploadPartCopy).
-                            *requests.s3_version_call(
-                                role, source, "s3:GetObjectVersion", VERSION_ID
-                            ),
-                            *requests.s3_kms(role, source_bucket, ["kms:Decrypt"], None),
-                            *requests.s3_write(role, target, kms_key=key_arn, context=copy),
-                            *requests.s3_object_call(role, target, "s3:GetObject"),
-                            *requests.s3_write(role, record, kms_key=key_arn),
-                            *release,
-                        ],
-                    )
-                )
-                flows.append(
-                    Flow(
-                        f"{name} finds {source} already deployed",
-                        "deployer",
-                        [
-                            *describe,
-                            *requests.s3_object_call(role, source, "s3:GetObject"),
-                            *requests.s3_object_call(role, target, "s3:GetObject"),
-                            *requests.s3_object_call(role, record, "s3:GetObject"),
-                        ],
-                    )
-                )
-                flows.append(
-                    Flow(
-                        f"{name} removes a copy of {source} that did not check",
-                        "deployer",
-                        [
-                            *requests.s3_object_call(role, target, "s3:AbortMultipartUpload"),
-                            *requests.s3_object_call(role, target, "s3:GetObject"),
-                            *requests.s3_version_call(
-                                role, target, "s3:DeleteObjectVersion", VERSION_ID
-                            ),
-                            *release,
-                        ],
-                    )
-                )
-                flows.append(
-                    Flow(
-                        f"{name} dead-letters {group} version 1 (artifact {source} missing)",
-                        "deployer",
-                        [
-                            *describe,
-                            *requests.s3_head_listed(role, source),
-                            *_dead_letter_send(requests, role, env),
-                        ],
-                    )
-                )
+
+def _multi_model_deployer_flows(
+    policies: Policies, requests: Requests, name: str, env: Mapping[str, str], role: Role
+) -> list[Flow]:
+    """Per group and registered model, from the environment (MODEL_BUCKET, MODEL_PREFIX,
+    RETIRED_PREFIX, RECORD_PREFIX, MODEL_KEY_ARN, DEAD_LETTER_QUEUE_URL): an Approved
+    version: it describes the package (polling while it is being created), heads the
+    artifact, takes the version's lock, copies the exact artifact version into the
+    endpoint's prefix, checks the copy, keeps a record and deletes the lock's version; a
+    redelivery only reads; an expired lock is read and taken over; a copy that does not
+    check is removed; a non-retryable failure goes to the dead-letter queue. A Rejected
+    version: under the same lock, the served archive's version is copied to RETIRED_PREFIX,
+    the copy checked, the served version deleted (``s3:DeleteObjectVersion``), the newest
+    other Approved version looked up (ListModelPackages) and headed, the record read and
+    rewritten; a retired copy that does not check is removed (its version); a redelivery
+    only reads."""
+    a = policies.assembly
+    flows: list[Flow] = []
+    bucket, key_arn = env["MODEL_BUCKET"], env.get("MODEL_KEY_ARN") or None
+    models = registered_models(policies)
+    for group in env["MODEL_PACKAGE_GROUPS"].split(","):
+        package = a._arn("sagemaker", f"model-package/{group}/1")
+        target_key = f"{env['MODEL_PREFIX']}{group}/v1.tar.gz"
+        target = f"s3://{bucket}/{target_key}"
+        retired = f"s3://{bucket}/{env['RETIRED_PREFIX']}{group}/v1.tar.gz"
+        newer = f"s3://{bucket}/{env['MODEL_PREFIX']}{group}/v2.tar.gz"
+        record = f"s3://{bucket}/{env['RECORD_PREFIX']}{group}/v1.json"
+        lock = f"s3://{bucket}/{env['RECORD_PREFIX']}_locks/{group}/v1.lock"
+        describe = [Request(role, "sagemaker:DescribeModelPackage", package)]
+        take = requests.s3_write(role, lock, kms_key=key_arn, context={"s3:if-none-match": "*"})
+        release = requests.s3_version_call(role, lock, "s3:DeleteObjectVersion", VERSION_ID)
+        for source in models.get(group, []):
+            source_bucket, source_key = _split_s3(source)
+            copy = {
+                "s3:x-amz-copy-source": f"{source_bucket}/{source_key}",
+                "s3:x-amz-metadata-directive": "REPLACE",
+            }
             flows.append(
                 Flow(
-                    f"{name} takes over an expired lock of {group} version 1",
+                    f"{name} copies {source} into {env['MODEL_PREFIX']}",
                     "deployer",
                     [
-                        *requests.s3_write(
-                            role, lock, kms_key=key_arn, context={"s3:if-none-match": "*"}
-                        ),
-                        *requests.s3_read(role, lock, kms_key=key_arn),
-                        *requests.s3_write(
-                            role, lock, kms_key=key_arn, context={"s3:if-match": ETAG}
+                        *describe,
+                        *requests.s3_head_listed(role, source),
+                        *requests.s3_head_listed(role, target),
+                        *take,
+                        # The managed copy of the version headed (s3transfer heads it
+                        # again; a multipart copy reads it with UploadPartCopy).
+                        *requests.s3_version_call(role, source, "s3:GetObjectVersion", VERSION_ID),
+                        *requests.s3_kms(role, source_bucket, ["kms:Decrypt"], None),
+                        *requests.s3_write(role, target, kms_key=key_arn, context=copy),
+                        *requests.s3_object_call(role, target, "s3:GetObject"),
+                        *requests.s3_write(role, record, kms_key=key_arn),
+                        *release,
+                    ],
+                )
+            )
+            flows.append(
+                Flow(
+                    f"{name} finds {source} already deployed",
+                    "deployer",
+                    [
+                        *describe,
+                        *requests.s3_object_call(role, source, "s3:GetObject"),
+                        *requests.s3_object_call(role, target, "s3:GetObject"),
+                        *requests.s3_object_call(role, record, "s3:GetObject"),
+                    ],
+                )
+            )
+            flows.append(
+                Flow(
+                    f"{name} removes a copy of {source} that did not check",
+                    "deployer",
+                    [
+                        *requests.s3_object_call(role, target, "s3:AbortMultipartUpload"),
+                        *requests.s3_object_call(role, target, "s3:GetObject"),
+                        *requests.s3_version_call(
+                            role, target, "s3:DeleteObjectVersion", VERSION_ID
                         ),
                         *release,
                     ],
                 )
             )
+            flows.append(
+                Flow(
+                    f"{name} dead-letters {group} version 1 (artifact {source} missing)",
+                    "deployer",
+                    [
+                        *describe,
+                        *requests.s3_head_listed(role, source),
+                        *_dead_letter_send(requests, role, env),
+                    ],
+                )
+            )
+        retire_copy = {
+            "s3:x-amz-copy-source": f"{bucket}/{target_key}",
+            "s3:x-amz-metadata-directive": "REPLACE",
+        }
+        flows.append(
+            Flow(
+                f"{name} retires Rejected {group} version 1 into {env['RETIRED_PREFIX']}",
+                "deployer",
+                [
+                    *describe,
+                    *requests.s3_object_call(role, target, "s3:GetObject"),
+                    *take,
+                    *requests.s3_object_call(role, target, "s3:GetObject"),
+                    *requests.s3_head_listed(role, retired),
+                    *requests.s3_version_call(role, target, "s3:GetObjectVersion", VERSION_ID),
+                    *requests.s3_kms(role, bucket, ["kms:Decrypt"], key_arn),
+                    *requests.s3_write(role, retired, kms_key=key_arn, context=retire_copy),
+                    *requests.s3_object_call(role, retired, "s3:GetObject"),
+                    *requests.s3_version_call(role, target, "s3:DeleteObjectVersion", VERSION_ID),
+                    Request(role, "sagemaker:ListModelPackages", _no_resource(a, "model-package")),
+                    *requests.s3_object_call(role, newer, "s3:GetObject"),
+                    *requests.s3_read(role, record, kms_key=key_arn),
+                    *requests.s3_write(role, record, kms_key=key_arn),
+                    *release,
+                ],
+            )
+        )
+        flows.append(
+            Flow(
+                f"{name} removes a retired copy of {group} version 1 that did not check",
+                "deployer",
+                [
+                    *requests.s3_object_call(role, retired, "s3:AbortMultipartUpload"),
+                    *requests.s3_object_call(role, retired, "s3:GetObject"),
+                    *requests.s3_version_call(role, retired, "s3:DeleteObjectVersion", VERSION_ID),
+                    *release,
+                ],
+            )
+        )
+        flows.append(
+            Flow(
+                f"{name} finds {group} version 1 already retired",
+                "deployer",
+                [
+                    *describe,
+                    *requests.s3_head_listed(role, target),
+                    *requests.s3_object_call(role, retired, "s3:GetObject"),
+                    *requests.s3_read(role, record, kms_key=key_arn),
+                ],
+            )
+        )
+        flows.append(
+            Flow(
+                f"{name} takes over an expired lock of {group} version 1",
+                "deployer",
+                [
+                    *take,
+                    *requests.s3_read(role, lock, kms_key=key_arn),
+                    *requests.s3_write(role, lock, kms_key=key_arn, context={"s3:if-match": ETAG}),
+                    *release,
+                ],
+            )
+        )
+    return flows
+
+
+def _component_deployer_flows(
+    policies: Policies, requests: Requests, name: str, env: Mapping[str, str], role: Role
+) -> list[Flow]:
+    """Per group of COMPONENTS, from the environment (ENDPOINT_NAME, EXECUTION_ROLE_ARN,
+    COMPONENTS, RECORD_PREFIX, MODEL_KEY_ARN, DEAD_LETTER_QUEUE_URL), under the group's
+    component lock: the first Approved version creates the model ``<component>-v1`` from
+    the package (passing the execution role to SageMaker), the component on the endpoint,
+    its scalable target (and Application Auto Scaling's service-linked role), the target
+    tracking policy and, with scale to zero, the wake-up policy and alarm, then the record;
+    a later version makes its model and updates the component; a Rejected version served
+    rolls the component back to the newest other Approved one, or, with none, withdraws it
+    (scalable target, wake-up alarm, component); a failed component is dead-lettered; an
+    expired lock is taken over."""
+    a = policies.assembly
+    flows: list[Flow] = []
+    key_arn = env.get("MODEL_KEY_ARN") or None
+    bucket = env["MODEL_BUCKET"]
+    execution_role = _role(policies, env["EXECUTION_ROLE_ARN"])
+    endpoint = a._arn("sagemaker", f"endpoint/{env['ENDPOINT_NAME'].lower()}")
+    components = json.loads(env["COMPONENTS"])
+    for group in env["MODEL_PACKAGE_GROUPS"].split(","):
+        settings = components[group]
+        component = settings["name"]
+        arn = a._arn("sagemaker", f"inference-component/{component}")
+        model = {v: a._arn("sagemaker", f"model/{component}-v{v}") for v in (1, 2)}
+        package = {v: a._arn("sagemaker", f"model-package/{group}/{v}") for v in (1, 2)}
+        record = {v: f"s3://{bucket}/{env['RECORD_PREFIX']}{group}/v{v}.json" for v in (1, 2)}
+        lock = f"s3://{bucket}/{env['RECORD_PREFIX']}_locks/{group}/component.lock"
+        take = requests.s3_write(role, lock, kms_key=key_arn, context={"s3:if-none-match": "*"})
+        release = requests.s3_version_call(role, lock, "s3:DeleteObjectVersion", VERSION_ID)
+        describe_component = [Request(role, "sagemaker:DescribeInferenceComponent", arn)]
+        # Application Auto Scaling's target ARN has an id it generates; its Describe
+        # actions take no resource (evaluated against a stand-in, as ListModelPackages).
+        target = a._arn("application-autoscaling", "scalable-target/rehearsal-target")
+        describe_scaling = [
+            Request(role, "application-autoscaling:DescribeScalableTargets", "*"),
+            Request(role, "application-autoscaling:DescribeScalingPolicies", "*"),
+        ]
+        alarm = a._arn("cloudwatch", f"alarm:{component}-no-capacity")
+        wake_up = (
+            [
+                Request(role, "application-autoscaling:PutScalingPolicy", target),
+                Request(role, "cloudwatch:DescribeAlarms", alarm),
+                Request(role, "cloudwatch:PutMetricAlarm", alarm),
+            ]
+            if settings.get("scale_to_zero")
+            else []
+        )
+
+        make_model = {
+            v: [
+                Request(role, "sagemaker:DescribeModel", model[v]),
+                Request(role, "sagemaker:CreateModel", model[v]),
+                Request(
+                    role,
+                    "iam:PassRole",
+                    execution_role.arn,
+                    {"iam:PassedToService": "sagemaker.amazonaws.com"},
+                ),
+            ]
+            for v in (1, 2)
+        }
+        # The record is read before it is written (its history is kept). Not evaluated
+        # with s3_head_missing: where no record exists yet S3 answers the role 403, not
+        # 404, as it may list only prefixes, and the handler's _read_record takes only
+        # 404/NoSuchKey as missing (a handler defect, reported; its _head does it right).
+        write_record = {
+            v: [
+                *requests.s3_object_call(role, record[v], "s3:GetObject"),
+                *requests.s3_write(role, record[v], kms_key=key_arn),
+            ]
+            for v in (1, 2)
+        }
+
+        flows.append(
+            Flow(
+                f"{name} creates component {component} serving {group} version 1",
+                "deployer",
+                [
+                    Request(role, "sagemaker:DescribeModelPackage", package[1]),
+                    *take,
+                    *describe_component,
+                    *make_model[1],
+                    # A component is created on the endpoint: the request names both.
+                    Request(role, "sagemaker:CreateInferenceComponent", arn),
+                    Request(role, "sagemaker:CreateInferenceComponent", endpoint),
+                    *describe_component,
+                    *describe_scaling,
+                    Request(
+                        role,
+                        "iam:CreateServiceLinkedRole",
+                        a._arn("iam", SCALING_ROLE, regional=False),
+                        {"iam:AWSServiceName": SCALING_SERVICE},
+                    ),
+                    Request(role, "application-autoscaling:RegisterScalableTarget", target),
+                    Request(role, "application-autoscaling:PutScalingPolicy", target),
+                    *wake_up,
+                    *write_record[1],
+                    *release,
+                ],
+            )
+        )
+        flows.append(
+            Flow(
+                f"{name} updates component {component} to {group} version 2",
+                "deployer",
+                [
+                    Request(role, "sagemaker:DescribeModelPackage", package[2]),
+                    *take,
+                    *describe_component,
+                    *requests.s3_object_call(role, record[2], "s3:GetObject"),
+                    *make_model[2],
+                    Request(role, "sagemaker:UpdateInferenceComponent", arn),
+                    *describe_scaling,
+                    *write_record[2],
+                    *release,
+                ],
+            )
+        )
+        flows.append(
+            Flow(
+                f"{name} finds {group} version 2 already served by {component}",
+                "deployer",
+                [
+                    Request(role, "sagemaker:DescribeModelPackage", package[2]),
+                    *take,
+                    *describe_component,
+                    *requests.s3_read(role, record[2], kms_key=key_arn),
+                    Request(role, "sagemaker:DescribeModel", model[2]),
+                    *describe_scaling,
+                    *([Request(role, "cloudwatch:DescribeAlarms", alarm)] if wake_up else []),
+                    *requests.s3_read(role, record[2], kms_key=key_arn),
+                    *release,
+                ],
+            )
+        )
+        flows.append(
+            Flow(
+                f"{name} rolls {component} back from Rejected {group} version 2",
+                "deployer",
+                [
+                    Request(role, "sagemaker:DescribeModelPackage", package[2]),
+                    *take,
+                    *describe_component,
+                    Request(role, "sagemaker:ListModelPackages", _no_resource(a, "model-package")),
+                    Request(role, "sagemaker:DescribeModel", model[1]),
+                    Request(role, "sagemaker:UpdateInferenceComponent", arn),
+                    *requests.s3_read(role, record[2], kms_key=key_arn),
+                    *requests.s3_write(role, record[2], kms_key=key_arn),
+                    *release,
+                ],
+            )
+        )
+        flows.append(
+            Flow(
+                f"{name} withdraws {component} (Rejected {group} version 1, none approved)",
+                "deployer",
+                [
+                    Request(role, "sagemaker:DescribeModelPackage", package[1]),
+                    *take,
+                    *describe_component,
+                    Request(role, "sagemaker:ListModelPackages", _no_resource(a, "model-package")),
+                    Request(role, "application-autoscaling:DeregisterScalableTarget", target),
+                    Request(role, "cloudwatch:DeleteAlarms", alarm),
+                    Request(role, "sagemaker:DeleteInferenceComponent", arn),
+                    *requests.s3_read(role, record[1], kms_key=key_arn),
+                    *requests.s3_write(role, record[1], kms_key=key_arn),
+                    *release,
+                ],
+            )
+        )
+        flows.append(
+            Flow(
+                f"{name} dead-letters {group} version 1 ({component} failed with it)",
+                "deployer",
+                [
+                    Request(role, "sagemaker:DescribeModelPackage", package[1]),
+                    *take,
+                    *describe_component,
+                    *release,
+                    *_dead_letter_send(requests, role, env),
+                ],
+            )
+        )
+        flows.append(
+            Flow(
+                f"{name} takes over an expired lock of {component}",
+                "deployer",
+                [
+                    *take,
+                    *requests.s3_read(role, lock, kms_key=key_arn),
+                    *requests.s3_write(role, lock, kms_key=key_arn, context={"s3:if-match": ETAG}),
+                    *release,
+                ],
+            )
+        )
     return flows
 
 
@@ -1116,8 +1459,18 @@ def monitoring_flows(policies: Policies, requests: Requests) -> list[Flow]:
         package = f"{env['PACKAGE_ARN_PREFIX']}1"
         read_prefix = env["READ_PREFIXES"].split(",")[0]
         baseline = f"{read_prefix}{group}/executions/{EXECUTION_ID}/baseline/baseline.json"
-        # MODELS_PREFIX is the group's folder of the multi-model endpoint's models.
-        model = f"{env['MODELS_PREFIX']}v1.tar.gz"
+        # MODELS_PREFIX is the group's folder of the multi-model endpoint's models; without
+        # one (an inference-component or single-model endpoint) the archive is the one the
+        # package registers.
+        if env.get("MODELS_PREFIX"):
+            model = f"{env['MODELS_PREFIX']}v1.tar.gz"
+        else:
+            registered = registered_models(policies).get(group)
+            if not registered:
+                raise UnresolvableError(f"{name}: no pipeline registers {group}")
+            model_bucket, model = _split_s3(registered[0])
+            if model_bucket != bucket:
+                raise UnresolvableError(f"{name}: {group}'s archive is not in {bucket}")
         hour = "2026/01/01/05/"
         capture = f"{env['CAPTURE_PREFIX']}{hour}00-00-000-rehearsal.jsonl"
         truth = f"{env['GROUND_TRUTH_PREFIX']}{hour}rehearsal.jsonl"

@@ -132,16 +132,16 @@ def _pipeline_role(policies: Policies) -> str:
     return str(a.props(stack, pipeline)["RoleArn"])
 
 
-def _multi_model(policies: Policies) -> tuple[str, str]:
-    """The execution role and the models bucket of the multi-model endpoint."""
-    a = policies.assembly
-    for stack, _, model in a.resources("AWS::SageMaker::Model"):
-        props = a.props(stack, model)
-        container = props.get("PrimaryContainer", {})
-        if container.get("Mode") == "MultiModel":
-            bucket = container["ModelDataUrl"].removeprefix("s3://").split("/", 1)[0]
-            return str(props["ExecutionRoleArn"]), bucket
-    raise AssertionError("no multi-model endpoint model in the assembly")
+def _endpoint_reader(flows: list[Flow]) -> tuple[str, str]:
+    """The execution role and the bucket of the endpoint's model reads (a multi-model
+    endpoint's, or an inference-component endpoint's, whichever the environment has)."""
+    for flow in flows:
+        for request in flow.requests:
+            if flow.kind == "endpoint" and request.action == "s3:GetObject":
+                assert isinstance(request.principal, Role)
+                bucket = request.resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+                return request.principal.arn, bucket
+    raise AssertionError("no endpoint flow reads a model in the assembly")
 
 
 Control = Callable[[Policies, list[Flow]], "list[Flow] | None"]
@@ -170,7 +170,7 @@ def _control_key_without_cloudwatch(policies: Policies, flows: list[Flow]) -> No
 
 
 def _control_explicit_deny(policies: Policies, flows: list[Flow]) -> None:
-    role, bucket = _multi_model(policies)
+    role, bucket = _endpoint_reader(flows)
     policies.resource[f"arn:aws:s3:::{bucket}"]["Statement"].append(
         {
             "Sid": "RehearsalDenyEndpointRole",
@@ -228,6 +228,7 @@ def _control_dead_letter_without_queue_key(policies: Policies, flows: list[Flow]
         send = next(r for r in flow.requests if r.action == "sqs:SendMessage")
         key = policies.key_arn(policies.encryption_keys[send.resource])
         assert key is not None, f"{send.resource} is not encrypted"
+        assert isinstance(send.principal, Role)
         without_key_grants(policies, send.principal.arn, key)
 
 
@@ -342,6 +343,24 @@ def _control_schedule_without_invoke(policies: Policies, flows: list[Flow]) -> N
         without_actions(policies, role, "lambda:InvokeFunction")
 
 
+def _component_deployer_roles(flows: list[Flow]) -> set[str]:
+    return {
+        r.principal.arn
+        for f in flows
+        if f.kind == "deployer"
+        for r in f.requests
+        if r.action == "iam:PassRole" and isinstance(r.principal, Role)
+    }
+
+
+def _control_deployer_without_pass_role(policies: Policies, flows: list[Flow]) -> None:
+    """The inference-component deployer's role loses iam:PassRole of the execution role."""
+    roles = _component_deployer_roles(flows)
+    assert roles, "no deployer passes the endpoint's execution role"
+    for role in roles:
+        without_actions(policies, role, "iam:PassRole")
+
+
 #: name -> how a copy of the control environment's policies is broken (or fixed); a control
 #: may also replace the flows evaluated against the copy.
 CONTROLS: dict[str, Control] = {
@@ -357,6 +376,7 @@ CONTROLS: dict[str, Control] = {
     "remediation-heads-flagged": _control_remediation_heads_flagged,
     "publisher-other-namespace": _control_publisher_other_namespace,
     "schedule-without-invoke": _control_schedule_without_invoke,
+    "deployer-without-pass-role": _control_deployer_without_pass_role,
 }
 
 
@@ -681,3 +701,71 @@ def test_the_rehearsal_is_fast(rehearsal: Rehearsal) -> None:
     requests = next(iter(rehearsal.evaluations.values())).requests
     print(f"\n{requests} requests: {node_seconds:.2f} s in Node, {rehearsal.seconds:.2f} s in all")
     assert rehearsal.seconds < 20
+
+
+#: What each hosting's deployer does at run time (``serving/runtime/model_deployer``).
+DEPLOYER_FLOWS = {
+    "multi-model": (" copies ", " already deployed", " retires Rejected ", " already retired"),
+    "inference-components": (
+        " creates component ",
+        " updates component ",
+        " rolls ",
+        " withdraws ",
+        " already served by ",
+    ),
+}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_deployer_has_the_flows_of_its_hosting(rehearsal: Rehearsal, env: str) -> None:
+    """dev deploys to inference components, staging and prod to a multi-model endpoint: each
+    deployer's flows are those of its hosting (an environment of the other would pass the
+    other's checks vacuously)."""
+    config = next(e for e in rehearsal.config.selected_environments() if e.name == env)
+    names = [r.flow.name for r in rehearsal.results(env) if r.flow.kind == "deployer"]
+    for hosting, patterns in DEPLOYER_FLOWS.items():
+        for pattern in patterns:
+            found = [n for n in names if pattern in n]
+            assert bool(found) == (config.serving.hosting == hosting), (env, pattern, names)
+
+
+def test_every_variant_and_component_model_loads_its_models(rehearsal: Rehearsal) -> None:
+    """staging's A/B test: every production variant (champion and challenger) loads the
+    models through its model; dev's component models, as the endpoint's execution role,
+    read the registered archives under ``pipelines/``."""
+    staging = [r for r in rehearsal.results("staging") if r.flow.kind == "endpoint"]
+    variants = [r for r in staging if " variant " in r.flow.name]
+    config = next(e for e in rehearsal.config.selected_environments() if e.name == "staging")
+    assert config.serving.ab_test is not None
+    assert len(variants) == 1 + len(config.serving.ab_test.challengers), report(variants)
+    assert all(r.allowed for r in variants), report(variants)
+    dev = [r for r in rehearsal.results("dev") if r.flow.kind == "endpoint"]
+    components = [r for r in dev if "a component model of" in r.flow.name]
+    assert components and all(r.allowed for r in components), report(dev)
+    for result in components:
+        (read,) = [q for q in result.flow.requests if q.action == "s3:GetObject"]
+        assert "/pipelines/" in read.resource
+
+
+def test_control_a_deployer_that_may_not_pass_the_role_cannot_make_models(
+    rehearsal: Rehearsal,
+) -> None:
+    """The component models run as the endpoint's execution role, which the deployer
+    passes to SageMaker: without iam:PassRole the flows that make a model are denied on it
+    alone, and the others are decided as in the real templates."""
+    real = {r.flow.name: r.allowed for r in rehearsal.results(CONTROL_ENV)}
+    results = [
+        r
+        for r in rehearsal.results("control:deployer-without-pass-role")
+        if r.flow.kind == "deployer"
+    ]
+    making = [r for r in results if any(q.action == "iam:PassRole" for q in r.flow.requests)]
+    assert making
+    for result in results:
+        if result in making:
+            assert real[result.flow.name]
+            assert [(d.request.action, d.result) for d in result.denied] == [
+                ("iam:PassRole", "ImplicitlyDenied")
+            ], report([result])
+        else:
+            assert result.allowed == real[result.flow.name], result.flow.name
