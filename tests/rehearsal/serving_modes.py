@@ -14,8 +14,12 @@ service model first):
   (SageMaker API Reference, "UpdateEndpoint": ``RetainAllVariantProperties``, default false,
   keeps the variant properties of the running endpoint, "such as the instance count or the
   variant weight"; ``ExcludeRetainedVariantProperties`` lists the ``VariantProperty`` types
-  taken from the new configuration instead; "VariantProperty": ``DesiredInstanceCount``,
-  ``DesiredWeight``, ``DataCaptureConfig``).
+  taken from the new configuration instead; "VariantProperty": ``DesiredInstanceCount`` and
+  ``DesiredWeight`` override the running values with the configuration's
+  ``InitialInstanceCount`` and ``InitialVariantWeight``, ``DataCaptureConfig`` is "not
+  currently supported"). CloudFormation passes the endpoint's ``RetainAllVariantProperties``
+  and ``ExcludeRetainedVariantProperties`` on an update (CloudFormation Template Reference,
+  "AWS::SageMaker::Endpoint VariantProperty").
 """
 
 from __future__ import annotations
@@ -256,8 +260,9 @@ class EndpointUpdates:
     reference describes it: the endpoint takes the new configuration's variants; with
     ``RetainAllVariantProperties`` a variant the running endpoint already has keeps its
     weight and instance count unless ``ExcludeRetainedVariantProperties`` names them.
-    (``DataCaptureConfig`` is the endpoint's, not a variant's, in moto's model: it is
-    always taken from the new configuration, which is what excluding it asks for.)"""
+    (Data capture is the endpoint's, not a variant's, in moto's model; the reference calls
+    excluding ``DataCaptureConfig`` not supported, so the stand-in takes the new
+    configuration's capture whatever the list says, and asserts nothing about it.)"""
 
     def __init__(self, client: Any, account: str, region: str) -> None:
         self.account = account

@@ -182,6 +182,10 @@ def components(
         # the registry still has Approved (the registry decides).
         deliver("late approval of v1", v1)
         deliver("premature rejection of v1", v1, "Rejected")
+        # Negative control: a version registered after v2 and rejected before it was served.
+        v3 = register_version(account, request, archive, run=3)
+        reject_version(account, v3)
+        deliver("rejection of v3, never served", v3, "Rejected")
         reject_version(account, v2)
         deliver("reject v2", v2, "Rejected")
         # Negative control: the rejection delivered again, v2 no longer served.
@@ -318,6 +322,7 @@ def test_rejecting_v2_serves_v1_again_and_deletes_nothing(components: Components
     [
         ("late approval of v1", "ignored"),
         ("premature rejection of v1", "ignored"),
+        ("rejection of v3, never served", "already-rejected"),
         ("reject v2 again", "already-rejected"),
     ],
 )
@@ -394,8 +399,9 @@ def ab_endpoint(cloud_assembly: Path, boto3_session: Any) -> Iterator[dict[str, 
             )
             initial = current_weights(client, name)
             shifted = shift_weights(client, name, SHIFT)
-            # The next deploy: a changed configuration is replaced (a new one is created,
-            # under a new name), and the endpoint updated to it with its own properties.
+            # The next deploy that changes the configuration: a new one under a new name (API
+            # Reference, "UpdateEndpoint": an update needs a new EndpointConfig), then the
+            # endpoint updated to it with the endpoint resource's properties.
             client.create_endpoint_config(EndpointConfigName=f"{case}-2", **config)
             client.update_endpoint(
                 EndpointName=name,
@@ -502,10 +508,16 @@ def multi_model(
             account, function, _event(account, v2, "Rejected")
         )
         results["late approval of v2"] = run_deployer(account, function, _event(account, v2))
+        v3 = register_version(account, request, archive, run=3)
+        reject_version(account, v3)
+        results["rejection of v3, never deployed"] = run_deployer(
+            account, function, _event(account, v3, "Rejected")
+        )
         world = MultiModel(function, group, model_data_url, results, {}, {}, [], archive, [])
-        for version in (1, 2):
+        for version in (1, 2, 3):
             for key in (world.served_key(version), world.retired_key(version)):
                 world.heads[key] = _head(account, bucket, key)
+        for version in (1, 2):
             record = f"{env['RECORD_PREFIX']}{group}/v{version}.json"
             body = account.s3.get_object(Bucket=bucket, Key=record)["Body"].read()
             world.records[version] = json.loads(body)
@@ -565,3 +577,13 @@ def test_a_repeated_rejection_or_late_approval_leaves_v2_retired(multi_model: Mu
     assert world.heads[world.served_key(2)] is None
     # One retirement in the record's history: the repeated event did not write it again.
     assert len(world.records[2]["history"]) == 1
+
+
+def test_a_rejected_version_never_deployed_is_left_alone(multi_model: MultiModel) -> None:
+    world = multi_model
+    result = world.results["rejection of v3, never deployed"]
+    assert result["status"] == "ignored" and "not deployed here" in result["reason"]
+    assert world.heads[world.served_key(3)] is None
+    assert world.heads[world.retired_key(3)] is None
+    # v1 is still the one served.
+    assert world.heads[world.served_key(1)] is not None
