@@ -427,12 +427,28 @@ def changed_app(base_context, tmp_path_factory):
     return outdir, config
 
 
+def models_of_named_variants(validate: Any) -> Any:
+    """moto's check that every production variant's model exists (``validate``), for the
+    variants that name one. moto requires ``ModelName`` in every variant (KeyError
+    otherwise); a variant of an endpoint for inference components names none: its
+    configuration has an ``ExecutionRoleArn`` instead, and the components name their models
+    (SageMaker API Reference: ``ProductionVariant.ModelName`` is not required;
+    ``CreateEndpointConfig``, ``ExecutionRoleArn``). :func:`wiring_problems` checks such a
+    configuration's role."""
+
+    def check(backend: Any, production_variants: list[dict[str, Any]]) -> None:
+        validate(backend, [v for v in production_variants if "ModelName" in v])
+
+    return check
+
+
 @pytest.fixture
 def aws(monkeypatch, boto3_session) -> Iterator[Clients]:
     """moto's in-process AWS, and boto3 clients into it."""
     import boto3
     from moto import mock_aws
     from moto.cloudformation.models import Stack
+    from moto.sagemaker.models import SageMakerModelBackend
 
     yaml_first = Stack.parse_template
 
@@ -445,6 +461,11 @@ def aws(monkeypatch, boto3_session) -> Iterator[Clients]:
     # The synthesized templates are JSON, which CloudFormation reads as JSON; moto reads
     # every template with PyYAML's pure-Python loader first (seconds per test).
     monkeypatch.setattr(Stack, "parse_template", staticmethod(json_first))
+    monkeypatch.setattr(
+        SageMakerModelBackend,
+        "validate_production_variants",
+        models_of_named_variants(SageMakerModelBackend.validate_production_variants),
+    )
     with mock_aws():
         # One session for every test's clients: the service models are parsed once.
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3_session)
@@ -797,6 +818,7 @@ def wiring_problems(env: Environment, config: Any) -> list[str]:
     # SageMaker endpoints
     sagemaker = env.client("sagemaker")
     captures: dict[str, list[int]] = {"Serving": [], "Monitoring": []}
+    component_endpoints = 0
     for stack, logical_id, endpoint_name, resource in env.resources("AWS::SageMaker::Endpoint"):
         endpoint = sagemaker.describe_endpoint(EndpointName=sagemaker_name(endpoint_name))
         config_logical_id = resource["Properties"]["EndpointConfigName"]["Fn::GetAtt"][0]
@@ -822,13 +844,29 @@ def wiring_problems(env: Environment, config: Any) -> list[str]:
         destination = capture.get("DestinationS3Uri", "")
         if not env.bucket_exists(destination.removeprefix("s3://").split("/", 1)[0]):
             problems.append(f"{stack}/{logical_id}: data capture to missing bucket {destination}")
-        for variant in endpoint_config["ProductionVariants"]:
+        variants = endpoint_config["ProductionVariants"]
+        for variant in variants:
+            if "ModelName" not in variant:
+                continue  # an inference-component endpoint's: checked below
             try:
                 sagemaker.describe_model(ModelName=variant["ModelName"])
             except Exception:
                 problems.append(
                     f"{stack}/{logical_id}: variant model {variant['ModelName']} missing"
                 )
+        config_resource = env.rehearsal.deployed[stack].prepared["Resources"][config_logical_id]
+        if stack.endswith("-Serving") and not all("ModelName" in v for v in variants):
+            component_endpoints += 1
+        problems += component_endpoint_problems(
+            env, f"{stack}/{logical_id}", config_resource["Properties"], variants, resource
+        )
+        if stack.endswith("-Serving") and config.serving is not None:
+            problems += variant_problems(f"{stack}/{logical_id}", variants, config.serving)
+    hosting = getattr(config.serving, "hosting", None)
+    if (hosting == "inference-components") != (component_endpoints == 1):
+        problems.append(
+            f"{component_endpoints} Serving endpoints for inference components, hosting {hosting}"
+        )
     if config.serving is not None and captures["Serving"] != [config.serving.capture_percentage]:
         problems.append(
             f"Serving endpoint captures {captures['Serving']}%, "
@@ -902,6 +940,83 @@ def wiring_problems(env: Environment, config: Any) -> list[str]:
             except Exception:
                 problems.append(f"queue policy for missing queue {queue_url}")
     return problems
+
+
+def component_endpoint_problems(
+    env: Environment,
+    where: str,
+    config_properties: dict[str, Any],
+    variants: list[dict[str, Any]],
+    endpoint: dict[str, Any],
+) -> list[str]:
+    """An endpoint config whose variants name no model (inference components) has an
+    execution role that exists and that SageMaker may assume, and the approved-model
+    deployer that makes its components names this endpoint, one of its variants and that
+    role (moto ignores a config's ``ExecutionRoleArn``: it is read from the template)."""
+    if all("ModelName" in v for v in variants):
+        return []
+    role_expression = config_properties.get("ExecutionRoleArn")
+    if not (isinstance(role_expression, dict) and "Fn::GetAtt" in role_expression):
+        return [f"{where}: variants without a model but no ExecutionRoleArn of the stack"]
+    stack = where.split("/", 1)[0]
+    role_name = env.rehearsal.physical_ids(stack)[role_expression["Fn::GetAtt"][0]][1]
+    try:
+        role = env.client("iam").get_role(RoleName=role_name)["Role"]
+    except Exception:
+        return [f"{where}: execution role {role_name} missing"]
+    problems = []
+    if not _allows_service(role["AssumeRolePolicyDocument"], "sagemaker.amazonaws.com", "sts:"):
+        problems.append(f"{where}: SageMaker may not assume the execution role {role_name}")
+    deployers = [
+        variables
+        for _, _, name, _ in env.resources("AWS::Lambda::Function")
+        for variables in [
+            env.client("lambda")
+            .get_function_configuration(FunctionName=name)
+            .get("Environment", {})
+            .get("Variables", {})
+        ]
+        if variables.get("HOSTING") == "inference-components"
+        and variables.get("ENDPOINT_NAME") == endpoint["Properties"].get("EndpointName")
+    ]
+    if len(deployers) != 1:
+        return [*problems, f"{where}: {len(deployers)} deployers of its components, not 1"]
+    (variables,) = deployers
+    if variables.get("EXECUTION_ROLE_ARN") != role["Arn"]:
+        problems.append(
+            f"{where}: the deployer passes {variables.get('EXECUTION_ROLE_ARN')}, not the "
+            f"endpoint's execution role {role['Arn']}"
+        )
+    if variables.get("VARIANT_NAME") not in {v["VariantName"] for v in variants}:
+        problems.append(f"{where}: the deployer's VARIANT_NAME is not a variant of the endpoint")
+    components = json.loads(variables.get("COMPONENTS", "{}"))
+    if not components or set(components) != set(variables["MODEL_PACKAGE_GROUPS"].split(",")):
+        problems.append(f"{where}: COMPONENTS {sorted(components)} are not the deployer's groups")
+    vpc = json.loads(variables.get("VPC_CONFIG", "{}"))
+    ec2 = env.client("ec2")
+    try:
+        ec2.describe_subnets(SubnetIds=vpc["Subnets"])
+        ec2.describe_security_groups(GroupIds=vpc["SecurityGroupIds"])
+    except Exception as error:
+        problems.append(f"{where}: the deployer's VPC_CONFIG names what does not exist: {error}")
+    return problems
+
+
+def variant_problems(where: str, variants: list[dict[str, Any]], serving: Any) -> list[str]:
+    """The Serving endpoint's production variants are the configured ones: the champion and,
+    with an A/B test, every challenger with its configured weight."""
+    ab_test = getattr(serving, "ab_test", None)
+    names = [v["VariantName"] for v in variants]
+    if ab_test is None:
+        return [] if names == ["AllTraffic"] else [f"{where}: variants {names}, want AllTraffic"]
+    wanted = {
+        "AllTraffic": ab_test.champion_weight,
+        **{c.name: c.weight for c in ab_test.challengers},
+    }
+    found = {v["VariantName"]: v.get("InitialVariantWeight") for v in variants}
+    if found != wanted:
+        return [f"{where}: variants and weights {found}, config says {wanted}"]
+    return []
 
 
 def update_problems(env: Environment, env_name: str) -> list[str]:
@@ -1228,6 +1343,7 @@ def test_wiring_checks_catch_broken_wiring(platform, aws):
                 and "MODEL_BUCKET" in r["Properties"].get("Environment", {}).get("Variables", {})
             ]
             function["Properties"]["Environment"]["Variables"]["MODEL_BUCKET"] = "no-such-bucket"
+            function["Properties"]["Environment"]["Variables"]["VARIANT_NAME"] = "NoSuchVariant"
             capture = _first(template, "AWS::SageMaker::EndpointConfig")["Properties"]
             capture["DataCaptureConfig"]["InitialSamplingPercentage"] = 99
             template["Resources"] = {
@@ -1249,7 +1365,39 @@ def test_wiring_checks_catch_broken_wiring(platform, aws):
     assert "Serving endpoint captures [99]%, config says 20" in report
     assert "no permission for events.amazonaws.com from arn:aws:events:" in report
     assert "Glue job 'no-such-job' does not exist" in report
-    assert len(report.splitlines()) == 4, report
+    assert "the deployer's VARIANT_NAME is not a variant of the endpoint" in report
+    assert len(report.splitlines()) == 5, report
+
+
+def test_variant_checks_catch_other_variants_or_weights():
+    """The A/B check on its own: the configured variants and weights pass; a missing
+    challenger, another weight, or a challenger without an A/B test do not."""
+    from stacks.config.serving import EndpointSettings
+
+    serving = EndpointSettings.model_validate(
+        {"ab_test": {"champion_weight": 4, "challengers": [{"name": "xlarge", "weight": 1}]}}
+    )
+    champion = {"VariantName": "AllTraffic", "InitialVariantWeight": 4}
+    challenger = {"VariantName": "xlarge", "InitialVariantWeight": 1}
+    assert variant_problems("e", [champion, challenger], serving) == []
+    assert variant_problems("e", [champion], serving)
+    assert variant_problems("e", [champion, {**challenger, "InitialVariantWeight": 2}], serving)
+    plain = EndpointSettings.model_validate({})
+    assert variant_problems("e", [champion], plain) == []
+    assert variant_problems("e", [champion, challenger], plain)
+
+
+def test_moto_still_needs_a_model_in_every_variant():
+    """:func:`models_of_named_variants` makes up for moto requiring ``ModelName`` in every
+    production variant; once moto takes a variant without one, it goes."""
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    backend = SageMakerModelBackend("eu-west-1", "123456789012")
+    with pytest.raises(KeyError):
+        backend.validate_production_variants([{"VariantName": "AllTraffic"}])
+    models_of_named_variants(SageMakerModelBackend.validate_production_variants)(
+        backend, [{"VariantName": "AllTraffic"}]
+    )
 
 
 # --------------------------------------------------------------------------------------
