@@ -17,14 +17,14 @@ rejected and reweighted versions (issue 15).
   rejecting v2 moves its archive to the retired prefix (verified) and leaves v1 served.
 
 moto lacks inference components and ``UpdateEndpoint``: see ``serving_modes.py`` for the
-stand-ins and what they model.
+stand-ins and what they model. Each scenario runs once per module in its own moto, and
+keeps what the tests look at before moto ends (no moto outlives its fixture).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,7 +134,7 @@ class Components:
 @pytest.fixture(scope="module")
 def components(
     dev_rehearsal: RehearsedRun, cloud_assembly: Path, platform: Any, boto3_session: Any
-) -> Iterator[Components]:
+) -> Components:
     assembly = _assembly(cloud_assembly, COMPONENTS_ENV)
     function = deployer_function(assembly)
     assert function.environment["HOSTING"] == "inference-components"
@@ -201,7 +201,7 @@ def components(
             "MetricAlarms"
         ]
         world.dead_letters = dead_letters(account, env[DEAD_LETTER_QUEUE_URL])
-        yield world
+    return world
 
 
 def test_v1_creates_the_component_on_the_synthesized_endpoint(components: Components) -> None:
@@ -356,7 +356,7 @@ SHIFT = {"AllTraffic": 1.0, "xlarge": 1.0}
 
 
 @pytest.fixture(scope="module")
-def ab_endpoint(cloud_assembly: Path, boto3_session: Any) -> Iterator[dict[str, WeightsRun]]:
+def ab_endpoint(cloud_assembly: Path, boto3_session: Any) -> dict[str, WeightsRun]:
     """The staging endpoint deployed, reweighted and updated by the next deploy, as the
     template says (``retained``), and as copies of the template say: without retention
     (``not retained``), and retaining all but the weights (``weights excluded``)."""
@@ -414,7 +414,7 @@ def ab_endpoint(cloud_assembly: Path, boto3_session: Any) -> Iterator[dict[str, 
                 initial, shifted, current_weights(client, name), updates.calls[-1]
             )
             client.delete_endpoint(EndpointName=name)
-        yield runs
+    return runs
 
 
 def test_the_ab_endpoint_starts_at_the_configured_weights(
@@ -476,7 +476,7 @@ def _head(account: Account, bucket: str, key: str) -> dict[str, Any] | None:
 @pytest.fixture(scope="module")
 def multi_model(
     dev_rehearsal: RehearsedRun, cloud_assembly: Path, boto3_session: Any
-) -> Iterator[MultiModel]:
+) -> MultiModel:
     assembly = _assembly(cloud_assembly, MULTI_MODEL_ENV)
     function = deployer_function(assembly)
     env = function.environment
@@ -525,7 +525,7 @@ def multi_model(
             Bucket=bucket, Prefix=world.served_key(2)
         ).get("Versions", [])
         world.dead_letters = dead_letters(account, env[DEAD_LETTER_QUEUE_URL])
-        yield world
+    return world
 
 
 def test_both_versions_are_served_from_the_endpoints_model_prefix(
