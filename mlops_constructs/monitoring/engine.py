@@ -35,7 +35,13 @@ from mlops_constructs.monitoring.launcher import (
 from mlops_constructs.monitoring.model_monitor import pascal_case
 from mlops_constructs.monitoring.publisher import DEFAULT_NAMESPACE, MonitoringMetricsPublisher
 from mlops_constructs.serving.interfaces import IServingEndpoint
-from mlops_constructs.serving.props import CAPTURE, MODELS, VARIANT, has_instance_storage
+from mlops_constructs.serving.props import (
+    CAPTURE,
+    MODELS,
+    SHADOW_VARIANT,
+    VARIANT,
+    has_instance_storage,
+)
 
 #: The metrics ``monitor.py`` writes per problem type (its ``QUALITY_METRICS``); the first
 #: is the default headline. Higher is better except for these:
@@ -61,6 +67,20 @@ MAX_JOB_PREFIX = 39
 _JOB_PREFIX = re.compile(rf"[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{MAX_JOB_PREFIX - 1}}}")
 _SCHEDULE = re.compile(r"(cron|rate)\(.+\)")
 _S3_URI = re.compile(r"s3://[^/]+/.+")
+#: A production variant's name (``ProductionVariant.VariantName`` in the API reference).
+_VARIANT = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+
+
+def production_variants(endpoint: IServingEndpoint) -> list[str]:
+    """The names of ``endpoint``'s production variants, whose traffic the engine watches:
+    the A/B test's (champion first) when the endpoint has one, the variant its inference
+    components run on, else ``AllTraffic``. A shadow variant is not one: its requests repeat
+    the production variant's inputs, so its records would count them twice."""
+    ab_test = getattr(endpoint, "ab_test", None)
+    if ab_test is not None:
+        return list(ab_test.variant_names())
+    variant = getattr(endpoint, "variant_name", None)
+    return [variant] if isinstance(variant, str) else [VARIANT]
 
 
 def default_job_name_prefix(model_group: str) -> str:
@@ -101,6 +121,7 @@ class MonitoringEngine(Construct):
       there). Parameters, all required (no defaults;
       the launcher gives them): ``ModelVersion``, ``BaselineUri``, ``ModelUri``,
       ``CaptureManifestUri``, ``GroundTruthManifestUri``, ``WindowEnd``. Inputs: ``capture``
+      (the window's capture files of every variant in ``variant_names``)
       and ``ground-truth`` from the two ``ManifestFile`` manifests, ``baseline`` and
       ``model`` (``S3Prefix``) from their URIs. Arguments end with ``--model-version`` and
       ``--window-end`` from the parameters; ``--window-hours`` is ``window_hours`` (1).
@@ -124,8 +145,15 @@ class MonitoringEngine(Construct):
       (``job_failed_alarm``). Missing data (an hour without traffic or labels) does not
       breach. On a multi-model endpoint every version reporting in the hour counts.
 
-    The job keeps the captured records whose ``InferenceId`` starts with ``v<version>.``
-    unless ``filter_by_inference_id`` is False (default True). ``baseline_uri`` and
+    The captured traffic is that of ``variant_names``: by default every production variant
+    of the endpoint (:func:`production_variants`: with an A/B test the champion and each
+    challenger, whose requests of the watched version count alike), never a shadow variant
+    (refused: its records repeat production's inputs). Data capture writes each variant's
+    records under ``<capture prefix>/<endpoint name>/<variant name>/`` (Developer Guide,
+    "Capture data from real-time endpoint"); an inference-component endpoint's under its one
+    variant (``AllTraffic``), by the same page, which says nothing of components: not
+    verified in AWS. The job keeps the captured records whose ``InferenceId`` starts with
+    ``v<version>.`` unless ``filter_by_inference_id`` is False (default True). ``baseline_uri`` and
     ``model_uri`` need a pinned ``model_version`` (they belong to one version); every
     baseline and archive must lie in the endpoint's artifact store, under ``read_prefix``
     (``pipelines/``, where the training pipelines write) or, for an archive on a multi-model
@@ -165,7 +193,7 @@ class MonitoringEngine(Construct):
         job_name_prefix: str | None = None,
         schedule: str = DEFAULT_SCHEDULE,
         window_hours: int = 1,
-        variant_name: str = VARIANT,
+        variant_names: Sequence[str] | None = None,
         ground_truth_prefix: str | None = None,
         read_prefix: str = "pipelines/",
         filter_by_inference_id: bool = True,
@@ -186,8 +214,11 @@ class MonitoringEngine(Construct):
         quality_metric = quality_metric or QUALITY_METRICS.get(problem_type, ("",))[0]
         pipeline_name = pipeline_name or f"{model_group}-monitor"
         job_name_prefix = job_name_prefix or default_job_name_prefix(model_group)
+        variants = (
+            list(variant_names) if variant_names is not None else production_variants(endpoint)
+        )
         self._check(
-            endpoint, model_group, model_version, baseline_uri, model_uri, features,
+            endpoint, variants, model_group, model_version, baseline_uri, model_uri, features,
             problem_type, quality_metric, pipeline_name, job_name_prefix, schedule,
             window_hours, read_prefix, ground_truth_prefix, drift_threshold, drift_p_value,
             facet, shap_rows, max_runtime_seconds, instance_type,
@@ -204,8 +235,12 @@ class MonitoringEngine(Construct):
         self.pipeline_name = pipeline_name
         self.job_name_prefix = job_name_prefix
         self.window_hours = window_hours
-        #: Key prefixes in the artifacts bucket: what the jobs read and write.
-        self.capture_prefix = f"{endpoint.prefix}{CAPTURE}{endpoint.endpoint_name}/{variant_name}/"
+        #: The production variants whose captured traffic the engine watches.
+        self.variant_names = variants
+        #: Key prefixes in the artifacts bucket: what the jobs read and write. The capture
+        #: prefix is the endpoint's folder; each variant writes under its own subfolder.
+        self.capture_prefix = f"{endpoint.prefix}{CAPTURE}{endpoint.endpoint_name}/"
+        self.capture_prefixes = [f"{self.capture_prefix}{v}/" for v in variants]
         self.ground_truth_prefix = ground_truth_prefix or f"{endpoint.prefix}ground-truth/"
         self.output_prefix = f"monitoring/{model_group}/"
         #: Where the launcher writes each run's manifests (read by the job).
@@ -301,6 +336,7 @@ class MonitoringEngine(Construct):
             model_uri=model_uri,
             models_prefix=self.models_prefix,
             capture_prefix=self.capture_prefix,
+            capture_variants=variants,
             ground_truth_prefix=self.ground_truth_prefix,
             runs_prefix=self.runs_prefix,
             read_prefixes=[read_prefix, *([self.models_prefix] if self.models_prefix else [])],
@@ -331,6 +367,7 @@ class MonitoringEngine(Construct):
     def _check(
         self,
         endpoint: IServingEndpoint,
+        variants: list[str],
         model_group: str,
         model_version: int | None,
         baseline_uri: str | None,
@@ -365,6 +402,22 @@ class MonitoringEngine(Construct):
             "endpoint.capture_percentage",
             endpoint.capture_percentage,
             "expected data capture on (above 0): the engine reads the captured traffic",
+        )
+        check.require(
+            bool(variants)
+            and len(set(variants)) == len(variants)
+            and all(not Token.is_unresolved(v) and _VARIANT.fullmatch(v) for v in variants),
+            "variant_names",
+            variants,
+            "expected the distinct names of the endpoint's production variants, known at "
+            "synth time (1 to 63 letters, digits or hyphens: they name capture folders)",
+        )
+        check.require(
+            SHADOW_VARIANT not in variants,
+            "variant_names",
+            variants,
+            f"expected production variants only, not {SHADOW_VARIANT!r}: a shadow variant "
+            "gets a copy of production's requests, so its records would count them twice",
         )
         check.require(
             not Token.is_unresolved(model_group) and bool(_NAME.fullmatch(model_group)),
@@ -509,7 +562,8 @@ class MonitoringEngine(Construct):
         role = self.role
         endpoint = self.endpoint
         artifacts = endpoint.artifacts
-        artifacts.grant_prefix(role, self.capture_prefix, write=False)
+        for prefix in self.capture_prefixes:
+            artifacts.grant_prefix(role, prefix, write=False)
         artifacts.grant_prefix(role, self.ground_truth_prefix, write=False)
         artifacts.grant_prefix(role, read_prefix, write=False)
         if endpoint.multi_model:

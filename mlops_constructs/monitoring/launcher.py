@@ -30,11 +30,13 @@ class MonitoringLauncher(EventFunctionMetrics, Construct):
     per invocation: it picks the version (``model_version``, or the newest Approved one of
     ``model_group`` when None), its baseline and archive, lists the window's capture and
     ground-truth keys, writes them as manifests under ``runs_prefix`` and starts the pipeline;
-    see the handler's docstring for every rule.
+    see the handler's docstring for every rule. ``capture_prefix`` is the endpoint's capture
+    folder and ``capture_variants`` the production variants whose subfolders it lists.
 
     Its role may: ``sagemaker:ListModelPackages`` (no resource-level permission exists for
     it), ``sagemaker:DescribeModelPackage`` of ``model_group``'s packages, list the artifact
-    bucket under ``list_prefixes`` only (``s3:prefix`` condition), read and write objects
+    bucket under ``list_prefixes`` only (``s3:prefix`` condition; each variant's capture
+    folder, not the endpoint's whole, so a shadow variant's stays unlisted), read and write objects
     under ``runs_prefix`` (``artifacts.grant_prefix``, with the bucket key through S3), and
     ``sagemaker:StartPipelineExecution`` of ``pipeline_arn`` only. Defaults: ``log_retention``
     one year, ``removal_policy`` RETAIN, timeout one minute.
@@ -55,6 +57,7 @@ class MonitoringLauncher(EventFunctionMetrics, Construct):
         model_uri: str | None,
         models_prefix: str | None,
         capture_prefix: str,
+        capture_variants: Sequence[str],
         ground_truth_prefix: str,
         runs_prefix: str,
         read_prefixes: Sequence[str],
@@ -84,6 +87,7 @@ class MonitoringLauncher(EventFunctionMetrics, Construct):
                 "MODELS_PREFIX": models_prefix or "",
                 "ARTIFACT_BUCKET": artifacts.bucket.bucket_name,
                 "CAPTURE_PREFIX": capture_prefix,
+                "CAPTURE_VARIANTS": ",".join(capture_variants),
                 "GROUND_TRUTH_PREFIX": ground_truth_prefix,
                 "RUNS_PREFIX": runs_prefix,
                 "READ_PREFIXES": ",".join(read_prefixes),
@@ -97,7 +101,8 @@ class MonitoringLauncher(EventFunctionMetrics, Construct):
         self.dead_letter_queue = handler.dead_letter_queue
         self.role = handler.role
         artifacts.grant_prefix(handler.function, runs_prefix)
-        list_prefixes = list(dict.fromkeys([capture_prefix, ground_truth_prefix, *read_prefixes]))
+        captures = [f"{capture_prefix}{v}/" for v in capture_variants]
+        list_prefixes = list(dict.fromkeys([*captures, ground_truth_prefix, *read_prefixes]))
         #: The key prefixes the function may list (besides ``runs_prefix``).
         self.list_prefixes = list_prefixes
         described = f"{packages}*"

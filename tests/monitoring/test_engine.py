@@ -11,6 +11,14 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from mlops_constructs import MonitoringEngine, PropsError
 from mlops_constructs.monitoring.alarm_queries import MAX_ALARM_WINDOW_SECONDS, alarm_selects
 from mlops_constructs.monitoring.runtime import monitor
+from mlops_constructs.serving import (
+    ABTest,
+    Challenger,
+    ComponentSettings,
+    InferenceComponentEndpoint,
+    InstanceScaling,
+    ShadowVariant,
+)
 from mlops_constructs.serving.endpoint import ModelPackageEndpoint, MultiModelEndpoint
 from tests.helpers import (
     ACCOUNT,
@@ -47,13 +55,35 @@ def _props(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def _build(stack: Any, *, multi_model: bool = True, capture: int = 100, **overrides: Any) -> Made:
+def _build(
+    stack: Any,
+    *,
+    multi_model: bool = True,
+    capture: int = 100,
+    components: bool = False,
+    endpoint_props: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> Made:
     m = Made()
     m.key, common = endpoint_base(stack)
     m.common = common
-    if multi_model:
+    if components:
+        m.endpoint = InferenceComponentEndpoint(
+            stack,
+            "Endpoint",
+            components={GROUP: ComponentSettings(min_copies=0)},
+            scaling=InstanceScaling(min_instances=0, max_instances=2, scale_to_zero=True),
+            capture_percentage=capture,
+            **common,
+        )
+    elif multi_model:
         m.endpoint = MultiModelEndpoint(
-            stack, "Endpoint", image_uri="example/image:1", capture_percentage=capture, **common
+            stack,
+            "Endpoint",
+            image_uri="example/image:1",
+            capture_percentage=capture,
+            **common,
+            **(endpoint_props or {}),
         )
     else:
         m.endpoint = ModelPackageEndpoint(
@@ -253,7 +283,8 @@ def test_the_launcher_is_configured_for_this_engine(made):
         "",
     )
     assert variables["MODELS_PREFIX"] == f"endpoints/{name}/models/{GROUP}/"
-    assert variables["CAPTURE_PREFIX"] == f"endpoints/{name}/capture/{name}/AllTraffic/"
+    assert variables["CAPTURE_PREFIX"] == f"endpoints/{name}/capture/{name}/"
+    assert variables["CAPTURE_VARIANTS"] == "AllTraffic"
     assert variables["GROUND_TRUTH_PREFIX"] == f"endpoints/{name}/ground-truth/"
     assert variables["RUNS_PREFIX"] == f"monitoring/{GROUP}/runs/"
     assert variables["READ_PREFIXES"] == f"pipelines/,endpoints/{name}/models/{GROUP}/"
@@ -647,3 +678,101 @@ def test_retraining_trigger_takes_the_alarms():
     assert rule["Properties"]["EventPattern"]["resources"] == [
         stack.resolve(a.alarm_arn) for a in m.engine.alarms
     ]
+
+
+# --- variants and hostings ----------------------------------------------------------------
+
+AB = ABTest(challengers=(Challenger(name="Challenger", weight=1),), champion_weight=4)
+
+
+@pytest.fixture(scope="module")
+def ab_made():
+    # cdk-nag AwsSolutions checks this synthesis too.
+    return synth_construct(lambda s: _build(s, endpoint_props={"ab_test": AB}))
+
+
+def _launcher_variables(template: Any, m: Made, stack: Any) -> dict[str, Any]:
+    fn = template.to_json()["Resources"][
+        stack.get_logical_id(m.engine.launcher.function.node.default_child)
+    ]["Properties"]
+    return dict(fn["Environment"]["Variables"])
+
+
+def test_an_ab_test_is_watched_on_every_production_variant(ab_made):
+    template, m, stack = ab_made
+    name = m.endpoint.endpoint_name
+    capture = f"endpoints/{name}/capture/{name}/"
+    assert m.engine.variant_names == ["AllTraffic", "Challenger"]
+    variables = _launcher_variables(template, m, stack)
+    assert variables["CAPTURE_PREFIX"] == capture
+    assert variables["CAPTURE_VARIANTS"] == "AllTraffic,Challenger"
+    # Listing and reading: each variant's folder, never the endpoint's whole capture.
+    statements = stack.resolve(m.engine.launcher.policy.document)["Statement"]
+    (listing,) = [s for s in statements if s["Sid"] == "ListWindowKeys"]
+    listed = listing["Condition"]["StringLike"]["s3:prefix"]
+    assert [p for p in listed if p.startswith(capture)] == [
+        f"{capture}AllTraffic/*",
+        f"{capture}Challenger/*",
+    ]
+    resources = template.to_json()["Resources"]
+    role = resources[stack.get_logical_id(m.engine.role.node.default_child)]
+    read = sorted(
+        resources[arn["Ref"]]["Properties"]["Description"]
+        for arn in role["Properties"]["ManagedPolicyArns"]
+    )
+    assert [r for r in read if "/capture/" in r] == [
+        f"Read artifacts under '{capture}AllTraffic/'",
+        f"Read artifacts under '{capture}Challenger/'",
+    ]
+
+
+def test_an_ab_tests_variants_are_those_the_endpoint_configures(ab_made):
+    """The variants watched are the endpoint configuration's production variants."""
+    template, m, _ = ab_made
+    (config,) = template.find_resources("AWS::SageMaker::EndpointConfig").values()
+    configured = [v["VariantName"] for v in config["Properties"]["ProductionVariants"]]
+    assert configured == m.engine.variant_names
+    assert "ShadowProductionVariants" not in config["Properties"]
+
+
+def test_a_shadow_variant_is_not_watched():
+    shadow = ShadowVariant(instance_type="ml.c5.large", traffic_percent=25)
+    template, m, _ = synth_construct(
+        lambda s: _build(s, endpoint_props={"shadow": shadow}), nag=False
+    )
+    (config,) = template.find_resources("AWS::SageMaker::EndpointConfig").values()
+    shadows = [v["VariantName"] for v in config["Properties"]["ShadowProductionVariants"]]
+    assert shadows == ["Shadow"]  # not vacuous: the endpoint has one
+    assert m.engine.variant_names == ["AllTraffic"]
+    assert not any("Shadow" in p for p in m.engine.launcher.list_prefixes)
+    # Naming it is refused.
+    with pytest.raises(PropsError, match=r"variant_names.*count them twice"):
+        synth_construct(
+            lambda s: _build(
+                s, endpoint_props={"shadow": shadow}, variant_names=["AllTraffic", "Shadow"]
+            ),
+            nag=False,
+        )
+
+
+@pytest.mark.parametrize("names", [[], ["AllTraffic", "AllTraffic"], ["All_Traffic"]])
+def test_variant_names_are_checked(names):
+    with pytest.raises(PropsError, match="variant_names"):
+        synth_construct(lambda s: _build(s, variant_names=names), nag=False)
+
+
+def test_an_inference_component_endpoint_is_watched_as_a_single_model_one():
+    """Its one variant's capture; the archive is the package's ModelDataUrl (no models
+    prefix), as on a single-model endpoint."""
+    template, m, stack = synth_construct(lambda s: _build(s, components=True))
+    name = m.endpoint.endpoint_name
+    variables = _launcher_variables(template, m, stack)
+    assert variables["CAPTURE_PREFIX"] == f"endpoints/{name}/capture/{name}/"
+    assert variables["CAPTURE_VARIANTS"] == m.endpoint.variant_name == "AllTraffic"
+    assert variables["MODELS_PREFIX"] == ""
+    assert variables["READ_PREFIXES"] == "pipelines/"
+    (config,) = template.find_resources("AWS::SageMaker::EndpointConfig").values()
+    (variant,) = config["Properties"]["ProductionVariants"]
+    assert variant["VariantName"] == "AllTraffic"
+    capture = config["Properties"]["DataCaptureConfig"]["DestinationS3Uri"]
+    assert stack.resolve(capture)["Fn::Join"][1][-1].endswith(f"/endpoints/{name}/capture")

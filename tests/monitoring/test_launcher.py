@@ -30,7 +30,10 @@ ACCOUNT = "123456789012"  # moto's account
 BUCKET = "artifacts"
 GROUP = "customers"
 PIPELINE = "customers-monitor"
-CAPTURE = "endpoints/ep/capture/ep/AllTraffic/"
+#: The endpoint's capture folder (CAPTURE_PREFIX) and its champion variant's (where the
+#: tests put capture files unless they name another variant).
+CAPTURE_ROOT = "endpoints/ep/capture/ep/"
+CAPTURE = f"{CAPTURE_ROOT}AllTraffic/"
 TRUTH = "endpoints/ep/ground-truth/"
 MODELS = f"endpoints/ep/models/{GROUP}/"  # the group's folder, as the engine passes it
 RUNS = f"monitoring/{GROUP}/runs/"
@@ -62,7 +65,8 @@ def aws(monkeypatch, boto3_session):
         "MODEL_URI": "",
         "MODELS_PREFIX": MODELS,
         "ARTIFACT_BUCKET": BUCKET,
-        "CAPTURE_PREFIX": CAPTURE,
+        "CAPTURE_PREFIX": CAPTURE_ROOT,
+        "CAPTURE_VARIANTS": "AllTraffic",
         "GROUND_TRUTH_PREFIX": TRUTH,
         "RUNS_PREFIX": RUNS,
         "READ_PREFIXES": f"pipelines/,{MODELS}",
@@ -173,9 +177,48 @@ def test_the_newest_approved_version_is_watched_with_its_registered_baseline(aws
         f"s3://{BUCKET}/{RUNS}20260101T0600Z/capture.manifest"
     )
     assert manifest_of(aws, parameters["CaptureManifestUri"]) == [
-        {"prefix": f"s3://{BUCKET}/{CAPTURE}"},
-        *sorted(IN_WINDOW),
+        {"prefix": f"s3://{BUCKET}/{CAPTURE_ROOT}"},
+        *sorted(f"AllTraffic/{k}" for k in IN_WINDOW),
     ]
+
+
+def test_every_production_variant_is_read_and_no_other(aws, monkeypatch):
+    """An A/B test's champion and challenger are read alike; a shadow's folder (its records
+    repeat production's requests) and a variant not configured are not."""
+    register(aws, "Approved")
+    folders = ("AllTraffic", "Challenger", "Shadow", "Other")
+    for variant in folders:
+        put_keys(aws, f"{CAPTURE_ROOT}{variant}/", IN_WINDOW + OUTSIDE)
+    monkeypatch.setenv("CAPTURE_VARIANTS", "AllTraffic,Challenger")
+    result = launch()
+    assert result["captureFiles"] == 2 * len(IN_WINDOW)
+    assert result["captureFilesByVariant"] == {
+        "AllTraffic": len(IN_WINDOW),
+        "Challenger": len(IN_WINDOW),
+    }
+    listed = manifest_of(aws, result["parameters"]["CaptureManifestUri"])
+    assert listed == [
+        {"prefix": f"s3://{BUCKET}/{CAPTURE_ROOT}"},
+        *sorted(f"{v}/{k}" for v in ("AllTraffic", "Challenger") for k in IN_WINDOW),
+    ]
+    # Control: with the champion alone, the challenger's traffic is not read.
+    monkeypatch.setenv("CAPTURE_VARIANTS", "AllTraffic")
+    alone = launch({**EVENT, "scheduledTime": "2026-01-01T06:20:00Z"})
+    assert alone["captureFilesByVariant"] == {"AllTraffic": len(IN_WINDOW)}
+
+
+def test_an_hour_with_traffic_on_a_challenger_only_starts_a_run(aws, monkeypatch):
+    register(aws, "Approved")
+    monkeypatch.setenv("CAPTURE_VARIANTS", "AllTraffic,Challenger")
+    put_keys(aws, f"{CAPTURE_ROOT}Challenger/", IN_WINDOW[:1])
+    put_keys(aws, f"{CAPTURE_ROOT}Shadow/", IN_WINDOW)  # not a production variant
+    result = launch()
+    assert result["status"] == "started"
+    assert result["captureFilesByVariant"] == {"AllTraffic": 0, "Challenger": 1}
+    # Control: the shadow's traffic alone starts nothing.
+    monkeypatch.setenv("CAPTURE_VARIANTS", "AllTraffic")
+    skipped = launch({**EVENT, "scheduledTime": "2026-01-01T06:20:00Z"})
+    assert skipped["status"] == "skipped"
 
 
 def test_a_single_model_endpoint_uses_the_packages_model_data_url(aws, monkeypatch):
@@ -322,6 +365,13 @@ def test_a_bad_setting_raises_whatever_the_event(aws, monkeypatch):
     monkeypatch.setenv("PINNED_VERSION", "03")
     with pytest.raises(ValueError, match="PINNED_VERSION"):
         launch(None)
+
+
+@pytest.mark.parametrize("variants", ["", "AllTraffic,", "All_Traffic", "A,A", "AllTraffic/x"])
+def test_bad_capture_variants_raise(aws, monkeypatch, variants):
+    monkeypatch.setenv("CAPTURE_VARIANTS", variants)
+    with pytest.raises(ValueError, match="CAPTURE_VARIANTS"):
+        launch()
 
 
 # --- the job on what a manifest lists ---------------------------------------------------

@@ -29,14 +29,18 @@ run was scheduled for, e.g. ``2026-01-01T06:10:00Z`` (EventBridge Scheduler User
    job analyses the captured records whose ``inferenceTime`` is in ``[end - hours, end)``.
    The end is passed to the job (pipeline parameter ``WindowEnd``), so a late or retried run
    analyses the hour it was scheduled for.
-4. **The capture keys**: the ``*.jsonl`` keys of the hour folders ``yyyy/mm/dd/hh/`` under
-   ``CAPTURE_PREFIX`` (``<capture prefix>/<endpoint>/<variant>/``, "Capture data" page) of
-   every hour of the window and of the next hour (a record may land in a later file; the job
-   selects by ``inferenceTime`` anyway). None -> ``skipped`` ("no traffic captured in
+4. **The capture keys**: the ``*.jsonl`` keys of the hour folders ``yyyy/mm/dd/hh/`` of every
+   variant in ``CAPTURE_VARIANTS`` (the endpoint's production variants: with an A/B test the
+   champion and each challenger) under ``CAPTURE_PREFIX`` (``<capture prefix>/<endpoint>/``:
+   data capture writes each variant's records under ``<variant>/``, Developer Guide,
+   "Capture data from real-time endpoint"), of every hour of the window and of the next
+   hour (a record may land in a later file; the job selects by ``inferenceTime`` anyway).
+   A variant not listed (a shadow) is not read. None -> ``skipped`` ("no traffic captured in
    <window>"), no job: an idle hour costs nothing.
 5. **Manifests** (the ``ManifestFile`` format of ``S3DataSource``/``ProcessingS3Input``:
    ``[{"prefix": "s3://bucket/prefix/"}, "relative/key", ...]``, every key under the one
-   prefix) written to ``s3://ARTIFACT_BUCKET/<RUNS_PREFIX><window end>/capture.manifest`` and
+   prefix; a capture key is relative to ``CAPTURE_PREFIX``, ``<variant>/yyyy/mm/dd/hh/...``)
+   written to ``s3://ARTIFACT_BUCKET/<RUNS_PREFIX><window end>/capture.manifest`` and
    ``ground-truth.manifest``. Ground truth: the ``*.jsonl`` keys under ``GROUND_TRUTH_PREFIX``
    in the same hour folders (from the window's start to the end of the next hour: labels
    written later are not seen by this run; see the design notes). With none, the manifest
@@ -57,7 +61,8 @@ it to the dead-letter queue.
 Environment: ``PIPELINE_NAME``, ``MODEL_GROUP``, ``PACKAGE_ARN_PREFIX`` (the group's model
 package ARN up to the version, ``arn:...:model-package/<group>/``), ``PINNED_VERSION``,
 ``BASELINE_URI``, ``MODEL_URI``, ``MODELS_PREFIX`` (empty: a single-model endpoint),
-``ARTIFACT_BUCKET``, ``CAPTURE_PREFIX``, ``GROUND_TRUTH_PREFIX``, ``RUNS_PREFIX``,
+``ARTIFACT_BUCKET``, ``CAPTURE_PREFIX``, ``CAPTURE_VARIANTS`` (comma-separated),
+``GROUND_TRUTH_PREFIX``, ``RUNS_PREFIX``,
 ``READ_PREFIXES`` (comma-separated), ``WINDOW_HOURS``, ``LOG_LEVEL``. A missing or invalid
 setting raises whatever the event (a deployment bug belongs in the dead-letter queue).
 
@@ -105,6 +110,8 @@ MAX_WINDOW_HOURS = 168
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 _S3_URI = re.compile(r"s3://([^/]+)/(.+)")
 _VERSION = re.compile(r"[1-9][0-9]*")
+#: A production variant's name (``ProductionVariant.VariantName``, API reference).
+_VARIANT = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 
 logger = json_logger("monitoring_launcher")
 
@@ -124,6 +131,7 @@ class Settings:
     models_prefix: str
     bucket: str
     capture_prefix: str
+    capture_variants: tuple[str, ...]
     ground_truth_prefix: str
     runs_prefix: str
     read_prefixes: tuple[str, ...]
@@ -147,6 +155,7 @@ def settings_from_environment() -> Settings:
             "PACKAGE_ARN_PREFIX",
             "ARTIFACT_BUCKET",
             "CAPTURE_PREFIX",
+            "CAPTURE_VARIANTS",
             "GROUND_TRUTH_PREFIX",
             "RUNS_PREFIX",
             "READ_PREFIXES",
@@ -165,6 +174,12 @@ def settings_from_environment() -> Settings:
         value = env.get(name, "")
         if value and not _S3_URI.fullmatch(value):
             raise ValueError(f"{name} {value!r}: expected an s3:// URI or nothing")
+    variants = tuple(v.strip() for v in env["CAPTURE_VARIANTS"].split(","))
+    if not all(_VARIANT.fullmatch(v) for v in variants) or len(set(variants)) < len(variants):
+        raise ValueError(
+            f"CAPTURE_VARIANTS {env['CAPTURE_VARIANTS']!r}: expected distinct variant names, "
+            "comma-separated"
+        )
     arn_prefix = env["PACKAGE_ARN_PREFIX"]
     if not arn_prefix.endswith("/"):
         raise ValueError(f"PACKAGE_ARN_PREFIX {arn_prefix!r}: expected to end with '/'")
@@ -178,6 +193,7 @@ def settings_from_environment() -> Settings:
         models_prefix=_prefix("MODELS_PREFIX", env.get("MODELS_PREFIX", ""), empty=True),
         bucket=env["ARTIFACT_BUCKET"],
         capture_prefix=_prefix("CAPTURE_PREFIX", env["CAPTURE_PREFIX"]),
+        capture_variants=variants,
         ground_truth_prefix=_prefix("GROUND_TRUTH_PREFIX", env["GROUND_TRUTH_PREFIX"]),
         runs_prefix=_prefix("RUNS_PREFIX", env["RUNS_PREFIX"]),
         read_prefixes=tuple(
@@ -366,7 +382,14 @@ def launch(event: Any, settings: Settings) -> dict[str, Any]:
                 f"the baseline {version.baseline_uri} of version {version.number} is missing"
             )
         folders = hour_folders(start, end)
-        capture = sorted(jsonl_keys(s3, bucket, settings.capture_prefix, folders))
+        capture = sorted(
+            jsonl_keys(
+                s3,
+                bucket,
+                settings.capture_prefix,
+                [f"{v}/{f}" for v in settings.capture_variants for f in folders],
+            )
+        )
         if not capture:
             raise Skip(f"no traffic captured in {span}", level="info")
     except Skip as skip:
@@ -411,6 +434,9 @@ def launch(event: Any, settings: Settings) -> dict[str, Any]:
         "GroundTruthManifestUri": put(run + "ground-truth.manifest", labels_manifest),
         "WindowEnd": format_utc(end),
     }
+    by_variant = {v: 0 for v in settings.capture_variants}
+    for key in capture:
+        by_variant[key.split("/", 1)[0]] += 1
     token = client_request_token(settings.pipeline, group, end)
     started = sagemaker.start_pipeline_execution(
         PipelineName=settings.pipeline,
@@ -425,6 +451,7 @@ def launch(event: Any, settings: Settings) -> dict[str, Any]:
             "version": version.number,
             "window": span,
             "captureFiles": len(capture),
+            "captureFilesByVariant": by_variant,
             "groundTruthFiles": len(labels),
             "execution": started.get("PipelineExecutionArn"),
         },
@@ -435,6 +462,7 @@ def launch(event: Any, settings: Settings) -> dict[str, Any]:
         "version": version.number,
         "window": span,
         "captureFiles": len(capture),
+        "captureFilesByVariant": by_variant,
         "groundTruthFiles": len(labels),
         "parameters": parameters,
         "execution": started.get("PipelineExecutionArn"),
