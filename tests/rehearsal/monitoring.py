@@ -4,11 +4,14 @@ through the launcher, the monitoring job, the alarms and the retraining trigger.
 What one environment deploys to watch a model is read from its synthesized templates
 (:func:`find_engine`): the monitoring pipeline's ``MonitorModel`` step, the launcher function
 and its schedule, the alarms, the retraining trigger, the serving endpoint's data capture
-configuration and the approved-model deployer's model prefix. Everything else is produced
-here, the way the deployed system produces it:
+configuration and the approved-model deployer's hosting (``HOSTING``: its model prefix on a
+multi-model endpoint, the model's component from ``COMPONENTS`` on an inference-component
+endpoint). Everything else is produced here, the way the deployed system produces it:
 
 * **traffic** (:func:`send`): rows sent through ``examples/invoke_model.py`` (``invoke`` with
-  its ``TargetModel`` and ``InferenceId`` ``v<N>.<hex>``) to :class:`CapturingEndpoint`, which
+  its ``TargetModel`` on a multi-model endpoint, or its ``InferenceComponentName`` with the
+  version read from the component as the example reads it, :class:`DeployedComponent`; and
+  ``InferenceId`` ``v<N>.<hex>``) to :class:`CapturingEndpoint`, which
   scores them with the registered model as the XGBoost container does
   (:class:`~tests.rehearsal.pipeline_runner.ServedModel`) and writes what data capture writes
   (page "Capture data", ``model-monitor-data-capture``): one JSON line per request with
@@ -78,8 +81,13 @@ class Engine:
     endpoint: str
     variant: str
     capture_config: dict[str, Any]
-    #: The deployer's ``MODEL_PREFIX`` (where an approved version's archive is copied).
+    #: The deployer's ``MODEL_PREFIX`` (where an approved version's archive is copied on a
+    #: multi-model endpoint).
     models_prefix: str
+    #: The deployer's ``HOSTING``: ``multi-model`` or ``inference-components``.
+    hosting: str = "multi-model"
+    #: On an inference-component endpoint, the component serving the watched group.
+    component: str | None = None
 
     @property
     def step(self) -> dict[str, Any]:
@@ -116,6 +124,12 @@ class Engine:
         """Where the deployer copies ``version`` (``<MODEL_PREFIX><group>/v<N>.tar.gz``)."""
         return f"s3://{self.bucket}/{self.models_prefix}{self.group}/v{version}.tar.gz"
 
+    def served_archive_uri(self, version: int, registered: str) -> str:
+        """The archive the endpoint serves ``version`` from: the deployer's copy on a
+        multi-model endpoint, the package's registered ``ModelDataUrl`` (``registered``) on
+        an inference-component endpoint (the deployer's model points at it)."""
+        return self.model_archive_uri(version) if self.component is None else registered
+
 
 def _environment(assembly: Assembly, stack: str, function: dict[str, Any]) -> dict[str, str]:
     props = assembly.props(stack, function)
@@ -134,7 +148,7 @@ def find_engine(assembly: Assembly, pipelines: Sequence[SynthesizedPipeline]) ->
     ]
     launchers = [f for f in functions if "CAPTURE_PREFIX" in f[2] and f[0] == pipeline.stack]
     retraining = [f for f in functions if "ALARM_NAMES" in f[2]]
-    deployers = [f for f in functions if "MODEL_PREFIX" in f[2]]
+    deployers = [f for f in functions if "MODEL_PREFIX" in f[2] and "HOSTING" in f[2]]
     if len(launchers) != 1 or len(retraining) != 1 or len(deployers) != 1:
         raise UnresolvableError(
             f"expected one launcher, retraining trigger and deployer: {len(launchers)}, "
@@ -173,6 +187,21 @@ def find_engine(assembly: Assembly, pipelines: Sequence[SynthesizedPipeline]) ->
     if len(watched) != 1:
         raise UnresolvableError(f"expected one capturing endpoint the launcher reads: {watched}")
     endpoint, config = watched[0]
+    deployer_env = deployers[0][2]
+    hosting = deployer_env["HOSTING"]
+    component = None
+    if hosting == "inference-components":
+        components = json.loads(deployer_env["COMPONENTS"])
+        group = launcher_env["MODEL_GROUP"]
+        if group not in components or deployer_env["ENDPOINT_NAME"] != endpoint:
+            raise UnresolvableError(f"the deployer keeps no component of {group} on {endpoint}")
+        component = components[group]["name"]
+    elif hosting != "multi-model":
+        raise UnresolvableError(f"unknown HOSTING {hosting!r}")
+    variants = launcher_env["CAPTURE_VARIANTS"].split(",")
+    production = [v["VariantName"] for v in config["ProductionVariants"]]
+    if variants != production:
+        raise UnresolvableError(f"the launcher reads {variants}, the endpoint has {production}")
     return Engine(
         assembly=assembly,
         stack=stack,
@@ -185,7 +214,9 @@ def find_engine(assembly: Assembly, pipelines: Sequence[SynthesizedPipeline]) ->
         endpoint=endpoint,
         variant=config["ProductionVariants"][0]["VariantName"],
         capture_config=config["DataCaptureConfig"],
-        models_prefix=deployers[0][2]["MODEL_PREFIX"],
+        models_prefix=deployer_env["MODEL_PREFIX"],
+        hosting=hosting,
+        component=component,
     )
 
 
@@ -215,10 +246,35 @@ def _captured(body: bytes, content_type: str, mode: str, config: Mapping[str, An
     return {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
 
 
+class DeployedComponent:
+    """Stands in for the ``sagemaker`` client's ``DescribeInferenceComponent`` of a component
+    the approved-model deployer rolled to ``version``: its model named as the deployer names
+    it (the handler's ``component_model_name``)."""
+
+    def __init__(self, component: str, version: int) -> None:
+        from tests.helpers import load_handler
+
+        self.component = component
+        self.model = load_handler("model_deployer").component_model_name(component, version)
+        self.described = 0
+
+    def describe_inference_component(self, InferenceComponentName: str) -> dict[str, Any]:
+        if InferenceComponentName != self.component:
+            raise AssertionError(f"described {InferenceComponentName}, not {self.component}")
+        self.described += 1
+        return {
+            "InferenceComponentName": self.component,
+            "Specification": {"ModelName": self.model},
+            "InferenceComponentStatus": "InService",
+        }
+
+
 class CapturingEndpoint:
-    """Stands in for the ``sagemaker-runtime`` client of a multi-model endpoint with data
-    capture on: scores with ``served`` and records what capture writes for each request,
-    timed by ``clock``."""
+    """Stands in for the ``sagemaker-runtime`` client of an endpoint with data capture on:
+    scores with ``served`` and records what capture writes for each request, timed by
+    ``clock``. A request must name what the endpoint serves: a version of ``group``
+    (``TargetModel``) on a multi-model endpoint, ``component`` (``InferenceComponentName``)
+    on an inference-component one."""
 
     def __init__(
         self,
@@ -227,17 +283,37 @@ class CapturingEndpoint:
         capture_config: Mapping[str, Any],
         clock: Callable[[], datetime],
         event_ids: Iterator[str],
+        *,
+        group: str,
+        component: str | None = None,
     ) -> None:
         self.served = served
         self.endpoint = endpoint
         self.capture_config = capture_config
         self.clock = clock
         self.event_ids = event_ids
+        self.group = group
+        self.component = component
         self.records: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
 
-    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+    def _check_target(self, request: Mapping[str, Any]) -> None:
         if request["EndpointName"] != self.endpoint:
             raise AssertionError(f"sent to {request['EndpointName']}, not {self.endpoint}")
+        if self.component is not None:
+            if request.get("InferenceComponentName") != self.component or "TargetModel" in request:
+                raise AssertionError(f"an inference-component endpoint got {request}")
+        else:
+            from examples import invoke_model
+
+            target = request.get("TargetModel", "")
+            if "InferenceComponentName" in request or not target.startswith(f"{self.group}/"):
+                raise AssertionError(f"a multi-model endpoint got {request}")
+            invoke_model.target_model_version(target)
+
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+        self._check_target(request)
+        self.requests.append(request)
         scores = self.served.score(request["Body"], request["ContentType"])
         # The container answers text/csv with one score per line.
         body = "\n".join(repr(s) for s in scores).encode()
@@ -272,6 +348,8 @@ class Traffic:
     labels: dict[str, list[float]]
     rows: list[list[float]]
     scores: list[float] = field(default_factory=list)
+    #: The requests as the runtime client received them.
+    requests: list[dict[str, Any]] = field(default_factory=list)
 
 
 #: Rows per request, in turn: mostly single rows, some small batches (a CSV body of
@@ -289,7 +367,9 @@ def send(
     hour: datetime,
 ) -> Traffic:
     """Send ``rows`` to version ``version`` through ``examples.invoke_model`` during ``hour``
-    (requests spread over its minutes), captured as the endpoint captures them."""
+    (requests spread over its minutes), captured as the endpoint captures them. On an
+    inference-component endpoint the component serves ``version`` (the deployer's model
+    name) and the client reads it from there, once, as ``invoke_model.main`` does."""
     from examples import invoke_model
 
     batches: list[tuple[int, int]] = []
@@ -301,13 +381,27 @@ def send(
     step = timedelta(seconds=3600 / (len(batches) + 1))
     times = iter([hour + step * (i + 1) for i in range(len(batches))])
     ids = (str(UUID(int=i + 1)) for i in range(len(batches)))
-    runtime = CapturingEndpoint(served, engine.endpoint, engine.capture_config, times.__next__, ids)
-    traffic = Traffic(hour, runtime.records, {}, [list(r) for r in rows])
-    target = invoke_model.target_model(engine.group, version)
+    runtime = CapturingEndpoint(
+        served,
+        engine.endpoint,
+        engine.capture_config,
+        times.__next__,
+        ids,
+        group=engine.group,
+        component=engine.component,
+    )
+    traffic = Traffic(hour, runtime.records, {}, [list(r) for r in rows], requests=runtime.requests)
+    if engine.component is None:
+        target: dict[str, str] = {"target_model": invoke_model.target_model(engine.group, version)}
+        called = version
+    else:
+        target = {"inference_component": engine.component}
+        deployed = DeployedComponent(engine.component, version)
+        called = invoke_model.component_version(deployed, engine.component)
     for first, last in batches:
-        request_id = invoke_model.inference_id(version)
+        request_id = invoke_model.inference_id(called)
         scores = invoke_model.invoke(
-            runtime, engine.endpoint, rows[first:last], target_model=target, inference_id=request_id
+            runtime, engine.endpoint, rows[first:last], inference_id=request_id, **target
         )
         traffic.scores.extend(scores)
         traffic.labels[request_id] = [float(v) for v in labels[first:last]]

@@ -5,9 +5,12 @@ dataset through ``examples/invoke_model.py`` for one hour, captured as the endpo
 capture writes them, with the labels written as ground truth; a second hour sends the same
 rows with one feature shifted (most rows flagged with one category). In moto: the version is
 registered Approved with the baseline the rehearsed ``MonitoringBaseline`` step wrote, its
-archive is where the deployer copies it, and the capture and ground truth are in the
-artifacts bucket. For each hour the launcher is invoked with the schedule's input as
-Scheduler fills it ten past the next hour; the parameters it passes to
+archive is where the endpoint serves it from (dev serves from inference components: the
+package's registered archive, which the deployer's model points at; on a multi-model
+endpoint the deployer's copy), its requests name what dev's endpoint serves (the model's
+component, the version read from it as the example client reads it), and the capture and
+ground truth are in the artifacts bucket. For each hour the launcher is invoked with the
+schedule's input as Scheduler fills it ten past the next hour; the parameters it passes to
 ``StartPipelineExecution`` run the synthesized ``MonitorModel`` step (its script asset, its
 arguments, its inputs downloaded as SageMaker does). Then: the unchanged hour drifts nowhere
 and crosses no alarm; the shifted hour drifts exactly in the shifted feature, whose alarm
@@ -35,6 +38,8 @@ from tests.helpers import lambda_context, load_handler
 from tests.rehearsal.assembly import Assembly
 from tests.rehearsal.conftest import RUN_ENV, RehearsedRun
 from tests.rehearsal.monitoring import (
+    CapturingEndpoint,
+    DeployedComponent,
     Engine,
     MonitorRun,
     Traffic,
@@ -76,6 +81,9 @@ class World:
     s3: Any
     sagemaker: Any
     baseline_uri: str
+    #: The version's registered archive, and where the endpoint serves it from.
+    registered_uri: str
+    archive_uri: str
     unchanged: Scenario
     shifted: Scenario
     monkeypatch: pytest.MonkeyPatch
@@ -124,6 +132,8 @@ def world(
     workdir = tmp_path_factory.mktemp("monitoring")
     (model_url,) = registration.model_data_urls
     archive = dev_rehearsal.run.download(model_url, workdir / "registered" / "model.tar.gz")
+    served_uri = engine.served_archive_uri(VERSION, model_url)
+    assert served_uri.startswith(f"s3://{engine.bucket}/"), served_uri
     served = ServedModel.from_archive(archive, workdir / "served")
     baseline_uri = registration.monitoring_baseline_uri
     assert baseline_uri, "the rehearsed version has no monitoring baseline"
@@ -151,9 +161,7 @@ def world(
             Key=s3_key(baseline_uri),
             Body=dev_rehearsal.run.s3.path(baseline_uri).read_bytes(),
         )
-        s3.put_object(
-            Bucket=bucket, Key=s3_key(engine.model_archive_uri(VERSION)), Body=archive.read_bytes()
-        )
+        s3.put_object(Bucket=bucket, Key=s3_key(served_uri), Body=archive.read_bytes())
         request = registration.request
         sagemaker.create_model_package_group(ModelPackageGroupName=request["ModelPackageGroupName"])
         sagemaker.create_model_package(
@@ -213,6 +221,8 @@ def world(
             s3,
             sagemaker,
             baseline_uri,
+            model_url,
+            served_uri,
             scenarios["unchanged"],
             scenarios["shifted"],
             monkeypatch,
@@ -250,13 +260,61 @@ def test_the_launcher_runs_the_approved_version_on_its_hour(world: World) -> Non
         assert set(parameters) == declared
 
 
-def test_the_launcher_passes_the_archive_the_deployer_copied(world: World) -> None:
-    """The job's model input is the approved version's archive on the multi-model endpoint,
-    so the run computes SHAP values."""
+def test_dev_is_rehearsed_on_the_component_it_serves(world: World) -> None:
+    """Dev serves from inference components: the requests name the model's component (no
+    TargetModel) and carry the version the component serves."""
     engine = world.engine
+    assert engine.hosting == "inference-components" and engine.component
+    assert engine.variant == "AllTraffic"
+    assert engine.launcher_env["CAPTURE_VARIANTS"] == "AllTraffic"
     for scenario in (world.unchanged, world.shifted):
-        assert scenario.launched["parameters"]["ModelUri"] == engine.model_archive_uri(VERSION)
+        assert scenario.traffic.requests
+        for request in scenario.traffic.requests:
+            assert request["InferenceComponentName"] == engine.component
+            assert "TargetModel" not in request
+            assert request["InferenceId"].startswith(f"v{VERSION}.")
+
+
+def test_controls_the_stand_ins_refuse_what_dev_does_not_serve(world: World) -> None:
+    """The stand-in endpoint refuses a request naming a version (TargetModel) or another
+    component, and a component whose model the deployer did not name has no version."""
+    from examples import invoke_model
+
+    engine = world.engine
+    assert engine.component is not None
+    runtime = CapturingEndpoint(
+        None,  # type: ignore[arg-type]  # refused before scoring
+        engine.endpoint,
+        engine.capture_config,
+        lambda: UNCHANGED_HOUR,
+        iter(["e"]),
+        group=engine.group,
+        component=engine.component,
+    )
+    for target in (
+        {"target_model": invoke_model.target_model(engine.group, VERSION)},
+        {"inference_component": f"{engine.component[:-1]}x"},
+    ):
+        with pytest.raises(AssertionError, match="inference-component endpoint got"):
+            invoke_model.invoke(runtime, engine.endpoint, [[0.0]], **target)
+    assert runtime.records == []
+    foreign = DeployedComponent(engine.component, VERSION)
+    foreign.model = "a-model-of-its-own"
+    with pytest.raises(ValueError, match="give --model-version"):
+        invoke_model.component_version(foreign, engine.component)
+
+
+def test_the_launcher_passes_the_archive_the_endpoint_serves(world: World) -> None:
+    """The job's model input is the approved version's archive, where the endpoint serves it
+    from (the registered one on a component endpoint), so the run computes SHAP values."""
+    engine = world.engine
+    # On dev's component endpoint that is the package's registered ModelDataUrl.
+    assert world.archive_uri == world.registered_uri
+    for scenario in (world.unchanged, world.shifted):
+        assert scenario.launched["parameters"]["ModelUri"] == world.archive_uri
         assert scenario.results["explainability"], "no SHAP values: the model was not mounted"
+    # Control: not the multi-model endpoint's copy, which no one wrote on dev.
+    assert world.archive_uri != engine.model_archive_uri(VERSION)
 
 
 # --------------------------------------------------------------------------------------
