@@ -56,6 +56,12 @@ def dev(dev_stacks) -> ArchitectureGraph:
     return build_graph(dev_stacks, "dev")
 
 
+@pytest.fixture(scope="module")
+def staging(platform) -> ArchitectureGraph:
+    """staging's graph: its Serving endpoint is multi-model, with an A/B test."""
+    return build_graph(load_assembly(platform.outdir, "staging"), "staging")
+
+
 def only(nodes: list[Node]) -> Node:
     assert len(nodes) == 1, [n.id for n in nodes]
     return nodes[0]
@@ -127,20 +133,41 @@ def test_alarms_are_one_node_with_a_count(dev, dev_stacks):
     assert dev.edges_between(alarms.id, topic.id)[0].relation is Relation.ALERTS
 
 
-def test_multi_model_endpoint_serves_its_model_from_the_artifacts_bucket(dev):
+def test_inference_component_endpoint_is_served_by_the_deployer(dev):
+    """dev serves from inference components: the endpoint's variant names no model (the
+    deployer makes the components and their models at run time), so no model is drawn;
+    the deployer names the endpoint (ENDPOINT_NAME) and puts models into service on it."""
     endpoint = only(in_stack(dev, "Serving", "sagemaker-endpoint"))
-    assert "multi-model" in endpoint.label
-    model = only(in_stack(dev, "Serving", "sagemaker-model"))
-    # Endpoint → (its endpoint config, looked through) → model.
-    assert dev.edges_between(endpoint.id, model.id)[0].relation is Relation.SERVES
-    artifacts = labelled(in_stack(dev, "Lake", "s3-bucket"), "Artifacts")
-    assert dev.edges_between(model.id, artifacts.id)  # across stacks, via the stack output
+    assert "inference components" in endpoint.label
+    assert "multi-model" not in endpoint.label
+    assert not in_stack(dev, "Serving", "sagemaker-model")
+    deployer = only(in_stack(dev, "Serving", "lambda"))
+    assert dev.edges_between(deployer.id, endpoint.id)[0].relation is Relation.SERVES
     # The monitoring pipeline watches this endpoint (its job's --endpoint argument).
     monitor = only(in_stack(dev, "Monitoring", "sagemaker-pipeline"))
     assert dev.edges_between(monitor.id, endpoint.id)[0].relation is Relation.SERVES
+
+
+def test_multi_model_endpoint_serves_its_model_from_the_artifacts_bucket(staging):
+    """staging's multi-model endpoint, with an A/B test: its model reads the artifacts
+    bucket; its deployer writes there and names no endpoint."""
+    endpoint = only(in_stack(staging, "Serving", "sagemaker-endpoint"))
+    assert "multi-model" in endpoint.label
+    assert "A/B, 2 variants" in endpoint.label
+    # Both variants serve the one model (the challenger names no other image).
+    model = only(in_stack(staging, "Serving", "sagemaker-model"))
+    # Endpoint → (its endpoint config, looked through) → model.
+    assert staging.edges_between(endpoint.id, model.id)[0].relation is Relation.SERVES
+    artifacts = labelled(in_stack(staging, "Lake", "s3-bucket"), "Artifacts")
+    assert staging.edges_between(model.id, artifacts.id)  # across stacks, via the stack output
+    deployer = only(in_stack(staging, "Serving", "lambda"))
+    assert staging.edges_between(deployer.id, artifacts.id)
+    assert not staging.edges_between(deployer.id, endpoint.id)
+    monitor = only(in_stack(staging, "Monitoring", "sagemaker-pipeline"))
+    assert staging.edges_between(monitor.id, endpoint.id)[0].relation is Relation.SERVES
     # Only that pipeline: the training pipeline names no endpoint.
-    training = only(in_stack(dev, "Training", "sagemaker-pipeline"))
-    assert not dev.edges_between(training.id, endpoint.id)
+    training = only(in_stack(staging, "Training", "sagemaker-pipeline"))
+    assert not staging.edges_between(training.id, endpoint.id)
 
 
 def test_macie_remediation_function_is_started_by_its_rule(dev):

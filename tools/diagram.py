@@ -287,6 +287,9 @@ EDGE_RULES: dict[str, tuple[EdgeRule, ...]] = {
         # The platform's functions name a pipeline only to start it (StartPipelineExecution:
         # the monitoring launcher, the retraining trigger).
         EdgeRule(("Environment",), Relation.TRIGGERS, kinds=frozenset({"sagemaker-pipeline"})),
+        # A function names an endpoint to put models into service on it (the deployer of an
+        # inference-component endpoint: ENDPOINT_NAME).
+        EdgeRule(("Environment",), Relation.SERVES, kinds=frozenset({"sagemaker-endpoint"})),
         EdgeRule(("Environment",), Relation.DATA),
     ),
     "AWS::Events::Rule": (
@@ -804,7 +807,21 @@ def _detail(resolver: ReferenceResolver, stack: str, resource: Mapping[str, Any]
                 *(model.get("Properties", {}).get("Containers") or []),
             ]
         }
-        return "multi-model" if "MultiModel" in modes else ""
+        config = props.get("EndpointConfigName")
+        variants: list[Any] = []
+        if isinstance(config, dict) and "Fn::GetAtt" in config:
+            config_props = resolver.resource((stack, config["Fn::GetAtt"][0])).get("Properties")
+            variants = list((config_props or {}).get("ProductionVariants") or [])
+        words = []
+        if variants and not any("ModelName" in v for v in variants):
+            # No model in the variant: the deployer makes the components (and their models)
+            # at run time, so none is drawn.
+            words.append("inference components")
+        elif "MultiModel" in modes:
+            words.append("multi-model")
+        if len(variants) > 1:
+            words.append(f"A/B, {len(variants)} variants")
+        return ", ".join(words)
     if type_name == "AWS::SageMaker::MonitoringSchedule":
         kind = props.get("MonitoringScheduleConfig", {}).get("MonitoringType", "")
         return " ".join(re.findall(r"[A-Z][a-z]+", str(kind))).lower()
