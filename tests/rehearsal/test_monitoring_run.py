@@ -475,3 +475,106 @@ def test_the_drift_alarm_starts_one_retraining(world: World) -> None:
     }
     assert {p["Name"] for p in described} <= declared
     assert {"Name": "TriggerReason", "Value": "alarm"} in described
+
+
+# --------------------------------------------------------------------------------------
+# Staging's A/B test: the challenger's traffic is watched too
+# --------------------------------------------------------------------------------------
+
+
+def test_stagings_engine_reads_the_capture_of_every_ab_variant(
+    cloud_assembly: Path, boto3_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staging's endpoint runs an A/B test: its launcher (its synthesized environment) lists
+    the champion's and the challenger's capture into the run's manifest, and no other
+    folder; an hour with traffic on the challenger only starts a run."""
+    assembly = Assembly.load(cloud_assembly / "assembly-staging", cloud_assembly / "tree.json")
+    engine = find_engine(assembly, load_pipelines(cloud_assembly, "staging"))
+    assert engine.hosting == "multi-model"
+    (config,) = [
+        c
+        for s, _, r in assembly.resources("AWS::SageMaker::EndpointConfig")
+        if (c := assembly.props(s, r)).get("DataCaptureConfig") == engine.capture_config
+    ]
+    variants = [v["VariantName"] for v in config["ProductionVariants"]]
+    assert len(variants) == 2 and variants[0] == "AllTraffic"  # the champion and "xlarge"
+    assert engine.launcher_env["CAPTURE_VARIANTS"].split(",") == variants
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", assembly.region)
+    destination = engine.capture_config["DestinationS3Uri"].rstrip("/")
+    hour = datetime(2026, 11, 22, 9, tzinfo=UTC)
+    with mock_aws():
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3_session)
+        s3 = boto3.client("s3", region_name=assembly.region)
+        sagemaker = boto3.client("sagemaker", region_name=assembly.region)
+        bucket = engine.bucket
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": assembly.region}
+        )
+        baseline = f"pipelines/{engine.group}/executions/e1/baseline/baseline.json"
+        s3.put_object(Bucket=bucket, Key=baseline, Body=b"{}")
+        sagemaker.create_model_package_group(ModelPackageGroupName=engine.group)
+        sagemaker.create_model_package(
+            ModelPackageGroupName=engine.group,
+            ModelApprovalStatus="Approved",
+            InferenceSpecification={
+                "Containers": [{"Image": "xgboost", "ModelDataUrl": f"s3://{bucket}/m.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelMetrics={
+                "ModelDataQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": f"s3://{bucket}/{baseline}",
+                    }
+                }
+            },
+        )
+        sagemaker.create_pipeline(
+            PipelineName=engine.pipeline_name,
+            PipelineDefinition=json.dumps(engine.pipeline.definition),
+            RoleArn=f"arn:aws:iam::{assembly.account}:role/rehearsal",
+        )
+
+        def put_capture(folder: str, when: datetime) -> str:
+            uri = f"{destination}/{engine.endpoint}/{folder}/{when:%Y/%m/%d/%H}/00-a.jsonl"
+            s3.put_object(Bucket=bucket, Key=s3_key(uri), Body=b"{}\n")
+            return uri
+
+        written = [put_capture(v, hour) for v in variants]
+        put_capture("Shadow", hour)  # not a variant of staging's endpoint: not read
+        launched = invoke(
+            monkeypatch,
+            "monitoring_launcher",
+            engine.launcher_env,
+            scheduled_event(engine, hour + timedelta(hours=1, minutes=10)),
+        )
+        assert launched["status"] == "started", launched
+        assert launched["captureFilesByVariant"] == dict.fromkeys(variants, 1)
+        manifest_uri = launched["parameters"]["CaptureManifestUri"]
+        listed = json.loads(s3.get_object(Bucket=bucket, Key=s3_key(manifest_uri))["Body"].read())
+        prefix = listed[0]["prefix"]
+        assert sorted(prefix + key for key in listed[1:]) == sorted(written)
+        # Traffic on the challenger only is an hour with traffic.
+        later = hour + timedelta(hours=3)
+        put_capture(variants[1], later)
+        put_capture("Shadow", later)
+        challenger_only = invoke(
+            monkeypatch,
+            "monitoring_launcher",
+            engine.launcher_env,
+            scheduled_event(engine, later + timedelta(hours=1, minutes=10)),
+        )
+        assert challenger_only["captureFilesByVariant"] == {variants[0]: 0, variants[1]: 1}
+        # Control: the shadow folder's traffic alone starts nothing.
+        shadow_only = hour + timedelta(hours=6)
+        put_capture("Shadow", shadow_only)
+        skipped = invoke(
+            monkeypatch,
+            "monitoring_launcher",
+            engine.launcher_env,
+            scheduled_event(engine, shadow_only + timedelta(hours=1, minutes=10)),
+        )
+        assert skipped["status"] == "skipped", skipped
