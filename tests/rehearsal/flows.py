@@ -1472,7 +1472,13 @@ def monitoring_flows(policies: Policies, requests: Requests) -> list[Flow]:
             if model_bucket != bucket:
                 raise UnresolvableError(f"{name}: {group}'s archive is not in {bucket}")
         hour = "2026/01/01/05/"
-        capture = f"{env['CAPTURE_PREFIX']}{hour}00-00-000-rehearsal.jsonl"
+        # Data capture writes each production variant's records under <variant>/; the
+        # launcher lists and the job reads every variant of CAPTURE_VARIANTS.
+        variants = env["CAPTURE_VARIANTS"].split(",")
+        captures = [
+            f"{env['CAPTURE_PREFIX']}{variant}/{hour}00-00-000-rehearsal.jsonl"
+            for variant in variants
+        ]
         truth = f"{env['GROUND_TRUTH_PREFIX']}{hour}rehearsal.jsonl"
         run = f"{env['RUNS_PREFIX']}20260101T0600Z/"
         manifests = [
@@ -1484,7 +1490,7 @@ def monitoring_flows(policies: Policies, requests: Requests) -> list[Flow]:
             for key in (
                 baseline,
                 model,
-                env["CAPTURE_PREFIX"] + hour,
+                *(f"{env['CAPTURE_PREFIX']}{variant}/{hour}" for variant in variants),
                 env["GROUND_TRUTH_PREFIX"] + hour,
             )
             for request in requests.s3_list(role, f"s3://{bucket}/{key}")
@@ -1509,14 +1515,16 @@ def monitoring_flows(policies: Policies, requests: Requests) -> list[Flow]:
         step, job = _monitoring_pipeline_step(policies, env["PIPELINE_NAME"])
         inputs = {i["InputName"]: i["S3Input"] for i in step["Arguments"]["ProcessingInputs"]}
         listed = {
-            "capture": f"s3://{bucket}/{capture}",
-            "ground-truth": f"s3://{bucket}/{truth}",
+            "capture": [f"s3://{bucket}/{capture}" for capture in captures],
+            "ground-truth": [f"s3://{bucket}/{truth}"],
         }
         reads: list[Request] = []
         for input_name, manifest in zip(("capture", "ground-truth"), manifests, strict=True):
             if inputs[input_name]["S3DataType"] != "ManifestFile":
                 raise UnresolvableError(f"{input_name} is not a ManifestFile input")
-            reads += [*requests.s3_read(job, manifest), *requests.s3_read(job, listed[input_name])]
+            reads += requests.s3_read(job, manifest)
+            for uri in listed[input_name]:
+                reads += requests.s3_read(job, uri)
         reads += requests.s3_read(job, placeholder)
         for input_name, key in (("baseline", baseline), ("model", model)):
             if inputs[input_name]["S3DataType"] != "S3Prefix":

@@ -361,6 +361,31 @@ def _control_deployer_without_pass_role(policies: Policies, flows: list[Flow]) -
         without_actions(policies, role, "iam:PassRole")
 
 
+def _control_capture_of_another_variant(policies: Policies, flows: list[Flow]) -> list[Flow]:
+    """The monitoring flows with the capture of a variant the engine does not watch (a
+    shadow's folder instead of the champion's): the policies stay those of the real
+    templates."""
+    moved = []
+    for flow in flows:
+        if flow.kind != "monitoring":
+            continue
+        requests = [
+            replace(
+                r,
+                resource=r.resource.replace("/AllTraffic/", "/Shadow/"),
+                context={
+                    k: v.replace("/AllTraffic/", "/Shadow/") if isinstance(v, str) else v
+                    for k, v in r.context.items()
+                },
+            )
+            for r in flow.requests
+        ]
+        if requests != flow.requests:
+            moved.append(replace(flow, requests=requests))
+    assert moved, "no monitoring flow reads the champion's capture"
+    return moved
+
+
 #: name -> how a copy of the control environment's policies is broken (or fixed); a control
 #: may also replace the flows evaluated against the copy.
 CONTROLS: dict[str, Control] = {
@@ -377,6 +402,7 @@ CONTROLS: dict[str, Control] = {
     "publisher-other-namespace": _control_publisher_other_namespace,
     "schedule-without-invoke": _control_schedule_without_invoke,
     "deployer-without-pass-role": _control_deployer_without_pass_role,
+    "capture-of-another-variant": _control_capture_of_another_variant,
 }
 
 
@@ -769,3 +795,39 @@ def test_control_a_deployer_that_may_not_pass_the_role_cannot_make_models(
             ], report([result])
         else:
             assert result.allowed == real[result.flow.name], result.flow.name
+
+
+def test_monitoring_reads_the_capture_of_every_production_variant(rehearsal: Rehearsal) -> None:
+    """staging's A/B test: the launcher lists, and the job reads, the capture of the
+    champion and of every challenger (data capture writes each under ``<variant>/``)."""
+    config = next(e for e in rehearsal.config.selected_environments() if e.name == "staging")
+    assert config.serving.ab_test is not None
+    names = config.serving.ab_test.variant_names()
+    results = [r for r in rehearsal.results("staging") if r.flow.kind == "monitoring"]
+    for pattern, action in (
+        (" starts a run of ", "s3:ListBucket"),
+        ("/MonitorModel reads ", "s3:GetObject"),
+    ):
+        (result,) = [r for r in results if pattern in r.flow.name]
+        touched = " ".join(
+            f"{q.resource} {q.context.get('s3:prefix', '')}"
+            for q in result.flow.requests
+            if q.action == action
+        )
+        for name in names:
+            assert f"/{name}/2026/" in touched, (name, result.flow.name)
+        assert result.allowed, report([result])
+
+
+def test_control_the_capture_of_an_unwatched_variant_is_denied(rehearsal: Rehearsal) -> None:
+    """The counterpart: a shadow's capture (not a watched variant) may be neither listed
+    by the launcher nor read by the job; the engine's grants name each variant's folder."""
+    results = rehearsal.results("control:capture-of-another-variant")
+    assert results and all(not r.allowed for r in results), report(results)
+    for result in results:
+        denied = {(d.request.action, d.result) for d in result.denied}
+        assert denied <= {
+            ("s3:ListBucket", "ImplicitlyDenied"),
+            ("s3:GetObject", "ImplicitlyDenied"),
+        }, report([result])
+        assert all("/Shadow/" in d.request.describe() for d in result.denied), report([result])
