@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import CfnOutput
@@ -42,9 +43,12 @@ def endpoint_props(settings: EndpointSettings) -> dict[str, Any]:
 
 
 class ServingStack(PlatformStack):
-    """The multi-model endpoint of ``config.serving`` (models under its S3 prefix, invoked
-    with ``TargetModel``), its alarms topic, and the function that copies each newly
-    approved version of the served models into it."""
+    """The endpoint of ``config.serving``: a multi-model endpoint (models under its S3
+    prefix, invoked with ``TargetModel``; output ``ModelsUri``) or, with ``hosting:
+    inference-components``, an inference-component endpoint (one component per served model,
+    invoked with ``InferenceComponentName``; output ``InferenceComponents``, each group's
+    component name); its alarms topic; and the function that puts each newly approved
+    version of the served models into service and takes rejected ones out."""
 
     def __init__(
         self,
@@ -105,9 +109,17 @@ class ServingStack(PlatformStack):
             serialize=serving.serialize_deployments,
         )
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
-        CfnOutput(
-            self,
-            "ModelsUri",
-            value=f"s3://{artifacts.bucket.bucket_name}/{self.endpoint.models_prefix}",
-            description="TargetModel is an archive's key under this prefix",
-        )
+        if isinstance(self.endpoint, InferenceComponentEndpoint):
+            CfnOutput(
+                self,
+                "InferenceComponents",
+                value=json.dumps(self.endpoint.component_names, sort_keys=True),
+                description="InferenceComponentName of each model package group (JSON)",
+            )
+        else:
+            CfnOutput(
+                self,
+                "ModelsUri",
+                value=f"s3://{artifacts.bucket.bucket_name}/{self.endpoint.models_prefix}",
+                description="TargetModel is an archive's key under this prefix",
+            )

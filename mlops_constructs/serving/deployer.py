@@ -228,7 +228,13 @@ class ApprovedModelDeployer(EventFunctionMetrics, Construct):
                     resources=["*"],
                 )
             )
-            acknowledge_wildcards(role, "ListModelPackages takes no resource.", resources=["*"])
+            acknowledge_wildcards(
+                role,
+                "ListModelPackages takes no resource (Service Authorization Reference): the "
+                "deployer lists a group's approved versions to name the one still served after a "
+                "rejection.",
+                resources=["*"],
+            )
         self.rule = handler.add_rule(
             self,
             "Approvals",
