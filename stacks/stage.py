@@ -94,7 +94,15 @@ class PlatformStage(Stage):
                 network=self.network.network,
                 artifacts=self.lake.artifacts,
                 registries=self.training.registries,
-                description=f"ML platform {config.name}: multi-model endpoint, approved models",
+                description=(
+                    f"ML platform {config.name}: "
+                    + (
+                        "inference-component endpoint"
+                        if config.serving.hosting == "inference-components"
+                        else "multi-model endpoint"
+                    )
+                    + ", approved models"
+                ),
             )
         self.monitoring = None
         if config.monitoring and self.training is not None:

@@ -1093,13 +1093,12 @@ def _component_deployer_flows(
             ]
             for v in (1, 2)
         }
-        # The record is read before it is written (its history is kept). Not evaluated
-        # with s3_head_missing: where no record exists yet S3 answers the role 403, not
-        # 404, as it may list only prefixes, and the handler's _read_record takes only
-        # 404/NoSuchKey as missing (a handler defect, reported; its _head does it right).
+        # The record is read before it is written (its history is kept); where none exists
+        # yet S3 answers the role 403 (it may list only prefixes), which the handler tells
+        # from a refusal by listing the key as prefix, as for a HEAD.
         write_record = {
             v: [
-                *requests.s3_object_call(role, record[v], "s3:GetObject"),
+                *requests.s3_head_listed(role, record[v]),
                 *requests.s3_write(role, record[v], kms_key=key_arn),
             ]
             for v in (1, 2)

@@ -1126,6 +1126,32 @@ def test_missing_keys_are_told_apart_without_permission_to_list_the_bucket(aws, 
         index.handler(approval_event(other), CONTEXT)
 
 
+def test_a_missing_record_is_told_apart_without_permission_to_list_the_bucket(aws, handler_s3):
+    """GET of a missing key is 403, not 404, for a role that may list only some prefixes:
+    the first record of a version (its history starts empty) must not fail on it."""
+    package = register(aws)
+
+    def gets_refused_when_missing(deployer):
+        get = deployer.s3.get_object
+
+        def get_without_list_permission(**kwargs):
+            try:
+                return get(**kwargs)
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in ("404", "NoSuchKey"):
+                    raise
+                raise ClientError(
+                    {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject"
+                ) from None
+
+        deployer.s3.get_object = get_without_list_permission
+
+    handler_s3.setup.append(gets_refused_when_missing)
+    assert index.handler(approval_event(package), CONTEXT)["status"] == "deployed"
+    reject(aws, package)
+    assert index.handler(rejection_event(package), CONTEXT)["status"] == "retired"
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [

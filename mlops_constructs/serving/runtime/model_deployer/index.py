@@ -632,6 +632,10 @@ class Deployer:
         except ClientError as error:
             if _code(error) in _MISSING:
                 return None
+            if _code(error) in _FORBIDDEN and not self._listed(self.bucket, key):
+                # As for a HEAD (_head): a missing key is 403 to a role that may list only
+                # some prefixes of the bucket.
+                return None
             raise
         try:
             record = json.loads(response["Body"].read())
