@@ -393,16 +393,19 @@ def test_deployer_rule_function_and_permissions(made):
     assert "KmsMasterKeyId" in queue["Properties"]
     text = json.dumps(template.to_json())
     assert ":model-package/mlops-dev-spend/*" in text
-    # Deletes of a copy that did not verify are permanent, on the models prefix only (and
-    # of the deployer's own lock objects: see test_approved_model_deployer.py).
+    # Deletes of versions are permanent: on the models prefix (a copy that did not verify,
+    # a rejected version once its retired copy verified) and the retired prefix (a retired
+    # copy that did not verify) only (and of the deployer's own lock objects: see
+    # test_approved_model_deployer.py).
     deletes = [
-        p["Properties"]["PolicyDocument"]
+        json.dumps(p["Properties"]["PolicyDocument"])
         for p in template.find_resources("AWS::IAM::ManagedPolicy").values()
         if "s3:DeleteObjectVersion" in json.dumps(p)
         and f"/{endpoint.deployments_prefix}_locks/*" not in json.dumps(p)
     ]
-    (document,) = deletes
-    assert f"/{endpoint.models_prefix}*" in json.dumps(document)
+    assert len(deletes) == 2
+    assert any(f"/{endpoint.models_prefix}*" in d for d in deletes)
+    assert any(f"/{endpoint.prefix}retired/*" in d for d in deletes)
 
 
 def test_more_models_add_no_resources():
