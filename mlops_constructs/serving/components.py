@@ -202,19 +202,7 @@ class InferenceComponentEndpoint(_EndpointBase):
             # SageMaker captures component traffic: this keeps a way to turn it off whole).
             data_capture_config=None
             if capture_percentage == 0
-            else sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
-                enable_capture=True,
-                initial_sampling_percentage=capture_percentage,
-                destination_s3_uri=self.capture_uri,
-                kms_key_id=key.key_arn,
-                capture_options=[
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
-                ],
-                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
-                    csv_content_types=["text/csv"], json_content_types=["application/json"]
-                ),
-            ),
+            else self._data_capture(key.key_arn, capture_percentage),
         )
         # SageMaker checks the execution role when the configuration is created.
         self.config.node.add_dependency(self.role.node.find_child("DefaultPolicy"))

@@ -59,6 +59,25 @@ class _EndpointBase(Construct):
     #: monitor such endpoints.
     multi_model = False
 
+    def _data_capture(
+        self, key_arn: str, percentage: int
+    ) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
+        """Data capture of ``percentage`` of the requests and responses (0: off) to
+        ``capture_uri``, encrypted with ``key_arn``; CSV and JSON bodies kept as text."""
+        return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+            enable_capture=percentage > 0,
+            initial_sampling_percentage=percentage,
+            destination_s3_uri=self.capture_uri,
+            kms_key_id=key_arn,
+            capture_options=[
+                sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+            ],
+            capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                csv_content_types=["text/csv"], json_content_types=["application/json"]
+            ),
+        )
+
     def _set_names(self, endpoint_name: str, artifacts: IArtifactStore) -> None:
         self.endpoint_name = endpoint_name
         self.prefix = f"endpoints/{endpoint_name}/"
@@ -293,19 +312,7 @@ class ServingEndpoint(_EndpointBase):
             if shadow
             else None,
             kms_key_id=None if any(map(has_instance_storage, variants)) else key.key_arn,
-            data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
-                enable_capture=capture_percentage > 0,
-                initial_sampling_percentage=capture_percentage,
-                destination_s3_uri=self.capture_uri,
-                kms_key_id=key.key_arn,
-                capture_options=[
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
-                ],
-                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
-                    csv_content_types=["text/csv"], json_content_types=["application/json"]
-                ),
-            ),
+            data_capture_config=self._data_capture(key.key_arn, capture_percentage),
         )
 
         self.alarms = self._alarms(thresholds, alarm_topic)
