@@ -55,6 +55,8 @@ class _EndpointBase(Construct):
     models_prefix: str
     deployments_prefix: str
     capture_percentage: int
+    #: Where data capture writes (endpoints made here; set by the subclass).
+    capture_uri: str
     #: True when the endpoint hosts many models (``TargetModel``); Model Monitor cannot
     #: monitor such endpoints.
     multi_model = False
