@@ -74,9 +74,13 @@ class ServingStack(PlatformStack):
         }
         self.endpoint: MultiModelEndpoint | InferenceComponentEndpoint
         if serving.hosting == INFERENCE_COMPONENTS_HOSTING:
+            # Its own construct id, so its name and logical id differ from the multi-model
+            # endpoint's: switching an environment's hosting replaces the endpoint (a new
+            # one, then the old one deleted) instead of updating a model-based endpoint into
+            # an inference-component one, which SageMaker does not document.
             self.endpoint = InferenceComponentEndpoint(
                 self,
-                "Endpoint",
+                "ComponentEndpoint",
                 artifacts=artifacts,
                 alarm_topic=self.topic,
                 components={

@@ -353,10 +353,35 @@ class ApprovedModelDeployer(EventFunctionMetrics, Construct):
                 resources=alarms,
             )
         )
+        # Application Auto Scaling creates each target tracking policy's alarms
+        # (TargetTracking-<resource id>-AlarmHigh/Low-<uuid>) and first checks that the caller
+        # may (Application Auto Scaling User Guide, "Permissions validation for API calls on
+        # target resources").
+        tracking = [
+            stack.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name=f"TargetTracking-inference-component/{n}-*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for n in names
+        ]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TargetTrackingAlarms",
+                actions=[
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:DeleteAlarms",
+                ],
+                resources=tracking,
+            )
+        )
         acknowledge_wildcards(
             role,
             "ListModelPackages and Application Auto Scaling's Describe actions take no "
             "resource, and scalable targets and scaling policies have ARNs generated at "
-            "registration; model versions of the components are numbered when approved.",
-            resources=wildcards,
+            "registration; model versions of the components are numbered when approved; "
+            "target tracking alarms end with an id Application Auto Scaling generates.",
+            resources=[*wildcards, *tracking],
         )

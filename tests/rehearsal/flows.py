@@ -1070,6 +1070,14 @@ def _component_deployer_flows(
             Request(role, "application-autoscaling:DescribeScalingPolicies", "*"),
         ]
         alarm = a._arn("cloudwatch", f"alarm:{component}-no-capacity")
+        tracking = a._arn(
+            "cloudwatch",
+            f"alarm:TargetTracking-inference-component/{component}-AlarmHigh-{VERSION_ID}",
+        )
+        tracking_alarms = [
+            Request(role, f"cloudwatch:{action}", tracking)
+            for action in ("PutMetricAlarm", "DescribeAlarms", "DeleteAlarms")
+        ]
         wake_up = (
             [
                 Request(role, "application-autoscaling:PutScalingPolicy", target),
@@ -1126,6 +1134,10 @@ def _component_deployer_flows(
                     ),
                     Request(role, "application-autoscaling:RegisterScalableTarget", target),
                     Request(role, "application-autoscaling:PutScalingPolicy", target),
+                    # Application Auto Scaling creates the target tracking policy's alarms
+                    # and checks first that the caller may (Application Auto Scaling User
+                    # Guide, "Permissions validation for API calls on target resources").
+                    *tracking_alarms,
                     *wake_up,
                     *write_record[1],
                     *release,

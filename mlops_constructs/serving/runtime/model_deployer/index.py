@@ -492,9 +492,11 @@ class Deployer:
 
         A managed copy of the exact version served, checked (size, provenance metadata, KMS
         key), and only then the served object is deleted, so ``TargetModel`` v<N> can no
-        longer be loaded; a copy that fails or does not check is removed and the served
-        archive stays. The record is updated (status ``retired``, its history kept) and names
-        the newest other Approved version, whose archive is untouched and still served.
+        longer be loaded (an instance that has it loaded may still answer it until it evicts
+        it: the multi-model cache keeps a model until memory or disk runs short); a copy that
+        fails or does not check is removed and the served archive stays. The record is
+        updated (status ``retired``, its history kept) and names the newest other Approved
+        version, whose archive is untouched and still served.
         """
         if self.retired_prefix is None:
             raise ValueError("RETIRED_PREFIX must be set to retire rejected versions")
