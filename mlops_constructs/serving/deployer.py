@@ -287,13 +287,6 @@ class ApprovedModelDeployer(EventFunctionMetrics, Construct):
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="DescribeEndpoint",
-                actions=["sagemaker:DescribeEndpoint"],
-                resources=[endpoint.endpoint_arn],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
                 sid="PassExecutionRole",
                 actions=["iam:PassRole"],
                 resources=[endpoint.execution_role.role_arn],
