@@ -183,10 +183,12 @@ def _monitoring_problems(env: EnvironmentConfig, at: str, m: MonitoringConfig) -
             (
                 f"{at}.engine",
                 m.engine,
-                "expected 'platform' on the multi-model endpoint: Model Monitor does not "
-                "monitor multi-model endpoints (SageMaker Developer Guide, 'Data and model "
-                "quality monitoring with Amazon SageMaker Model Monitor', Notes); or set "
-                "endpoint: dedicated with a model_package_version",
+                "expected 'platform' on the serving endpoint: Model Monitor watches only "
+                "endpoints that host a single model and does not monitor multi-model endpoints "
+                "(SageMaker Developer Guide, 'Data and model quality monitoring with Amazon "
+                "SageMaker Model Monitor', Notes), and the serving endpoint hosts every served "
+                "model (multi-model or inference components); or set endpoint: dedicated with "
+                "a model_package_version",
             )
         )
     if m.endpoint == DEDICATED_ENDPOINT and m.model_package_version is None:

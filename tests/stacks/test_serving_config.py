@@ -197,8 +197,8 @@ def test_model_monitor_is_refused_on_the_multi_model_endpoint(base_context):
     found = problems(ctx)
     assert found[0].startswith(
         "environment 'prod', field 'monitoring.0.engine': got 'model-monitor'; expected "
-        "'platform' on the multi-model endpoint: Model Monitor does not monitor multi-model "
-        "endpoints"
+        "'platform' on the serving endpoint: Model Monitor watches only endpoints that host a "
+        "single model and does not monitor multi-model endpoints"
     )
     assert len(found) == 1, found
     # Control: the same engine on a dedicated endpoint serving a pinned version is accepted.
