@@ -378,12 +378,13 @@ class ModelMonitor(Construct):
     ) -> None:
         check = PropsCheck("ModelMonitor")
         check.require(
-            not endpoint.multi_model,
+            not endpoint.multi_model and not getattr(endpoint, "inference_components", False),
             "endpoint",
             endpoint.node.path,
             "expected a single-model endpoint: Model Monitor does not monitor multi-model "
             "endpoints (the Model Monitor overview page, model-monitor.html, Notes: it "
-            "supports endpoints that host a single model); use the monitoring engine",
+            "supports endpoints that host a single model), and an inference-component "
+            "endpoint hosts one per component; use the monitoring engine",
         )
         check.require(
             endpoint.capture_percentage > 0,

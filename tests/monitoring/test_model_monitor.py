@@ -452,6 +452,32 @@ def test_cron_forms():
         assert not is_monitor_cron(bad), bad
 
 
+def test_an_inference_component_endpoint_is_refused():
+    """It hosts a component per model: not the single-model endpoint Model Monitor watches."""
+    from mlops_constructs.serving import ComponentSettings, InferenceComponentEndpoint
+
+    def build(stack: Any) -> None:
+        _, common = endpoint_base(stack)
+        endpoint = InferenceComponentEndpoint(
+            stack, "Endpoint", components={"mlops-dev-spend": ComponentSettings()}, **common
+        )
+        ModelMonitor(
+            stack,
+            "Monitor",
+            endpoint=endpoint,
+            problem_type="regression",
+            features=FEATURES,
+            label="annual_spend_log",
+            model_package_arn=PACKAGE,
+            executions_prefix=EXECUTIONS,
+            bias=BiasSettings(facet="segment_consumer", label_threshold=8.5),
+            **common,
+        )
+
+    with pytest.raises(PropsError, match="expected a single-model endpoint"):
+        synth_construct(build, nag=False)
+
+
 def test_multi_model_endpoints_and_bad_props_are_refused():
     with pytest.raises(PropsError) as raised:
         synth_construct(
