@@ -158,6 +158,19 @@ def config_problems(context: dict[str, Any]) -> list[str]:
     return caught.value.problems
 
 
+def functions_with_handler(
+    template: Template | dict[str, Any], handler: str
+) -> list[dict[str, Any]]:
+    """The ``Properties`` of every ``AWS::Lambda::Function`` of ``template`` (a synthesized
+    template's dict or an assertions ``Template``) whose ``Handler`` is ``handler``."""
+    document = template.to_json() if isinstance(template, Template) else template
+    return [
+        r["Properties"]
+        for r in document.get("Resources", {}).values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == handler
+    ]
+
+
 def lambda_context(function_name: str) -> Any:
     """A Lambda context as the runtime passes one to ``function_name`` (Powertools'
     ``inject_lambda_context`` reads these fields); it has no ``get_remaining_time_in_millis``,

@@ -31,7 +31,7 @@ from mlops_constructs import (
     PropsError,
 )
 from tests.conftest import REPO_ROOT
-from tests.helpers import ACCOUNT, REGION
+from tests.helpers import ACCOUNT, REGION, functions_with_handler
 
 ENV = cdk.Environment(account=ACCOUNT, region=REGION)
 
@@ -102,11 +102,8 @@ def test_the_monitoring_example_watches_the_imported_endpoint(tmp_path):
     _synth_with_nag(app)
     template = Template.from_stack(stack)
     assert len(template.find_resources("AWS::SageMaker::Pipeline")) == 1
-    (launcher,) = [
-        f["Properties"]["Environment"]["Variables"]
-        for f in template.find_resources("AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == "monitoring_launcher.index.handler"
-    ]
+    (function,) = functions_with_handler(template, "monitoring_launcher.index.handler")
+    launcher = function["Environment"]["Variables"]
     assert launcher["MODEL_GROUP"] == "team-churn"
     assert launcher["CAPTURE_PREFIX"].startswith("endpoints/team-serving-endpoint/capture/")
     alarms = json.dumps(template.find_resources("AWS::CloudWatch::Alarm"))

@@ -22,6 +22,7 @@ from mlops_constructs.serving.endpoint import ModelPackageEndpoint, MultiModelEn
 from mlops_constructs.training._definition import DATA_QUALITY_DATASET_FORMAT
 from tests.helpers import (
     endpoint_base,
+    functions_with_handler,
     hide_sagemaker_sdk,
     lint_problems,
     synth_construct,
@@ -408,11 +409,7 @@ def test_retraining_rule_matches_drift_alarms_into_alarm(made):
         "resources": [{"Fn::GetAtt": [a, "Arn"]} for a in alarms],
         "detail": {"state": {"value": ["ALARM"]}},
     }
-    (function,) = [
-        f["Properties"]
-        for f in template.find_resources("AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == "retraining_trigger.index.handler"
-    ]
+    (function,) = functions_with_handler(template, "retraining_trigger.index.handler")
     env = function["Environment"]["Variables"]
     assert env["PIPELINE_NAME"] == "mlops-dev-spend"
     assert env["COOLDOWN_MINUTES"] == "720"

@@ -9,7 +9,7 @@ import pytest
 
 from mlops_constructs.serving.deployer import ApprovedModelDeployer
 from mlops_constructs.serving.endpoint import MultiModelEndpoint
-from tests.helpers import endpoint_base, synth_construct
+from tests.helpers import endpoint_base, functions_with_handler, synth_construct
 
 IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
@@ -35,12 +35,8 @@ def made():
 
 
 def _function(template) -> dict[str, Any]:
-    (function,) = [
-        f
-        for f in template.find_resources("AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == "model_deployer.index.handler"
-    ]
-    return function["Properties"]
+    (function,) = functions_with_handler(template, "model_deployer.index.handler")
+    return function
 
 
 @pytest.mark.parametrize("serialize", [True, False])

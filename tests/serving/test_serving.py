@@ -25,7 +25,7 @@ from mlops_constructs.serving.props import (
     has_instance_storage,
     is_burstable,
 )
-from tests.helpers import endpoint_base, lint_problems, synth_construct
+from tests.helpers import endpoint_base, functions_with_handler, lint_problems, synth_construct
 
 IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
@@ -376,16 +376,12 @@ def test_deployer_rule_function_and_permissions(made):
     (target,) = rule["Properties"]["Targets"]
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 21600}
     assert "DeadLetterConfig" in target
-    (function,) = [
-        f
-        for f in template.find_resources("AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == "model_deployer.index.handler"
-    ]
-    env = function["Properties"]["Environment"]["Variables"]
+    (function,) = functions_with_handler(template, "model_deployer.index.handler")
+    env = function["Environment"]["Variables"]
     assert env["MODEL_PREFIX"] == endpoint.models_prefix
     assert env["RECORD_PREFIX"] == endpoint.deployments_prefix
     assert env["MODEL_PACKAGE_GROUPS"] == "mlops-dev-spend"
-    assert "ReservedConcurrentExecutions" not in function["Properties"]  # a lock serializes
+    assert "ReservedConcurrentExecutions" not in function  # a lock serializes
     (config,) = template.find_resources("AWS::Lambda::EventInvokeConfig").values()
     assert config["Properties"]["MaximumRetryAttempts"] == 2
     assert "OnFailure" in config["Properties"]["DestinationConfig"]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import ENVIRONMENTS
+from tests.helpers import functions_with_handler
 from tests.stacks.test_app import resources_of_type
 from tests.stacks.test_training import _text
 
@@ -70,12 +71,7 @@ def test_dev_serves_from_inference_components_scaled_to_zero(platform):
     assert "ModelName" not in variant  # components are created by the deployer
     assert variant["ManagedInstanceScaling"]["MinInstanceCount"] == 0
     assert not resources_of_type(template, "AWS::SageMaker::Model")
-    deployer = [
-        f["Properties"]["Environment"]["Variables"]
-        for f in resources_of_type(template, "AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == "model_deployer.index.handler"
-    ]
-    (variables,) = deployer
+    (variables,) = _handler_variables(template, "model_deployer.index.handler")
     assert variables["HOSTING"] == "inference-components"
     components = json.loads(_text(variables["COMPONENTS"]))
     (spend,) = components.values()
@@ -94,11 +90,7 @@ def test_approved_versions_of_the_served_models_flow_into_the_endpoint(platform)
 
 
 def _handler_variables(template, handler):
-    return [
-        f["Properties"]["Environment"]["Variables"]
-        for f in resources_of_type(template, "AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == handler
-    ]
+    return [f["Environment"]["Variables"] for f in functions_with_handler(template, handler)]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
