@@ -30,6 +30,7 @@ endpoint). Everything else is produced here, the way the deployed system produce
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -502,6 +503,26 @@ def bucket_objects(s3: Any, bucket: str) -> dict[str, bytes]:
             body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             found[f"s3://{bucket}/{item['Key']}"] = body
     return found
+
+
+@contextlib.contextmanager
+def fake_account(
+    monkeypatch: Any, boto3_session: Any, region: str, bucket: str
+) -> Iterator[tuple[Any, Any]]:
+    """moto in ``region`` with test credentials and ``boto3_session`` as boto3's default
+    session, holding the artifacts ``bucket``: yields the S3 and SageMaker clients."""
+    import boto3
+    from moto import mock_aws
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    with mock_aws():
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3_session)
+        s3 = boto3.client("s3", region_name=region)
+        sagemaker = boto3.client("sagemaker", region_name=region)
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        yield s3, sagemaker
 
 
 def s3_key(uri: str) -> str:

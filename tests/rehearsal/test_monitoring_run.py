@@ -29,9 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from mlops_constructs.monitoring.alarm_queries import alarm_selects
 from tests.helpers import lambda_context, load_handler
@@ -48,6 +46,7 @@ from tests.rehearsal.monitoring import (
     capture_objects,
     crosses,
     datum,
+    fake_account,
     find_engine,
     run_monitor,
     s3_key,
@@ -144,17 +143,8 @@ def world(
         "shifted": (SHIFTED_HOUR, shifted(rows, column)),
     }
     monkeypatch = pytest.MonkeyPatch()
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", assembly.region)
-    with mock_aws():
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3_session)
-        s3 = boto3.client("s3", region_name=assembly.region)
-        sagemaker = boto3.client("sagemaker", region_name=assembly.region)
-        bucket = engine.bucket
-        s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": assembly.region}
-        )
+    bucket = engine.bucket
+    with fake_account(monkeypatch, boto3_session, assembly.region, bucket) as (s3, sagemaker):
         # What the training pipeline and the deployer left in the account.
         s3.put_object(
             Bucket=bucket,
@@ -499,19 +489,10 @@ def test_stagings_engine_reads_the_capture_of_every_ab_variant(
     variants = [v["VariantName"] for v in config["ProductionVariants"]]
     assert len(variants) == 2 and variants[0] == "AllTraffic"  # the champion and "xlarge"
     assert engine.launcher_env["CAPTURE_VARIANTS"].split(",") == variants
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", assembly.region)
     destination = engine.capture_config["DestinationS3Uri"].rstrip("/")
     hour = datetime(2026, 11, 22, 9, tzinfo=UTC)
-    with mock_aws():
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3_session)
-        s3 = boto3.client("s3", region_name=assembly.region)
-        sagemaker = boto3.client("sagemaker", region_name=assembly.region)
-        bucket = engine.bucket
-        s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": assembly.region}
-        )
+    bucket = engine.bucket
+    with fake_account(monkeypatch, boto3_session, assembly.region, bucket) as (s3, sagemaker):
         baseline = f"pipelines/{engine.group}/executions/e1/baseline/baseline.json"
         s3.put_object(Bucket=bucket, Key=baseline, Body=b"{}")
         sagemaker.create_model_package_group(ModelPackageGroupName=engine.group)
